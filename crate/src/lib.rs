@@ -1,0 +1,13 @@
+//! # speaker_similarity
+//!
+//! Which speaker — which celebrity — does this voice sound like? Audio in,
+//! librosa-equal MFCC / delta / zero-crossing-rate / LPC features, Gaussian mixture
+//! models (with a universal background model and MAP adaptation) and a neural
+//! network trained per speaker set, honest evaluation, similarity ranking and plots.
+#![warn(missing_docs)]
+
+pub mod audio;
+pub mod error;
+
+pub use audio::Audio;
+pub use error::{Error, Result};
