@@ -172,7 +172,8 @@ impl Audio {
         Ok(out)
     }
 
-    /// Encode as a 16-bit PCM mono WAV file in memory (samples clipped to [-1, 1]).
+    /// Encode as a 16-bit PCM mono WAV file in memory (samples scaled by 32768, the
+    /// inverse of decoding, and clipped to the 16-bit range).
     pub fn to_wav_bytes(&self) -> Vec<u8> {
         let spec = hound::WavSpec {
             channels: 1,
@@ -186,7 +187,8 @@ impl Audio {
             // reports here are I/O errors of the sink, and a Vec sink has none.
             let mut writer = hound::WavWriter::new(&mut cursor, spec).expect("in-memory WAV");
             for &s in &self.samples {
-                let v = (s.clamp(-1.0, 1.0) * 32767.0).round() as i16;
+                // The inverse of the decoder's x / 32768, clipped to the i16 range.
+                let v = (s as f64 * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
                 writer.write_sample(v).expect("in-memory WAV");
             }
             writer.finalize().expect("in-memory WAV");
@@ -378,9 +380,8 @@ fn decode_wav(bytes: &[u8], path: &Path) -> std::result::Result<Decoded, WavErro
                 "WAV encoding not read by hound".into(),
             ))
         }
-        Err(hound::Error::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            return Err(damaged("truncated WAV header".into()))
-        }
+        // Reading from memory, the only I/O error is running out of bytes.
+        Err(hound::Error::IoError(_)) => return Err(damaged("truncated WAV header".into())),
         Err(hound::Error::FormatError(msg)) if bytes.get(8..12).is_none_or(|w| w != b"WAVE") => {
             return Err(WavError::Other(Error::NotAudio {
                 path: path.to_path_buf(),
@@ -414,11 +415,10 @@ fn decode_wav(bytes: &[u8], path: &Path) -> std::result::Result<Decoded, WavErro
         }
     }
     .map_err(|(read, e)| match e {
-        hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-            damaged(format!(
-                "truncated data: the header announces {declared} samples, the file holds {read}"
-            ))
-        }
+        // Reading from memory, the only I/O error is running out of bytes.
+        hound::Error::IoError(_) => damaged(format!(
+            "truncated data: the header announces {declared} samples, the file holds {read}"
+        )),
         other => damaged(format!("bad WAV data after {read} samples: {other}")),
     })?;
     Ok((
@@ -583,7 +583,7 @@ fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
 
 fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     use audioadapter_buffers::direct::SequentialSliceOfVecs;
-    use rubato::{Fft, FixedSync, Resampler};
+    use rubato::{Fft, FixedSync, Resampler, WindowFunction};
 
     if samples.is_empty() {
         return Ok(Vec::new());
@@ -591,8 +591,22 @@ fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let input = vec![samples.iter().map(|&s| s as f64).collect::<Vec<f64>>()];
     let adapter = SequentialSliceOfVecs::new(&input, 1, samples.len())
         .map_err(|e| Error::Resample(format!("{e}")))?;
-    let mut resampler = Fft::<f64>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| Error::Resample(format!("{e}")))?;
+    // rubato trims a delay of half an FFT block; with an odd block size that is half a
+    // sample off and shifts the output by a fraction of a sample (0.18 samples for
+    // 44.1 -> 16 kHz). An even number of minimal blocks keeps both sizes even.
+    let (from_us, to_us) = (from as usize, to as usize);
+    let min_in = from_us / gcd(from_us, to_us);
+    let blocks = 1024usize.div_ceil(min_in).max(2).next_multiple_of(2);
+    let mut resampler = Fft::<f64>::new_custom(
+        from_us,
+        to_us,
+        blocks * min_in,
+        1,
+        1,
+        WindowFunction::BlackmanHarris2,
+        FixedSync::Both,
+    )
+    .map_err(|e| Error::Resample(format!("{e}")))?;
     let out = resampler
         .process_all(&adapter, samples.len(), None)
         .map_err(|e| Error::Resample(format!("{e}")))?;
@@ -600,4 +614,11 @@ fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     let mut result: Vec<f32> = out.take_data().into_iter().map(|s| s as f32).collect();
     result.resize(expected, 0.0);
     Ok(result)
+}
+
+fn gcd(mut a: usize, mut b: usize) -> usize {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
