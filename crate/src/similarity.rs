@@ -1,0 +1,362 @@
+//! Speaker similarity: "which enrolled speaker do you sound like?", and verification.
+//!
+//! A speaker is summarised by one vector, an *embedding*: the mean supervector of a
+//! GMM adapted to the speaker's speech from a universal background model (see
+//! `models::Ubm`), or — the simple baseline — the mean of the speaker's 52-dim clip
+//! vectors. Two voices are compared by the **cosine** of their embeddings after
+//! centring (subtracting the mean embedding of the enrolled speakers, so the
+//! direction that all voices share does not dominate) and length normalisation.
+//!
+//! [`EnrolledSpeakers::most_similar`] ranks the enrolled speakers for a query voice.
+//! For **verification** ("is this the speaker it claims to be?") every test
+//! utterance is scored against every enrolled speaker ([`verification_trials`]):
+//! *target* trials pair an utterance with its own speaker, *non-target* trials with
+//! somebody else. A threshold on the score trades false alarms against misses; the
+//! [`det_curve`] lists that trade-off at every threshold and the equal error rate
+//! ([`eer`]) is the point where both error rates are equal.
+//!
+//! ```
+//! use ndarray::array;
+//! use speaker_similarity::similarity::{EnrolledSpeakers, Trial, eer};
+//! # fn main() -> speaker_similarity::Result<()> {
+//! let names = vec!["ada".to_string(), "ben".to_string(), "cy".to_string()];
+//! let speakers = EnrolledSpeakers::enroll(
+//!     names,
+//!     array![[1.0, 0.0, 0.2], [0.0, 1.0, 0.1], [0.7, 0.7, 0.0]].view(),
+//!     false,
+//! )?;
+//! let ranked = speakers.most_similar(&[0.9, 0.1, 0.2], 2)?;
+//! assert_eq!(ranked[0].speaker, "ada");
+//! assert_eq!(ranked.len(), 2);
+//! let trials = [
+//!     Trial { score: 0.9, target: true },
+//!     Trial { score: 0.4, target: false },
+//!     Trial { score: 0.6, target: true },
+//!     Trial { score: 0.7, target: false },
+//! ];
+//! let e = eer(&trials)?;
+//! assert!((e.eer - 0.5).abs() < 1e-9);
+//! # Ok(())
+//! # }
+//! ```
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Cosine similarity of two vectors of the same length, in [-1, 1]. A zero vector
+/// has similarity 0 with everything.
+pub fn cosine(a: &[f32], b: &[f32]) -> Result<f32> {
+    if a.len() != b.len() {
+        return Err(Error::Shape(format!(
+            "cosine of vectors of lengths {} and {}",
+            a.len(),
+            b.len()
+        )));
+    }
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64, y as f64);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if !(ab.is_finite() && aa.is_finite() && bb.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "embedding".into(),
+            index: 0,
+            value: f32::NAN,
+        });
+    }
+    if aa == 0.0 || bb == 0.0 {
+        return Ok(0.0);
+    }
+    Ok((ab / (aa.sqrt() * bb.sqrt())).clamp(-1.0, 1.0) as f32)
+}
+
+/// One entry of a similarity ranking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Similar {
+    /// The enrolled speaker.
+    pub speaker: String,
+    /// Cosine similarity of the query to that speaker, in [-1, 1].
+    pub score: f32,
+}
+
+/// Enrolled speakers, one embedding each, ready for cosine scoring.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolledSpeakers {
+    names: Vec<String>,
+    /// Subtracted from every embedding before normalisation (zeros when not centred).
+    center: Vec<f32>,
+    /// One centred, unit-length row per speaker.
+    vectors: Array2<f32>,
+}
+
+impl EnrolledSpeakers {
+    /// Enrol speakers from one embedding row each. With `center`, the mean of the rows
+    /// is subtracted from every row and every later query (recommended with two or more
+    /// speakers: embeddings share a large common component).
+    pub fn enroll(names: Vec<String>, embeddings: ArrayView2<f32>, center: bool) -> Result<Self> {
+        let (n, dim) = embeddings.dim();
+        if n == 0 || dim == 0 {
+            return Err(Error::param(
+                "embeddings",
+                "at least one speaker and one dimension are needed",
+            ));
+        }
+        if names.len() != n {
+            return Err(Error::Shape(format!(
+                "{} names for {n} embeddings",
+                names.len()
+            )));
+        }
+        let mut sorted = names.clone();
+        sorted.sort();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(Error::param(
+                "names",
+                format!("speaker {:?} enrolled twice", w[0]),
+            ));
+        }
+        if let Some(i) = embeddings.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "embeddings".into(),
+                index: i,
+                value: embeddings.iter().nth(i).copied().unwrap_or(f32::NAN),
+            });
+        }
+        let center_vec: Vec<f32> = if center && n > 1 {
+            embeddings
+                .mean_axis(Axis(0))
+                .map(|m| m.to_vec())
+                .unwrap_or_else(|| vec![0.0; dim])
+        } else {
+            vec![0.0; dim]
+        };
+        let mut vectors = embeddings.to_owned();
+        for mut row in vectors.rows_mut() {
+            for (v, c) in row.iter_mut().zip(&center_vec) {
+                *v -= c;
+            }
+            normalize(row.as_slice_mut().expect("owned rows are contiguous"));
+        }
+        Ok(EnrolledSpeakers {
+            names,
+            center: center_vec,
+            vectors,
+        })
+    }
+
+    /// The enrolled speakers, in enrolment order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Number of enrolled speakers.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// True when no speaker is enrolled (never, for a value built by [`Self::enroll`]).
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Length of the embeddings.
+    pub fn dim(&self) -> usize {
+        self.vectors.ncols()
+    }
+
+    /// Centre and length-normalise a query embedding as the enrolled ones were.
+    pub fn project(&self, query: &[f32]) -> Result<Array1<f32>> {
+        if query.len() != self.dim() {
+            return Err(Error::Shape(format!(
+                "query embedding has {} values, enrolled ones {}",
+                query.len(),
+                self.dim()
+            )));
+        }
+        if let Some(i) = query.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "query embedding".into(),
+                index: i,
+                value: query[i],
+            });
+        }
+        let mut q: Vec<f32> = query.iter().zip(&self.center).map(|(v, c)| v - c).collect();
+        normalize(&mut q);
+        Ok(Array1::from(q))
+    }
+
+    /// Cosine similarity of the query to every enrolled speaker, in enrolment order.
+    pub fn scores(&self, query: &[f32]) -> Result<Vec<f32>> {
+        let q = self.project(query)?;
+        Ok(self.vectors.dot(&q).to_vec())
+    }
+
+    /// The `k` enrolled speakers most similar to the query, best first (ties keep
+    /// enrolment order). `k` larger than the number of speakers returns them all.
+    pub fn most_similar(&self, query: &[f32], k: usize) -> Result<Vec<Similar>> {
+        let scores = self.scores(query)?;
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        Ok(order
+            .into_iter()
+            .take(k)
+            .map(|i| Similar {
+                speaker: self.names[i].clone(),
+                score: scores[i],
+            })
+            .collect())
+    }
+
+    /// Cosine similarity between every pair of enrolled speakers (n x n, ones on the
+    /// diagonal).
+    pub fn similarity_matrix(&self) -> Array2<f32> {
+        self.vectors.dot(&self.vectors.t())
+    }
+}
+
+fn normalize(v: &mut [f32]) {
+    let norm = v
+        .iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt();
+    if norm > 0.0 {
+        let inv = (1.0 / norm) as f32;
+        v.iter_mut().for_each(|x| *x *= inv);
+    }
+}
+
+/// A verification trial: a score and whether the utterance really is the claimed
+/// speaker's.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Trial {
+    /// Similarity of the utterance to the claimed speaker (higher = more alike).
+    pub score: f32,
+    /// True for a target trial (same speaker).
+    pub target: bool,
+}
+
+/// Score every test utterance against every enrolled speaker: `queries` are
+/// (true speaker, embedding) pairs. Utterances of speakers who are not enrolled give
+/// only non-target trials.
+pub fn verification_trials(
+    enrolled: &EnrolledSpeakers,
+    queries: &[(String, Vec<f32>)],
+) -> Result<Vec<Trial>> {
+    let mut trials = Vec::with_capacity(queries.len() * enrolled.len());
+    for (speaker, emb) in queries {
+        for (name, score) in enrolled.names.iter().zip(enrolled.scores(emb)?) {
+            trials.push(Trial {
+                score,
+                target: name == speaker,
+            });
+        }
+    }
+    Ok(trials)
+}
+
+/// One point of a detection error trade-off curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DetPoint {
+    /// Trials scoring at least this are accepted.
+    pub threshold: f32,
+    /// Fraction of non-target trials accepted (false positive rate).
+    pub false_alarm: f64,
+    /// Fraction of target trials rejected (false negative rate).
+    pub miss: f64,
+}
+
+/// The equal error rate and the threshold where it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Eer {
+    /// The rate at which false alarms and misses are equal, in [0, 1].
+    pub eer: f64,
+    /// The score threshold at that point (interpolated between trial scores).
+    pub threshold: f32,
+}
+
+fn check_trials(trials: &[Trial]) -> Result<(usize, usize)> {
+    let targets = trials.iter().filter(|t| t.target).count();
+    let nontargets = trials.len() - targets;
+    if targets == 0 || nontargets == 0 {
+        return Err(Error::param(
+            "trials",
+            format!(
+                "need both target and non-target trials ({targets} target, {nontargets} non-target)"
+            ),
+        ));
+    }
+    if let Some(i) = trials.iter().position(|t| !t.score.is_finite()) {
+        return Err(Error::NonFinite {
+            what: "trial scores".into(),
+            index: i,
+            value: trials[i].score,
+        });
+    }
+    Ok((targets, nontargets))
+}
+
+/// The detection error trade-off: one point per distinct score, thresholds
+/// descending, plus a first point that accepts nothing (threshold +inf: no false
+/// alarm, every target missed). At threshold `t` a trial is accepted when its score
+/// is `>= t`, as scikit-learn's `det_curve` counts.
+pub fn det_curve(trials: &[Trial]) -> Result<Vec<DetPoint>> {
+    let (p, n) = check_trials(trials)?;
+    let mut sorted: Vec<Trial> = trials.to_vec();
+    sorted.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut points = vec![DetPoint {
+        threshold: f32::INFINITY,
+        false_alarm: 0.0,
+        miss: 1.0,
+    }];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < sorted.len() {
+        let t = sorted[i].score;
+        while i < sorted.len() && sorted[i].score == t {
+            if sorted[i].target {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+            i += 1;
+        }
+        points.push(DetPoint {
+            threshold: t,
+            false_alarm: fp as f64 / n as f64,
+            miss: (p - tp) as f64 / p as f64,
+        });
+    }
+    Ok(points)
+}
+
+/// The equal error rate: where the DET curve, joined linearly between its points,
+/// crosses false alarm = miss.
+pub fn eer(trials: &[Trial]) -> Result<Eer> {
+    let det = det_curve(trials)?;
+    // false_alarm - miss rises from -1 to +1 along the curve: find the crossing.
+    for w in det.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let da = a.false_alarm - a.miss;
+        let db = b.false_alarm - b.miss;
+        if da <= 0.0 && db >= 0.0 {
+            let f = if db - da > 0.0 { -da / (db - da) } else { 0.0 };
+            let eer = a.false_alarm + f * (b.false_alarm - a.false_alarm);
+            let threshold = if a.threshold.is_finite() {
+                a.threshold + (f as f32) * (b.threshold - a.threshold)
+            } else {
+                b.threshold
+            };
+            return Ok(Eer { eer, threshold });
+        }
+    }
+    // Unreachable for a curve from (0, 1) to (1, 0), kept as an error for safety.
+    Err(Error::Training(
+        "the DET curve does not cross the EER line".into(),
+    ))
+}
