@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod error;
+pub mod plot;
 pub mod similarity;
 
 pub use audio::Audio;

@@ -1,0 +1,878 @@
+//! Charts as SVG (shown inline in Jupyter with the evcxr kernel) or PNG files.
+//!
+//! Every function returns a [`Chart`]: call [`Chart::evcxr_display`] (or end a notebook
+//! cell with the chart value) to show it inline, [`Chart::save`] to write a `.svg` —
+//! or a `.png` when the crate is built with the `png` feature, as the command line is.
+//!
+//! ```
+//! use speaker_similarity::plot;
+//! # fn main() -> speaker_similarity::Result<()> {
+//! let chart = plot::histogram(&[1.2, 2.0, 2.1, 3.5, 2.2], 4, "Clip durations", "seconds")?;
+//! assert!(chart.svg().starts_with("<svg"));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::path::Path;
+
+use ndarray::ArrayView2;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+use crate::audio::Audio;
+use crate::error::{Error, Result};
+use crate::similarity::{DetPoint, Similar};
+
+/// Default chart size in pixels.
+pub const SIZE: (u32, u32) = (820, 460);
+
+/// A rendered chart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    svg: String,
+    size: (u32, u32),
+}
+
+impl Chart {
+    /// The SVG document.
+    pub fn svg(&self) -> &str {
+        &self.svg
+    }
+
+    /// Width and height in pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.size
+    }
+
+    /// Show the chart inline in a Jupyter notebook running the evcxr kernel.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT",
+            self.svg
+        );
+    }
+
+    /// Write the chart to `path`: SVG for `.svg`; PNG for `.png` (needs the `png`
+    /// feature). The file appears complete or not at all.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        match ext.as_deref() {
+            Some("svg") => crate::audio::write_atomic(path, self.svg.as_bytes()),
+            Some("png") => crate::audio::write_atomic(path, &self.png()?),
+            _ => Err(Error::param(
+                "path",
+                format!("{}: charts are saved as .svg or .png", path.display()),
+            )),
+        }
+    }
+
+    /// The chart as PNG bytes (rasterised with resvg; needs the `png` feature).
+    #[cfg(feature = "png")]
+    pub fn png(&self) -> Result<Vec<u8>> {
+        use std::sync::OnceLock;
+        static FONTS: OnceLock<std::sync::Arc<resvg::usvg::fontdb::Database>> = OnceLock::new();
+        let fonts = FONTS.get_or_init(|| {
+            let mut db = resvg::usvg::fontdb::Database::new();
+            db.load_system_fonts();
+            // Charts ask for "sans-serif": map it to a sans font this system has.
+            let families: Vec<String> = db
+                .faces()
+                .flat_map(|f| f.families.iter().map(|(name, _)| name.clone()))
+                .collect();
+            let preferred = [
+                "DejaVu Sans",
+                "Liberation Sans",
+                "Arial",
+                "Helvetica",
+                "Noto Sans",
+            ];
+            if let Some(name) = preferred
+                .iter()
+                .find(|p| families.iter().any(|f| f == *p))
+                .map(|p| p.to_string())
+                .or_else(|| families.first().cloned())
+            {
+                db.set_sans_serif_family(name);
+            }
+            std::sync::Arc::new(db)
+        });
+        let opt = resvg::usvg::Options {
+            fontdb: fonts.clone(),
+            font_family: fonts
+                .family_name(&resvg::usvg::fontdb::Family::SansSerif)
+                .to_string(),
+            ..Default::default()
+        };
+        let tree = resvg::usvg::Tree::from_str(&self.svg, &opt)
+            .map_err(|e| Error::Plot(format!("SVG parse: {e}")))?;
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(self.size.0, self.size.1)
+            .ok_or_else(|| Error::Plot("empty chart size".into()))?;
+        resvg::render(&tree, Default::default(), &mut pixmap.as_mut());
+        pixmap
+            .encode_png()
+            .map_err(|e| Error::Plot(format!("PNG encode: {e}")))
+    }
+
+    /// The chart as PNG bytes — unavailable: the crate was built without `png`.
+    #[cfg(not(feature = "png"))]
+    pub fn png(&self) -> Result<Vec<u8>> {
+        Err(Error::Plot(
+            "PNG output needs the `png` feature of speaker_similarity (the command line \
+             has it); save as .svg instead"
+                .into(),
+        ))
+    }
+}
+
+fn plot_err<E: std::fmt::Display>(e: E) -> Error {
+    Error::Plot(e.to_string())
+}
+
+/// Render with a drawing closure on an SVG backend of `size`.
+fn render<F>(size: (u32, u32), draw: F) -> Result<Chart>
+where
+    F: FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+{
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(plot_err)?;
+        draw(&root)?;
+        root.present().map_err(plot_err)?;
+    }
+    Ok(Chart { svg, size })
+}
+
+fn check_finite(values: impl IntoIterator<Item = f64>, what: &str) -> Result<()> {
+    for (i, v) in values.into_iter().enumerate() {
+        if !v.is_finite() {
+            return Err(Error::NonFinite {
+                what: what.to_string(),
+                index: i,
+                value: v as f32,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Line colours, in order.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+/// A histogram of `values` in `bins` equal bins (the original notebook's look at clip
+/// durations).
+pub fn histogram(values: &[f64], bins: usize, title: &str, x_label: &str) -> Result<Chart> {
+    if values.is_empty() {
+        return Err(Error::param("values", "nothing to draw"));
+    }
+    if bins == 0 {
+        return Err(Error::param("bins", "at least one bin"));
+    }
+    check_finite(values.iter().copied(), "histogram values")?;
+    let (lo, hi) = values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let mut counts = vec![0usize; bins];
+    for &v in values {
+        let b = (((v - lo) / width) as usize).min(bins - 1);
+        counts[b] += 1;
+    }
+    let top = *counts.iter().max().unwrap_or(&1) as f64 * 1.1;
+    render(SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(56)
+            .build_cartesian_2d(lo..lo + width * bins as f64, 0f64..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("count")
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                let x0 = lo + width * i as f64;
+                Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], COLORS[0].filled())
+            }))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Bars with one value per label (counts per speaker, accuracies per model, ...).
+pub fn bars(labels: &[String], values: &[f64], title: &str, y_label: &str) -> Result<Chart> {
+    if labels.len() != values.len() || labels.is_empty() {
+        return Err(Error::Shape(format!(
+            "{} labels for {} values",
+            labels.len(),
+            values.len()
+        )));
+    }
+    check_finite(values.iter().copied(), "bar values")?;
+    let top = values.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.12;
+    let bottom = values.iter().cloned().fold(0.0, f64::min) * 1.12;
+    let n = labels.len();
+    render(SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(if n > 8 { 90 } else { 42 })
+            .y_label_area_size(56)
+            .build_cartesian_2d((0..n - 1).into_segmented(), bottom..top)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_style(if n > 8 {
+                ("sans-serif", 12)
+                    .into_font()
+                    .transform(FontTransform::Rotate90)
+            } else {
+                ("sans-serif", 14).into_font()
+            })
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                let mut bar = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), v),
+                    ],
+                    COLORS[i % COLORS.len()].mix(0.85).filled(),
+                );
+                bar.set_margin(0, 0, 6, 6);
+                bar
+            }))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(values.iter().enumerate().map(|(i, &v)| {
+                Text::new(
+                    format!("{v:.3}"),
+                    (SegmentValue::CenterOf(i), v),
+                    TextStyle::from(("sans-serif", 14).into_font())
+                        .pos(Pos::new(HPos::Center, VPos::Bottom)),
+                )
+            }))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// The waveform, with the zero-crossing rate per frame drawn over it on its own axis
+/// (`zcr` holds one value per frame, frames `hop` samples apart).
+pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Result<Chart> {
+    if audio.is_empty() {
+        return Err(Error::param("audio", "no samples to draw"));
+    }
+    let sr = audio.sample_rate as f64;
+    // At most ~2000 min/max columns keep the SVG small.
+    let cols = audio.samples.len().min(2000);
+    let per = audio.samples.len().div_ceil(cols);
+    let envelope: Vec<(f64, f32, f32)> = audio
+        .samples
+        .chunks(per)
+        .enumerate()
+        .map(|(i, c)| {
+            let (lo, hi) = c
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            ((i * per) as f64 / sr, lo, hi)
+        })
+        .collect();
+    let peak = audio
+        .samples
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()))
+        .max(1e-6) as f64
+        * 1.05;
+    let duration = audio.duration();
+    render(SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(60)
+            .right_y_label_area_size(if zcr.is_some() { 60 } else { 0 })
+            .build_cartesian_2d(0f64..duration, -peak..peak)
+            .map_err(plot_err)?
+            .set_secondary_coord(0f64..duration, 0f64..0.5f64);
+        chart
+            .configure_mesh()
+            .x_desc("time (s)")
+            .y_desc("amplitude")
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(envelope.iter().map(|&(t, lo, hi)| {
+                PathElement::new(vec![(t, lo as f64), (t, hi as f64)], COLORS[0])
+            }))
+            .map_err(plot_err)?
+            .label("waveform")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[0]));
+        if let Some((z, hop)) = zcr {
+            check_finite(z.iter().map(|&v| v as f64), "zero-crossing rates")?;
+            chart
+                .configure_secondary_axes()
+                .y_desc("zero-crossing rate")
+                .draw()
+                .map_err(plot_err)?;
+            chart
+                .draw_secondary_series(LineSeries::new(
+                    z.iter()
+                        .enumerate()
+                        .map(|(i, &v)| ((i * hop) as f64 / sr, v as f64)),
+                    COLORS[3].stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label("zero-crossing rate")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[3]));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Viridis, sampled at 9 points and interpolated.
+fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() {
+        t.clamp(0.0, 1.0)
+    } else {
+        0.0
+    } * (STOPS.len() - 1) as f64;
+    let i = (t.floor() as usize).min(STOPS.len() - 2);
+    let f = t - i as f64;
+    let lerp = |a: u8, b: u8| (a as f64 + f * (b as f64 - a as f64)).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(lerp(a.0, b.0), lerp(a.1, b.1), lerp(a.2, b.2))
+}
+
+/// A heat map of a matrix laid out as librosa lays features out: rows = coefficients
+/// (drawn bottom-up, row 0 at the bottom), columns = frames. With `seconds_per_column`
+/// the x axis is in seconds. Wide matrices are averaged down to at most 400 columns.
+pub fn heatmap(
+    data: ArrayView2<f32>,
+    title: &str,
+    y_label: &str,
+    seconds_per_column: Option<f64>,
+) -> Result<Chart> {
+    let (rows, cols) = data.dim();
+    if rows == 0 || cols == 0 {
+        return Err(Error::param("data", "an empty matrix"));
+    }
+    check_finite(data.iter().map(|&v| v as f64), "heat map values")?;
+    let group = cols.div_ceil(400);
+    let shown = cols.div_ceil(group);
+    let mut cells = vec![0f64; rows * shown];
+    for r in 0..rows {
+        for c in 0..shown {
+            let lo = c * group;
+            let hi = (lo + group).min(cols);
+            let s: f64 = (lo..hi).map(|k| data[[r, k]] as f64).sum();
+            cells[r * shown + c] = s / (hi - lo) as f64;
+        }
+    }
+    let (vmin, vmax) = cells
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = if vmax > vmin { vmax - vmin } else { 1.0 };
+    let unit = seconds_per_column.unwrap_or(1.0) * group as f64;
+    let x_max = shown as f64 * unit;
+    render(SIZE, |root| {
+        let (main, bar) = root.split_horizontally(SIZE.0 - 90);
+        let mut chart = ChartBuilder::on(&main)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..x_max, 0f64..rows as f64)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(if seconds_per_column.is_some() {
+                "time (s)"
+            } else {
+                "frame"
+            })
+            .y_desc(y_label)
+            .y_label_formatter(&|v| format!("{}", v.floor() as i64))
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series((0..rows).flat_map(|r| {
+                let cells = &cells;
+                (0..shown).map(move |c| {
+                    let v = (cells[r * shown + c] - vmin) / span;
+                    Rectangle::new(
+                        [
+                            (c as f64 * unit, r as f64),
+                            ((c + 1) as f64 * unit, (r + 1) as f64),
+                        ],
+                        viridis(v).filled(),
+                    )
+                })
+            }))
+            .map_err(plot_err)?;
+        // Colour bar.
+        let mut scale = ChartBuilder::on(&bar)
+            .margin_top(46)
+            .margin_bottom(54)
+            .margin_right(8)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..1f64, vmin..vmin + span)
+            .map_err(plot_err)?;
+        scale
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_labels(6)
+            .y_label_style(("sans-serif", 12))
+            .y_label_formatter(&|v| format!("{v:.0}"))
+            .draw()
+            .map_err(plot_err)?;
+        let steps = 64;
+        scale
+            .draw_series((0..steps).map(|i| {
+                let a = vmin + span * i as f64 / steps as f64;
+                let b = vmin + span * (i + 1) as f64 / steps as f64;
+                Rectangle::new(
+                    [(0.0, a), (1.0, b)],
+                    viridis(i as f64 / (steps - 1) as f64).filled(),
+                )
+            }))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Training curves as the original notebook drew them: loss (left) and accuracy
+/// (right) per epoch, training solid and validation dashed in the same colour.
+/// Validation series may be empty.
+pub fn training_curves(
+    loss: &[f32],
+    accuracy: &[f32],
+    val_loss: &[f32],
+    val_accuracy: &[f32],
+) -> Result<Chart> {
+    if loss.is_empty() || loss.len() != accuracy.len() {
+        return Err(Error::Shape(format!(
+            "{} loss values and {} accuracy values",
+            loss.len(),
+            accuracy.len()
+        )));
+    }
+    if val_loss.len() != val_accuracy.len()
+        || !(val_loss.is_empty() || val_loss.len() == loss.len())
+    {
+        return Err(Error::Shape(
+            "validation series must be empty or one value per epoch".into(),
+        ));
+    }
+    for s in [loss, accuracy, val_loss, val_accuracy] {
+        check_finite(s.iter().map(|&v| v as f64), "training history")?;
+    }
+    let epochs = loss.len();
+    let size = (SIZE.0 + 160, SIZE.1);
+    render(size, |root| {
+        let panels = root.split_evenly((1, 2));
+        let max_loss = loss
+            .iter()
+            .chain(val_loss)
+            .fold(0f32, |m, &v| m.max(v))
+            .max(1e-6) as f64
+            * 1.05;
+        let specs: [(&str, &[f32], &[f32], f64); 2] = [
+            ("Loss", loss, val_loss, max_loss),
+            ("Accuracy", accuracy, val_accuracy, 1.0),
+        ];
+        for (panel, (name, train, val, top)) in panels.iter().zip(specs) {
+            let mut chart = ChartBuilder::on(panel)
+                .caption(name, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(50)
+                .build_cartesian_2d(1f64..(epochs.max(2)) as f64, 0f64..top)
+                .map_err(plot_err)?;
+            chart
+                .configure_mesh()
+                .x_desc("Epoch")
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_desc(name)
+                .draw()
+                .map_err(plot_err)?;
+            let color = COLORS[0];
+            chart
+                .draw_series(LineSeries::new(
+                    train
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &v)| ((i + 1) as f64, v as f64)),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label("Train")
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+            if !val.is_empty() {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        val.iter()
+                            .enumerate()
+                            .map(|(i, &v)| ((i + 1) as f64, v as f64)),
+                        6,
+                        4,
+                        color.stroke_width(2),
+                    ))
+                    .map_err(plot_err)?
+                    .label("Val")
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// A confusion matrix: rows = true class, columns = predicted class, colour = the
+/// row-normalised rate, the count written in each cell when there are at most 40
+/// classes.
+pub fn confusion_matrix(
+    counts: ArrayView2<usize>,
+    labels: &[String],
+    title: &str,
+) -> Result<Chart> {
+    let n = labels.len();
+    if counts.dim() != (n, n) || n == 0 {
+        return Err(Error::Shape(format!(
+            "a {:?} matrix for {n} labels",
+            counts.dim()
+        )));
+    }
+    let side = (SIZE.1 + 160).max(40 + 16 * n as u32);
+    let size = (side + 120, side);
+    render(size, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(if n > 8 { 110 } else { 50 })
+            .y_label_area_size(if n > 8 { 110 } else { 80 })
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
+            .map_err(plot_err)?;
+        let label = |v: &SegmentValue<usize>| match v {
+            // Row 0 at the top, as scikit-learn draws it.
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let label_y = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
+            _ => String::new(),
+        };
+        let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&label)
+            .y_label_formatter(&label_y)
+            .x_label_style(if n > 8 {
+                small.clone().transform(FontTransform::Rotate90)
+            } else {
+                small.clone()
+            })
+            .y_label_style(small.clone())
+            .x_desc("predicted")
+            .y_desc("true")
+            .draw()
+            .map_err(plot_err)?;
+        let row_sums: Vec<usize> = (0..n).map(|r| counts.row(r).sum()).collect();
+        chart
+            .draw_series((0..n).flat_map(|r| {
+                let row_sums = &row_sums;
+                (0..n).map(move |c| {
+                    let rate = counts[[r, c]] as f64 / row_sums[r].max(1) as f64;
+                    let y = n - 1 - r;
+                    Rectangle::new(
+                        [
+                            (SegmentValue::Exact(c), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        viridis(rate).filled(),
+                    )
+                })
+            }))
+            .map_err(plot_err)?;
+        if n <= 40 {
+            chart
+                .draw_series((0..n).flat_map(|r| {
+                    let row_sums = &row_sums;
+                    let small = small.clone();
+                    (0..n).filter(move |&c| counts[[r, c]] > 0).map(move |c| {
+                        let rate = counts[[r, c]] as f64 / row_sums[r].max(1) as f64;
+                        let color = if rate > 0.6 { BLACK } else { WHITE };
+                        Text::new(
+                            counts[[r, c]].to_string(),
+                            (SegmentValue::CenterOf(c), SegmentValue::CenterOf(n - 1 - r)),
+                            small.clone().color(&color),
+                        )
+                    })
+                }))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Horizontal bars of a similarity ranking, most similar on top.
+pub fn similarity_bars(ranking: &[Similar], title: &str) -> Result<Chart> {
+    if ranking.is_empty() {
+        return Err(Error::param("ranking", "nothing to draw"));
+    }
+    check_finite(ranking.iter().map(|s| s.score as f64), "similarity scores")?;
+    let n = ranking.len();
+    let lo = ranking.iter().fold(0f32, |m, s| m.min(s.score)).min(0.0) as f64;
+    let height = (120 + 34 * n as u32).max(260);
+    render((SIZE.0, height), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(160)
+            .build_cartesian_2d(lo..1.0f64, (0..n - 1).into_segmented())
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) if *i < n => ranking[n - 1 - *i].speaker.clone(),
+                _ => String::new(),
+            })
+            .x_desc("cosine similarity")
+            .draw()
+            .map_err(plot_err)?;
+        chart
+            .draw_series(ranking.iter().enumerate().map(|(i, s)| {
+                let y = n - 1 - i;
+                let mut bar = Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(y)),
+                        (s.score as f64, SegmentValue::Exact(y + 1)),
+                    ],
+                    COLORS[if i == 0 { 1 } else { 0 }].filled(),
+                );
+                bar.set_margin(5, 5, 0, 0);
+                bar
+            }))
+            .map_err(plot_err)?;
+        chart
+            .draw_series(ranking.iter().enumerate().map(|(i, s)| {
+                Text::new(
+                    format!(" {:.3}", s.score),
+                    (s.score.max(0.0) as f64, SegmentValue::CenterOf(n - 1 - i)),
+                    ("sans-serif", 13).into_font(),
+                )
+            }))
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// Inverse of the standard normal CDF (Acklam's rational approximation without the
+/// refinement step: absolute error below 2e-5), for DET axes.
+pub fn probit(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e+01,
+        2.209460984245205e+02,
+        -2.759285104469687e+02,
+        1.383577518672690e+02,
+        -3.066479806614716e+01,
+        2.506628277459239e+00,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e+01,
+        1.615858368580409e+02,
+        -1.556989798598866e+02,
+        6.680131188771972e+01,
+        -1.328068155288572e+01,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-03,
+        -3.223964580411365e-01,
+        -2.400758277161838e+00,
+        -2.549671010208057e+00,
+        4.374664141464968e+00,
+        2.938163982698783e+00,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-03,
+        3.224671290700398e-01,
+        2.445134137142996e+00,
+        3.754408661907416e+00,
+    ];
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    let low = 0.02425;
+    if p < low {
+        let q = (-2.0 * p.ln()).sqrt();
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    } else if p <= 1.0 - low {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    } else {
+        -probit(1.0 - p)
+    }
+}
+
+/// Detection error trade-off curves on normal-deviate axes (the standard DET plot):
+/// one curve per (name, points), with the EER line.
+pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> {
+    if curves.is_empty() || curves.iter().any(|(_, p)| p.is_empty()) {
+        return Err(Error::param("curves", "nothing to draw"));
+    }
+    // Axis from 0.1 % to 60 %; rates outside are clamped to the frame.
+    let (lo, hi) = (probit(0.001), probit(0.6));
+    let ticks = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6];
+    let fmt = move |v: &f64| {
+        ticks
+            .iter()
+            .find(|&&t| (probit(t) - v).abs() < 0.02)
+            .map(|t| format!("{}", t * 100.0))
+            .unwrap_or_default()
+    };
+    render((560, 560), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(54)
+            .build_cartesian_2d(lo..hi, lo..hi)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_labels(0)
+            .y_labels(0)
+            .x_desc("false alarm rate (%)")
+            .y_desc("miss rate (%)")
+            .draw()
+            .map_err(plot_err)?;
+        // Grid and tick labels at the chosen probabilities.
+        for &t in &ticks {
+            let v = probit(t);
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(v, lo), (v, hi)],
+                    BLACK.mix(0.12),
+                )))
+                .map_err(plot_err)?;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(lo, v), (hi, v)],
+                    BLACK.mix(0.12),
+                )))
+                .map_err(plot_err)?;
+            let text = fmt(&v);
+            chart
+                .draw_series([
+                    Text::new(text.clone(), (v, lo - 0.12), ("sans-serif", 12).into_font()),
+                    Text::new(text, (lo - 0.45, v), ("sans-serif", 12).into_font()),
+                ])
+                .map_err(plot_err)?;
+        }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(lo, lo), (hi, hi)],
+                BLACK.mix(0.4),
+            )))
+            .map_err(plot_err)?;
+        for (k, (name, points)) in curves.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
+            chart
+                .draw_series(LineSeries::new(
+                    points.iter().map(|p| (clamp(p.false_alarm), clamp(p.miss))),
+                    color.stroke_width(2),
+                ))
+                .map_err(plot_err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,210 @@
+//! Charts: each kind renders, holds what it should, and rejects bad input.
+
+use ndarray::Array2;
+use speaker_similarity::audio::Audio;
+use speaker_similarity::plot::{self, probit};
+use speaker_similarity::similarity::{det_curve, Similar, Trial};
+use speaker_similarity::Error;
+
+/// plotters writes each text element's content on a line of its own.
+fn has_text(svg: &str, text: &str) -> bool {
+    svg.contains(&format!(">\n{text}\n<"))
+}
+
+fn count(svg: &str, needle: &str) -> usize {
+    svg.matches(needle).count()
+}
+
+#[test]
+fn probit_matches_scipy_norm_ppf() {
+    // Acklam's approximation without refinement: plenty for a plot axis.
+    // scipy.stats.norm.ppf at these probabilities.
+    for (p, z) in [
+        (0.001, -3.090232306167813),
+        (0.025, -1.959963984540054),
+        (0.3, -0.5244005127080407),
+        (0.5, 0.0),
+        (0.9, 1.2815515655446004),
+        (0.999, 3.090232306167813),
+    ] {
+        assert!((probit(p) - z).abs() < 2e-5, "{p}: {} vs {z}", probit(p));
+    }
+    assert_eq!(probit(0.0), f64::NEG_INFINITY);
+    assert_eq!(probit(1.0), f64::INFINITY);
+}
+
+#[test]
+fn histogram_has_one_bar_per_bin_and_the_labels() {
+    let values: Vec<f64> = (0..100).map(|i| 1.0 + (i % 17) as f64 * 0.1).collect();
+    let c = plot::histogram(&values, 12, "Clip durations", "seconds").unwrap();
+    let svg = c.svg();
+    assert!(svg.contains("Clip durations") && svg.contains("seconds") && svg.contains("count"));
+    // 12 bars filled with the first palette colour.
+    assert_eq!(
+        count(svg, "fill=\"#1F77B4\""),
+        12,
+        "{}",
+        &svg[..svg.len().min(3000)]
+    );
+    assert!(matches!(
+        plot::histogram(&[], 3, "", ""),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        plot::histogram(&[1.0], 0, "", ""),
+        Err(Error::InvalidParameter { .. })
+    ));
+    assert!(matches!(
+        plot::histogram(&[f64::NAN], 3, "", ""),
+        Err(Error::NonFinite { .. })
+    ));
+    // A single repeated value still draws.
+    plot::histogram(&[2.0; 5], 4, "same", "s").unwrap();
+}
+
+#[test]
+fn heatmap_draws_every_cell_and_averages_wide_inputs() {
+    let m = Array2::from_shape_fn((13, 50), |(r, c)| (r * c) as f32);
+    let svg = plot::heatmap(m.view(), "MFCC", "coefficient", Some(0.016))
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(svg.contains("MFCC") && svg.contains("time (s)"));
+    // 13 x 50 cells + 64 colour-bar steps.
+    assert_eq!(count(&svg, "<rect"), 13 * 50 + 64 + 1);
+    let wide = Array2::from_shape_fn((4, 1000), |(r, c)| (r + c) as f32);
+    let svg = plot::heatmap(wide.view(), "wide", "row", None)
+        .unwrap()
+        .svg()
+        .to_string();
+    // 1000 columns averaged in groups of 3 -> 334 columns.
+    assert_eq!(count(&svg, "<rect"), 4 * 334 + 64 + 1);
+    let empty = Array2::<f32>::zeros((0, 3));
+    assert!(plot::heatmap(empty.view(), "", "", None).is_err());
+}
+
+#[test]
+fn training_curves_show_train_solid_and_validation_dashed() {
+    let loss: Vec<f32> = (0..30).map(|i| 3.0 / (1.0 + i as f32)).collect();
+    let acc: Vec<f32> = (0..30).map(|i| i as f32 / 30.0).collect();
+    let c = plot::training_curves(&loss, &acc, &loss, &acc).unwrap();
+    let svg = c.svg();
+    assert!(svg.contains("Loss") && svg.contains("Accuracy") && svg.contains("Epoch"));
+    assert!(has_text(svg, "Train") && has_text(svg, "Val"));
+    assert!(plot::training_curves(&loss, &acc[..3], &[], &[]).is_err());
+    assert!(plot::training_curves(&loss, &acc, &loss[..2], &acc[..2]).is_err());
+    plot::training_curves(&loss, &acc, &[], &[]).unwrap();
+}
+
+#[test]
+fn confusion_matrix_writes_counts_and_checks_shape() {
+    let labels: Vec<String> = ["ada", "ben", "cy"].iter().map(|s| s.to_string()).collect();
+    let m = ndarray::array![[5usize, 1, 0], [0, 6, 0], [2, 0, 4]];
+    let svg = plot::confusion_matrix(m.view(), &labels, "Confusion")
+        .unwrap()
+        .svg()
+        .to_string();
+    for l in &labels {
+        assert!(svg.contains(l.as_str()));
+    }
+    assert_eq!(count(&svg, "<rect"), 9 + 1);
+    // The five non-zero counts are written in their cells.
+    for n in ["5", "1", "6", "2", "4"] {
+        assert!(has_text(&svg, n), "count {n}");
+    }
+    assert!(plot::confusion_matrix(m.view(), &labels[..2], "x").is_err());
+}
+
+#[test]
+fn similarity_det_waveform_and_bars_render() {
+    let ranking = vec![
+        Similar {
+            speaker: "Ada Voicewell".into(),
+            score: 0.82,
+        },
+        Similar {
+            speaker: "Ben Baritone".into(),
+            score: 0.41,
+        },
+        Similar {
+            speaker: "Cy Squeak".into(),
+            score: -0.1,
+        },
+    ];
+    let svg = plot::similarity_bars(&ranking, "Who do you sound like?")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(svg.contains("Ada Voicewell") && svg.contains("0.820"));
+    assert!(plot::similarity_bars(&[], "x").is_err());
+
+    let trials: Vec<Trial> = (0..200)
+        .map(|i| Trial {
+            score: (i % 37) as f32 / 37.0 + if i % 5 == 0 { 0.3 } else { 0.0 },
+            target: i % 5 == 0,
+        })
+        .collect();
+    let det = det_curve(&trials).unwrap();
+    let svg = plot::det_curves(&[("supervector", &det)], "DET")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(svg.contains("supervector") && svg.contains("false alarm rate (%)"));
+    assert!(plot::det_curves(&[], "x").is_err());
+
+    let audio = Audio::new(
+        (0..16000)
+            .map(|i| ((i as f32) * 0.05).sin() * 0.3)
+            .collect(),
+        16000,
+    )
+    .unwrap();
+    let zcr = vec![0.1f32; 32];
+    let svg = plot::waveform(&audio, Some((&zcr, 512)), "A clip")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(svg.contains("zero-crossing rate") && svg.contains("A clip"));
+    assert!(plot::waveform(&Audio::new(vec![], 16000).unwrap(), None, "x").is_err());
+
+    let names: Vec<String> = (0..12).map(|i| format!("model{i}")).collect();
+    let values: Vec<f64> = (0..12).map(|i| i as f64 / 12.0).collect();
+    let svg = plot::bars(&names, &values, "Accuracy", "accuracy")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(svg.contains("model11") && svg.contains("0.917"));
+    assert!(plot::bars(&names[..2], &values, "x", "y").is_err());
+}
+
+#[test]
+fn save_writes_svg_and_png_or_says_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = plot::histogram(&[1.0, 2.0, 3.0], 3, "h", "x").unwrap();
+    c.save(dir.path().join("h.svg")).unwrap();
+    assert!(std::fs::read_to_string(dir.path().join("h.svg"))
+        .unwrap()
+        .starts_with("<svg"));
+    assert!(matches!(
+        c.save(dir.path().join("h.jpg")),
+        Err(Error::InvalidParameter { .. })
+    ));
+    let png = dir.path().join("h.png");
+    match c.save(&png) {
+        Ok(()) => {
+            let bytes = std::fs::read(&png).unwrap();
+            assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+            // Width and height in the IHDR chunk.
+            let w = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+            let h = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+            assert_eq!((w, h), c.size());
+            assert!(cfg!(feature = "png"));
+        }
+        Err(Error::Plot(msg)) => {
+            assert!(!cfg!(feature = "png"), "{msg}");
+            assert!(msg.contains("png"));
+            assert!(!png.exists());
+        }
+        Err(e) => panic!("{e}"),
+    }
+}
