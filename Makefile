@@ -1,0 +1,109 @@
+# speaker-similarity — the README's commands.
+#
+#   make run    the main job: set-up, then the tutorial pipeline end to end on the
+#               embedded synthetic corpus (or on SPEAKER_DATA=/path/to/speakers)
+#   make test   set-up, then every test: Rust unit/integration/parity tests, clippy,
+#               notebooks executed with the real Rust kernel, CLI and browser tests
+#
+# Both install what they need: a Python venv with the Jupyter tools, evcxr_jupyter
+# (cargo install, ~12 minutes on 2 cores, only when missing) and its `rust` kernel.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+VENV_REF := .venv-ref
+PY_REF := $(VENV_REF)/bin/python
+OUT ?= out
+SHARED ?= ../shared/datasets
+BIN := target/release/speaker-similarity
+export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
+
+.PHONY: run test setup venv kernel browser build lint rust-test notebook-test app-test \
+        lab notebooks demo fixtures bench clean help
+
+help:
+	@sed -n '3,10p' Makefile
+
+## ---------------------------------------------------------------- main job
+run: setup build
+	$(BIN) demo --out $(OUT)/demo $(if $(SPEAKER_DATA),--data "$(SPEAKER_DATA)")
+	$(PY) tests/run_notebooks.py --out $(OUT)/notebooks $(if $(SPEAKER_DATA),--data "$(SPEAKER_DATA)")
+	@echo "Tutorial done: report and plots in $(OUT)/demo, executed notebooks in $(OUT)/notebooks"
+
+## ---------------------------------------------------------------- tests
+test: setup browser lint rust-test app-test notebook-test
+	@echo "All tests passed."
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+rust-test:
+	$(CARGO) test --workspace
+
+app-test: build
+	$(PY) -m pytest -q tests/test_cli.py tests/test_web.py
+
+notebook-test:
+	$(PY) -m pytest -q tests/test_notebooks.py
+
+build:
+	$(CARGO) build --release -p speaker-similarity
+
+## ---------------------------------------------------------------- set-up
+setup: venv kernel
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-test.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-test.txt
+	touch $@
+
+# The Rust Jupyter kernel: build it only when missing, then register it (idempotent).
+kernel:
+	@command -v evcxr_jupyter >/dev/null 2>&1 || { \
+	  echo "Installing evcxr_jupyter (cargo install, about 12 minutes on 2 cores)"; \
+	  $(CARGO) install --locked evcxr_jupyter; }
+	@evcxr_jupyter --install >/dev/null
+	@echo "Rust kernel ready: $$(evcxr_jupyter --version 2>/dev/null || echo evcxr_jupyter)"
+
+# Debian's Chromium and ChromeDriver for the browser tests, when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  echo "Installing chromium and chromium-driver (Debian)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+## ---------------------------------------------------------------- for people
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+notebooks: setup
+	$(PY) tests/run_notebooks.py --out $(OUT)/notebooks $(if $(SPEAKER_DATA),--data "$(SPEAKER_DATA)")
+
+demo: build
+	$(BIN) demo --out $(OUT)/demo $(if $(SPEAKER_DATA),--data "$(SPEAKER_DATA)")
+
+## ---------------------------------------------------------------- references
+$(VENV_REF)/.installed: requirements-ref.txt
+	test -x $(PY_REF) || $(PYTHON) -m venv $(VENV_REF)
+	$(PY_REF) -m pip install -q -r requirements-ref.txt
+	touch $@
+
+# Regenerate the librosa / scikit-learn fixtures the parity tests compare with.
+fixtures: $(VENV_REF)/.installed
+	for s in scripts/fixtures_*.py; do $(PY_REF) $$s || exit 1; done
+
+# Side-by-side speed: the Python anchor and ours on the same data, same run.
+bench: $(VENV_REF)/.installed
+	$(PY_REF) bench/features_vs_librosa.py
+	$(PY_REF) bench/models_vs_sklearn.py
+
+clean:
+	rm -rf $(OUT) target
