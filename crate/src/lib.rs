@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod dataset;
 pub mod error;
 
 pub use audio::Audio;
