@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod dataset;
 pub mod error;
+pub mod synth;
 
 pub use audio::Audio;
 pub use error::{Error, Result};

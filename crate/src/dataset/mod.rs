@@ -49,6 +49,10 @@ pub use layout::{Layout, AUDIO_EXTENSIONS};
 pub use split::{leaky_original_split, split, SkipReason, SkippedSpeaker, Split, SplitParams};
 pub use summary::{DatasetSummary, SpeakerSummary};
 
+/// What [`Dataset::load_all`] returns: the decoded clips and the failures, each with
+/// its index into [`Dataset::clips`].
+pub type LoadResult = (Vec<(usize, Audio)>, Vec<(usize, Error)>);
+
 /// One recording of one speaker.
 #[derive(Debug, Clone)]
 pub struct Clip {
@@ -293,7 +297,7 @@ impl Dataset {
     /// each with its index into [`Dataset::clips`], both sorted by index; a damaged
     /// file is a failure in the list, never an abort. `on_progress(done, total)` is
     /// called after each clip, from worker threads.
-    pub fn load_all<F>(&self, on_progress: F) -> (Vec<(usize, Audio)>, Vec<(usize, Error)>)
+    pub fn load_all<F>(&self, on_progress: F) -> LoadResult
     where
         F: Fn(usize, usize) + Sync,
     {
