@@ -30,7 +30,8 @@
 //!
 //! Everything is seeded: the same [`SynthParams`] give bit-identical audio, whatever
 //! the number of threads (each clip has its own generator seeded from
-//! `(seed, speaker, clip)`; clips are rendered in parallel with rayon).
+//! `(seed, speaker, clip)`; clips are rendered in parallel with rayon). Across
+//! platforms, differences in the system's `cos`/`exp` may change the last bits.
 //!
 //! # How difficulty is controlled
 //! The corpus should let the good models (per-frame GMM-UBM, MLP on standardised

@@ -586,4 +586,10 @@ fn shared_dsp34_is_read_as_folders_without_its_license() {
     let s = d.split(&SplitParams::default()).unwrap();
     check_split(&d, &SplitParams::default(), &s);
     assert_eq!(s.test.len(), 34 * 12);
+    // dsp34 has no sessions: a session split says so instead of splitting by clip.
+    let by_session = SplitParams {
+        by_session: true,
+        ..SplitParams::default()
+    };
+    assert!(d.split(&by_session).is_err());
 }

@@ -282,28 +282,17 @@ pub(crate) fn read(root: &Path, layout: Option<Layout>) -> Result<Dataset> {
     let mut names = BTreeMap::new();
     if layout == Layout::VoxCeleb {
         if let Some(meta) = find_vox_meta(root) {
-            let (map, bad) = read_vox_meta(&meta)?;
-            if bad > 0 {
-                warnings.push(format!(
-                    "{}: {} skipped",
-                    meta.display(),
-                    plural(bad, "malformed line", "malformed lines")
-                ));
-            }
-            names.extend(map);
+            add_names(&mut names, &meta, read_vox_meta(&meta), &mut warnings);
         }
     }
     let names_file = root.join(NAMES_FILE);
     if names_file.is_file() {
-        let (map, bad) = read_names_tsv(&names_file)?;
-        if bad > 0 {
-            warnings.push(format!(
-                "{}: {} skipped",
-                names_file.display(),
-                plural(bad, "malformed line", "malformed lines")
-            ));
-        }
-        names.extend(map);
+        add_names(
+            &mut names,
+            &names_file,
+            read_names_tsv(&names_file),
+            &mut warnings,
+        );
     }
     let present: HashSet<&str> = clips.iter().map(|c| c.speaker.as_str()).collect();
     names.retain(|id, _| present.contains(id.as_str()));
@@ -327,6 +316,29 @@ pub(crate) fn read(root: &Path, layout: Option<Layout>) -> Result<Dataset> {
     };
     data.check_usable()?;
     Ok(data)
+}
+
+/// Merge names read from `file`; a file that cannot be read or has malformed lines
+/// is a warning (names are a nicety, never a reason to refuse a data set).
+fn add_names(
+    names: &mut BTreeMap<String, String>,
+    file: &Path,
+    read: Result<(BTreeMap<String, String>, usize)>,
+    warnings: &mut Vec<String>,
+) {
+    match read {
+        Ok((map, bad)) => {
+            if bad > 0 {
+                warnings.push(format!(
+                    "{}: {} skipped",
+                    file.display(),
+                    plural(bad, "malformed line", "malformed lines")
+                ));
+            }
+            names.extend(map);
+        }
+        Err(e) => warnings.push(format!("display names not read: {e}")),
+    }
 }
 
 /// The first `vox1_meta.csv` in `root`, its parent or its grandparent.

@@ -10,7 +10,7 @@
 //! ([`Dataset::load_all`]), not as a failure to open the whole set.
 //!
 //! To measure how well a model recognises speakers, it must be tested on clips it did
-//! not see in training. [`split`] divides every speaker's clips at random (seeded) into
+//! not see in training. [`split()`] divides every speaker's clips at random (seeded) into
 //! a training and a test part that share no clip — and, on request, no session, since
 //! two clips cut from the same video share the room, the microphone and the mood, and
 //! a model can recognise those instead of the voice. The original Python project's
