@@ -7,9 +7,11 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod dataset;
 pub mod error;
 pub mod plot;
 pub mod similarity;
+pub mod synth;
 
 pub use audio::Audio;
 pub use error::{Error, Result};
