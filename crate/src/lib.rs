@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod error;
+pub mod features;
 
 pub use audio::Audio;
 pub use error::{Error, Result};

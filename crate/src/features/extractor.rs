@@ -1,0 +1,275 @@
+//! [`FeatureExtractor`]: FFT plans, windows, mel banks, DCT matrices and scratch
+//! buffers, built once per parameter set and reused. The free functions of
+//! [`crate::features`] use one extractor per thread, so calling them in a loop (or
+//! from rayon workers) builds nothing twice.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ndarray::Array2;
+use realfft::RealFftPlanner;
+
+use super::dot::dot_f32;
+use super::mel::{MelFilterbank, MelSpectrogramParams};
+use super::mfcc::{dct_ortho_matrix, power_to_db_in_place, MfccParams};
+use super::stft::{check_fft_params, StftPlan};
+use super::{check_audio, check_samples};
+use crate::audio::Audio;
+use crate::error::Result;
+
+/// Cached plans are dropped when a cache grows past this many entries (a program
+/// that cycles through many parameter sets keeps bounded memory).
+const MAX_CACHED: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct MelKey {
+    sample_rate: u64,
+    n_fft: usize,
+    n_mels: usize,
+    fmin: u64,
+    fmax: u64,
+}
+
+/// Reusable feature extraction state: realfft plans and Hann windows per `n_fft`,
+/// sparse mel filterbanks per `(sample rate, n_fft, n_mels, fmin, fmax)`, DCT
+/// matrices per `(n_mels, n_mfcc)`, and scratch buffers. Results are identical to
+/// the free functions (which use a thread-local extractor); keep your own when you
+/// want control over its lifetime, one per thread (it is `Send`, not `Sync`).
+///
+/// ```
+/// use speaker_similarity::{Audio, features::{FeatureExtractor, MfccParams}};
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let mut ex = FeatureExtractor::new();
+/// let audio = Audio::new(vec![0.0; 16000], 16000)?;
+/// let a = ex.mfcc(&audio, &MfccParams::default())?;
+/// let b = ex.mfcc(&audio, &MfccParams::default())?; // plans reused
+/// assert_eq!(a, b);
+/// # Ok(())
+/// # }
+/// ```
+pub struct FeatureExtractor {
+    planner: RealFftPlanner<f32>,
+    stft: HashMap<usize, StftPlan>,
+    mel: HashMap<MelKey, Arc<MelFilterbank>>,
+    dct: HashMap<(usize, usize), Arc<Vec<f32>>>,
+    /// Frame-major mel spectrogram (`frames x n_mels`) of the last call.
+    pub(crate) mel_buf: Vec<f32>,
+    /// Frame energies (sum of squared windowed samples) of the last call, when asked.
+    pub(crate) energy_buf: Vec<f32>,
+}
+
+impl Default for FeatureExtractor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for FeatureExtractor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeatureExtractor")
+            .field("fft_sizes", &self.stft.keys().collect::<Vec<_>>())
+            .field("mel_banks", &self.mel.len())
+            .field("dct_matrices", &self.dct.len())
+            .finish()
+    }
+}
+
+impl FeatureExtractor {
+    /// An empty extractor; plans are built on first use.
+    pub fn new() -> Self {
+        FeatureExtractor {
+            planner: RealFftPlanner::new(),
+            stft: HashMap::new(),
+            mel: HashMap::new(),
+            dct: HashMap::new(),
+            mel_buf: Vec::new(),
+            energy_buf: Vec::new(),
+        }
+    }
+
+    fn stft_plan(&mut self, n_fft: usize) -> &mut StftPlan {
+        if self.stft.len() >= MAX_CACHED && !self.stft.contains_key(&n_fft) {
+            self.stft.clear();
+        }
+        let planner = &mut self.planner;
+        self.stft
+            .entry(n_fft)
+            .or_insert_with(|| StftPlan::new(n_fft, planner))
+    }
+
+    /// The (cached) mel filterbank for these parameters at `sample_rate`.
+    pub fn mel_filterbank(
+        &mut self,
+        sample_rate: f64,
+        n_fft: usize,
+        n_mels: usize,
+        fmin: f64,
+        fmax: Option<f64>,
+    ) -> Result<Arc<MelFilterbank>> {
+        let fmax_v = fmax.unwrap_or(sample_rate / 2.0);
+        let key = MelKey {
+            sample_rate: sample_rate.to_bits(),
+            n_fft,
+            n_mels,
+            fmin: fmin.to_bits(),
+            fmax: fmax_v.to_bits(),
+        };
+        if let Some(b) = self.mel.get(&key) {
+            return Ok(Arc::clone(b));
+        }
+        let bank = Arc::new(MelFilterbank::new(sample_rate, n_fft, n_mels, fmin, Some(fmax_v))?);
+        if self.mel.len() >= MAX_CACHED {
+            self.mel.clear();
+        }
+        self.mel.insert(key, Arc::clone(&bank));
+        Ok(bank)
+    }
+
+    /// Row-major `n_mfcc x n_mels` DCT-II matrix.
+    fn dct_matrix(&mut self, n_mels: usize, n_mfcc: usize) -> Arc<Vec<f32>> {
+        if self.dct.len() >= MAX_CACHED && !self.dct.contains_key(&(n_mels, n_mfcc)) {
+            self.dct.clear();
+        }
+        Arc::clone(
+            self.dct
+                .entry((n_mels, n_mfcc))
+                .or_insert_with(|| Arc::new(dct_ortho_matrix(n_mels, n_mfcc).iter().copied().collect())),
+        )
+    }
+
+    /// The power spectrogram, `1 + n_fft / 2` bins by frames (see
+    /// [`stft_power`](super::stft_power)).
+    pub fn stft_power(&mut self, y: &[f32], n_fft: usize, hop_length: usize) -> Result<Array2<f32>> {
+        check_fft_params(n_fft, hop_length)?;
+        check_samples(y, "stft input")?;
+        let plan = self.stft_plan(n_fft);
+        let bins = plan.n_bins();
+        let frames = super::stft::n_frames(y.len(), n_fft, hop_length);
+        let mut out = Array2::zeros((bins, frames));
+        plan.for_each_power_frame(y, hop_length, |t, p| {
+            for (k, &v) in p.iter().enumerate() {
+                out[[k, t]] = v;
+            }
+        });
+        Ok(out)
+    }
+
+    /// Fill `self.mel_buf` with the frame-major mel power spectrogram of `y`
+    /// (and `self.energy_buf` with frame energies when `energies`), returning the
+    /// frame count. Parameters are checked by the caller.
+    pub(crate) fn mel_power_frames(
+        &mut self,
+        y: &[f32],
+        sample_rate: f64,
+        p: &MelSpectrogramParams,
+        energies: bool,
+    ) -> Result<usize> {
+        let bank = self.mel_filterbank(sample_rate, p.n_fft, p.n_mels, p.fmin, p.fmax)?;
+        let n_mels = p.n_mels;
+        let n_fft = p.n_fft;
+        let frames = super::stft::n_frames(y.len(), n_fft, p.hop_length);
+        let mut mel = std::mem::take(&mut self.mel_buf);
+        let mut energy = std::mem::take(&mut self.energy_buf);
+        mel.clear();
+        mel.resize(frames * n_mels, 0.0);
+        energy.clear();
+        if energies {
+            energy.resize(frames, 0.0);
+        }
+        let plan = self.stft_plan(n_fft);
+        plan.for_each_power_frame(y, p.hop_length, |t, power| {
+            bank.apply(power, &mut mel[t * n_mels..(t + 1) * n_mels]);
+            if energies {
+                energy[t] = parseval_energy(power, n_fft);
+            }
+        });
+        self.mel_buf = mel;
+        self.energy_buf = energy;
+        Ok(frames)
+    }
+
+    /// The mel power spectrogram, `n_mels` by frames (see
+    /// [`melspectrogram`](super::melspectrogram)).
+    pub fn melspectrogram(&mut self, audio: &Audio, p: &MelSpectrogramParams) -> Result<Array2<f32>> {
+        p.validate()?;
+        check_audio(audio)?;
+        let frames = self.mel_power_frames(&audio.samples, audio.sample_rate as f64, p, false)?;
+        Ok(transpose(&self.mel_buf, frames, p.n_mels))
+    }
+
+    /// MFCCs into `out`, coefficient-major (`n_mfcc x frames`, librosa's layout);
+    /// returns the frame count. Checks everything.
+    pub(crate) fn mfcc_into(
+        &mut self,
+        y: &[f32],
+        sample_rate: u32,
+        p: &MfccParams,
+        energies: bool,
+        out: &mut Vec<f32>,
+    ) -> Result<usize> {
+        p.validate()?;
+        p.check_rate(sample_rate)?;
+        check_samples(y, "mfcc input")?;
+        let frames = self.mel_power_frames(y, sample_rate as f64, &p.mel_params(), energies)?;
+        power_to_db_in_place(&mut self.mel_buf, 1.0, 1e-10, p.top_db);
+        let dct = self.dct_matrix(p.n_mels, p.n_mfcc);
+        out.clear();
+        out.resize(p.n_mfcc * frames, 0.0);
+        for (t, db) in self.mel_buf.chunks_exact(p.n_mels).enumerate() {
+            for (k, row) in dct.chunks_exact(p.n_mels).enumerate() {
+                out[k * frames + t] = dot_f32(row, db);
+            }
+        }
+        if p.lifter > 0.0 {
+            for k in 0..p.n_mfcc {
+                let li = (std::f32::consts::PI * (k + 1) as f32 / p.lifter).sin();
+                let g = 1.0 + (p.lifter / 2.0) * li;
+                for v in &mut out[k * frames..(k + 1) * frames] {
+                    *v *= g;
+                }
+            }
+        }
+        Ok(frames)
+    }
+
+    /// MFCCs, `n_mfcc` by frames (see [`mfcc`](super::mfcc)).
+    pub fn mfcc(&mut self, audio: &Audio, p: &MfccParams) -> Result<Array2<f32>> {
+        check_audio(audio)?;
+        let mut out = Vec::new();
+        let frames = self.mfcc_into(&audio.samples, audio.sample_rate, p, false, &mut out)?;
+        // `out` holds exactly n_mfcc * frames values (mfcc_into sized it).
+        Ok(Array2::from_shape_vec((p.n_mfcc, frames), out).expect("sized by mfcc_into"))
+    }
+}
+
+/// Energy of the windowed frame from its one-sided power spectrum (Parseval).
+fn parseval_energy(power: &[f32], n_fft: usize) -> f32 {
+    let n = power.len();
+    let mut s = power[0] as f64;
+    let inner_end = if n_fft % 2 == 0 { n - 1 } else { n };
+    for &v in &power[1..inner_end] {
+        s += 2.0 * v as f64;
+    }
+    if n_fft % 2 == 0 {
+        s += power[n - 1] as f64;
+    }
+    (s / n_fft as f64) as f32
+}
+
+/// `rows x cols` row-major buffer to its `cols x rows` transpose.
+pub(crate) fn transpose(buf: &[f32], rows: usize, cols: usize) -> Array2<f32> {
+    Array2::from_shape_fn((cols, rows), |(c, r)| buf[r * cols + c])
+}
+
+thread_local! {
+    static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
+}
+
+/// Run `f` with this thread's cached extractor (a fresh one if it is in use).
+pub(crate) fn with_thread_extractor<R>(f: impl FnOnce(&mut FeatureExtractor) -> R) -> R {
+    EXTRACTOR.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut ex) => f(&mut ex),
+        Err(_) => f(&mut FeatureExtractor::new()),
+    })
+}
