@@ -24,7 +24,9 @@ use speaker_similarity::features::{self, ClipVectorParams, FrameFeatureParams, M
 use speaker_similarity::{Audio, Error};
 
 fn fixture(name: &str) -> Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let text = std::fs::read_to_string(&p)
         .unwrap_or_else(|e| panic!("{}: {e}; run scripts/fixtures_librosa.py", p.display()));
     serde_json::from_str(&text).expect("fixture is JSON")
@@ -113,7 +115,13 @@ fn signals() -> Vec<(String, Value, Audio)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap().to_string(), r.clone(), signal(r)))
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r.clone(),
+                signal(r),
+            )
+        })
         .collect()
 }
 
@@ -146,7 +154,10 @@ fn mfcc_matches_librosa() {
             .iter()
             .map(|b| b.as_bool().unwrap())
             .collect();
-        let (c, a) = (max_rel(&ours, &want, Some(&clean)), max_rel(&ours, &want, None));
+        let (c, a) = (
+            max_rel(&ours, &want, Some(&clean)),
+            max_rel(&ours, &want, None),
+        );
         println!(
             "mfcc {name:45} frames {:3} clean {:3}  max rel clean {c:.2e}  all {a:.2e}",
             want.ncols(),
@@ -156,20 +167,30 @@ fn mfcc_matches_librosa() {
         worst_all = worst_all.max(a);
     }
     println!("mfcc worst: clean frames {worst_clean:.2e}, all frames {worst_all:.2e}");
-    assert!(worst_clean <= 1e-3, "clean-frame MFCC error {worst_clean:e}");
+    assert!(
+        worst_clean <= 1e-3,
+        "clean-frame MFCC error {worst_clean:e}"
+    );
     assert!(worst_all <= 1e-3, "all-frame MFCC error {worst_all:e}");
 }
 
 #[test]
 fn silence_and_one_sample_mfcc() {
     // Silence: every dB mel value is 10 log10(1e-10) = -100, so c0 = -100 sqrt(128).
-    let m = features::mfcc(&Audio::new(vec![0.0; 16000], 16000).unwrap(), &MfccParams::default())
-        .unwrap();
+    let m = features::mfcc(
+        &Audio::new(vec![0.0; 16000], 16000).unwrap(),
+        &MfccParams::default(),
+    )
+    .unwrap();
     assert_eq!(m.dim(), (20, 32));
     assert!((m[[0, 0]] as f64 + 100.0 * 128f64.sqrt()).abs() < 1e-3);
     assert!(m.row(1).iter().all(|v| v.abs() < 1e-3));
     // One sample: one (padded) frame, as librosa (which warns n_fft is too large).
-    let m = features::mfcc(&Audio::new(vec![0.5], 16000).unwrap(), &MfccParams::default()).unwrap();
+    let m = features::mfcc(
+        &Audio::new(vec![0.5], 16000).unwrap(),
+        &MfccParams::default(),
+    )
+    .unwrap();
     assert_eq!(m.dim(), (20, 1));
 }
 
@@ -195,14 +216,20 @@ fn delta_matches_librosa() {
                     other => panic!("{name}: expected TooShort, got {other:?}"),
                 }
             }
-            println!("delta {name:45} frames {:3}: TooShort as librosa", ref_mfcc.ncols());
+            println!(
+                "delta {name:45} frames {:3}: TooShort as librosa",
+                ref_mfcc.ncols()
+            );
             continue;
         }
         for (i, (key, order)) in [("delta1", 1), ("delta2", 2)].into_iter().enumerate() {
             let want = mat(&rec[key]);
             // On librosa's own MFCCs: the delta filter alone.
             let alone = features::delta(&ref_mfcc, 9, order).unwrap();
-            let (inner, all) = (max_rel_interior(&alone, &want, 4), max_rel(&alone, &want, None));
+            let (inner, all) = (
+                max_rel_interior(&alone, &want, 4),
+                max_rel(&alone, &want, None),
+            );
             // On our MFCCs: the whole chain.
             let chain = max_rel(&features::delta(&ours_mfcc, 9, order).unwrap(), &want, None);
             println!(
@@ -274,13 +301,24 @@ fn lpc_matches_librosa() {
         let l64 = f64s(&rec["lpc_f64"]);
         let l32 = f64s(&rec["lpc_f32"]);
         assert_eq!(ours[0], 1.0);
-        let d64 = ours.iter().zip(&l64).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-        let d32 = ours.iter().zip(&l32).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let d64 = ours
+            .iter()
+            .zip(&l64)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        let d32 = ours
+            .iter()
+            .zip(&l32)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         if matches!(name.as_str(), "tone" | "chirp" | "short") {
             // Order 12 on a noise-free sinusoid is singular: the coefficients are not
             // unique and librosa's own float32 and float64 results differ by O(1).
             // Check what is well defined: the prediction error is as small.
-            let (r_ours, r_ref) = (residual(&audio.samples, &ours), residual(&audio.samples, &l64));
+            let (r_ours, r_ref) = (
+                residual(&audio.samples, &ours),
+                residual(&audio.samples, &l64),
+            );
             let power = residual(&audio.samples, &[1.0]);
             println!(
                 "lpc {name:46} ill-conditioned: residual/power ours {:.1e} librosa-f64 {:.1e}",
@@ -290,7 +328,9 @@ fn lpc_matches_librosa() {
             assert!(r_ours <= 2.0 * r_ref + 1e-6 * power, "{name}");
             continue;
         }
-        println!("lpc {name:46} max |ours - librosa f64| {d64:.2e}  |ours - librosa f32| {d32:.2e}");
+        println!(
+            "lpc {name:46} max |ours - librosa f64| {d64:.2e}  |ours - librosa f32| {d32:.2e}"
+        );
         worst64 = worst64.max(d64);
         worst32 = worst32.max(d32);
     }
@@ -305,7 +345,10 @@ fn spots_err(rec: &Value, get: impl Fn(usize, usize) -> f32) -> f64 {
     let mut m = 0.0f64;
     for s in rec.as_array().unwrap() {
         let s = s.as_array().unwrap();
-        let (k, t) = (s[0].as_u64().unwrap() as usize, s[1].as_u64().unwrap() as usize);
+        let (k, t) = (
+            s[0].as_u64().unwrap() as usize,
+            s[1].as_u64().unwrap() as usize,
+        );
         let (want, fmax) = (s[2].as_f64().unwrap(), s[3].as_f64().unwrap());
         let got = get(k, t) as f64;
         m = m.max((got - want).abs() / want.abs().max(1e-6 * fmax).max(f64::MIN_POSITIVE));
@@ -373,7 +416,10 @@ fn clip_vector_matches_original_recipe() {
     let doc = fixture("clip_vectors.json");
     let names = features::clip_vector_names();
     assert_eq!(names.len(), 52);
-    assert_eq!((names[0].as_str(), names[51].as_str()), ("mfcc_0", "lpc_12"));
+    assert_eq!(
+        (names[0].as_str(), names[51].as_str()),
+        ("mfcc_0", "lpc_12")
+    );
     let (mut w_mfcc, mut w_lpc64, mut w_lpc32) = (0.0f64, 0.0f64, 0.0f64);
     for case in doc["clip_vectors"].as_array().unwrap() {
         let path = data_path(case["path"].as_str().unwrap());
@@ -388,8 +434,12 @@ fn clip_vector_matches_original_recipe() {
         for i in 26..39 {
             assert_eq!(ours[i], want[i] as f32, "zcr split {}", i - 26);
         }
-        let e64 = (39..52).map(|i| (ours[i] as f64 - lpc64[i - 39]).abs()).fold(0.0, f64::max);
-        let e32 = (39..52).map(|i| (ours[i] as f64 - want[i]).abs()).fold(0.0, f64::max);
+        let e64 = (39..52)
+            .map(|i| (ours[i] as f64 - lpc64[i - 39]).abs())
+            .fold(0.0, f64::max);
+        let e32 = (39..52)
+            .map(|i| (ours[i] as f64 - want[i]).abs())
+            .fold(0.0, f64::max);
         println!(
             "clip_vector {}: mfcc+delta means {e_mfcc:.2e}, zcr exact, lpc vs f64 {e64:.2e} vs f32 {e32:.2e}",
             case["path"].as_str().unwrap()
@@ -434,7 +484,9 @@ fn frame_features_match_reference() {
             e_cmvn = e_cmvn.max((full[[r, c]] - want[[i, c]]).abs() as f64);
         }
     }
-    println!("frame_features: raw MFCC+delta max rel {e_raw:.2e}; after VAD+CMVN max abs {e_cmvn:.2e}");
+    println!(
+        "frame_features: raw MFCC+delta max rel {e_raw:.2e}; after VAD+CMVN max abs {e_cmvn:.2e}"
+    );
     assert!(e_raw <= 1e-3, "{e_raw:e}");
     assert!(e_cmvn <= 1e-3, "{e_cmvn:e}");
 }
@@ -450,27 +502,54 @@ fn edge_cases_are_errors_not_panics() {
         sample_rate: 16000,
     };
     let p = MfccParams::default();
-    assert!(matches!(features::mfcc(&empty, &p), Err(Error::TooShort { .. })));
-    assert!(matches!(features::mfcc(&nan, &p), Err(Error::NonFinite { index: 1, .. })));
-    assert!(matches!(features::clip_vector(&empty), Err(Error::TooShort { .. })));
-    assert!(matches!(features::clip_vector(&nan), Err(Error::NonFinite { .. })));
-    assert!(matches!(features::frame_features(&nan), Err(Error::NonFinite { .. })));
+    assert!(matches!(
+        features::mfcc(&empty, &p),
+        Err(Error::TooShort { .. })
+    ));
+    assert!(matches!(
+        features::mfcc(&nan, &p),
+        Err(Error::NonFinite { index: 1, .. })
+    ));
+    assert!(matches!(
+        features::clip_vector(&empty),
+        Err(Error::TooShort { .. })
+    ));
+    assert!(matches!(
+        features::clip_vector(&nan),
+        Err(Error::NonFinite { .. })
+    ));
+    assert!(matches!(
+        features::frame_features(&nan),
+        Err(Error::NonFinite { .. })
+    ));
     assert!(features::zero_crossing_rate(&[], &Default::default()).is_err());
     assert!(matches!(
         features::lpc(&[1.0, f32::INFINITY], 1),
         Err(Error::NonFinite { .. })
     ));
-    assert!(matches!(features::stft_power(&[0.0; 10], 1, 1), Err(Error::InvalidParameter { .. })));
+    assert!(matches!(
+        features::stft_power(&[0.0; 10], 1, 1),
+        Err(Error::InvalidParameter { .. })
+    ));
     // Short clips: fewer MFCC frames than the delta width, as librosa raises.
     let short = Audio::new(tone(1600, 16000.0, 440.0), 16000).unwrap();
-    assert!(matches!(features::clip_vector(&short), Err(Error::TooShort { .. })));
+    assert!(matches!(
+        features::clip_vector(&short),
+        Err(Error::TooShort { .. })
+    ));
     let tiny = Audio::new(vec![0.1; 1000], 16000).unwrap();
-    assert!(matches!(features::frame_features(&tiny), Err(Error::TooShort { .. })));
+    assert!(matches!(
+        features::frame_features(&tiny),
+        Err(Error::TooShort { .. })
+    ));
     // Silence works end to end.
     let silence = Audio::new(vec![0.0; 32000], 16000).unwrap();
     let v = features::clip_vector(&silence).unwrap();
     assert!(v.iter().all(|x| x.is_finite()));
-    assert_eq!(&v[39..], &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+    assert_eq!(
+        &v[39..],
+        &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    );
     let f = features::frame_features(&silence).unwrap();
     assert!(f.iter().all(|x| x.is_finite()));
     // Bad parameters.
@@ -506,6 +585,7 @@ fn resampled_clip_vector_and_parallel_helpers() {
         let direct = features::clip_vector(&audios[i].resample(16000).unwrap()).unwrap();
         assert_eq!(direct, v);
     }
-    let ff = features::frame_features_par(&audios, &FrameFeatureParams::default(), &|_| {}).unwrap();
+    let ff =
+        features::frame_features_par(&audios, &FrameFeatureParams::default(), &|_| {}).unwrap();
     assert!(ff.iter().all(|m| m.ncols() == 40 && m.nrows() >= 10));
 }

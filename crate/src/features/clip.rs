@@ -7,7 +7,7 @@
 //! - delta: `librosa.feature.delta` (width 9, order 1) of that MFCC matrix,
 //!   averaged over frames: 13 values;
 //! - ZCR: pyAudioAnalysis over the WHOLE clip cut into 13 equal splits
-//!   ([`zcr_splits`]): 13 values;
+//!   ([`zcr_splits`](super::zcr_splits)): 13 values;
 //! - LPC: `librosa.lpc(whole clip, order=12)`: 13 values, the first always 1.
 //!
 //! Order: `[mfcc means, delta means, zcr splits, lpc]`. MFCC/delta use the first
@@ -26,10 +26,11 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use super::check_audio;
 use super::delta::{check_delta, delta_row, savgol_coeffs};
 use super::extractor::{with_thread_extractor, FeatureExtractor};
 use super::mfcc::MfccParams;
-use super::{check_audio, lpc, zcr_splits};
+use super::zcr::zcr_splits_unchecked;
 use crate::audio::Audio;
 use crate::error::{Error, Result};
 
@@ -203,12 +204,12 @@ impl FeatureExtractor {
         }
         out.extend(delta_means);
 
-        let z = zcr_splits(y, params.zcr_splits)?;
+        let z = zcr_splits_unchecked(y, params.zcr_splits)?;
         // zcr_splits gives at least n_splits values (more only for clips shorter than
         // n_splits^2 samples); the vector keeps a fixed length.
         out.extend(z.iter().take(params.zcr_splits));
 
-        out.extend(lpc(y, params.lpc_order)?);
+        out.extend(self.lpc_unchecked(y, params.lpc_order)?);
         Ok(out)
     }
 }

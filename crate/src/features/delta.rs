@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 ///
 /// Errors: even `width` or `width < 3`, `polyorder >= width`.
 pub fn savgol_coeffs(width: usize, polyorder: usize, deriv: usize) -> Result<Vec<f64>> {
-    if width < 3 || width % 2 == 0 {
+    if width < 3 || width.is_multiple_of(2) {
         return Err(Error::param("width", "must be an odd integer >= 3"));
     }
     if polyorder >= width {
@@ -50,7 +50,10 @@ pub fn savgol_coeffs(width: usize, polyorder: usize, deriv: usize) -> Result<Vec
         };
     }
     let z = solve(g).ok_or_else(|| {
-        Error::param("polyorder", format!("{polyorder} is too high for width {width}"))
+        Error::param(
+            "polyorder",
+            format!("{polyorder} is too high for width {width}"),
+        )
     })?;
     Ok(x.iter()
         .map(|&v| (0..p).map(|i| z[i] * pow(v, i)).sum())
@@ -66,10 +69,11 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
             return None;
         }
         a.swap(col, piv);
-        for r in col + 1..n {
-            let f = a[r][col] / a[col][col];
-            for c in col..=n {
-                a[r][c] -= f * a[col][c];
+        let pivot_row = a[col].clone();
+        for row in a.iter_mut().skip(col + 1) {
+            let f = row[col] / pivot_row[col];
+            for (x, &p) in row.iter_mut().zip(&pivot_row).skip(col) {
+                *x -= f * p;
             }
         }
     }
@@ -83,7 +87,7 @@ fn solve(mut a: Vec<Vec<f64>>) -> Option<Vec<f64>> {
 
 /// Check `width`/`order` and the frame count as librosa does.
 pub(crate) fn check_delta(frames: usize, width: usize, order: usize) -> Result<()> {
-    if width < 3 || width % 2 == 0 {
+    if width < 3 || width.is_multiple_of(2) {
         return Err(Error::param("width", "must be an odd integer >= 3"));
     }
     if order == 0 || order >= width {
@@ -124,7 +128,11 @@ pub(crate) fn check_delta(frames: usize, width: usize, order: usize) -> Result<(
 /// # Ok(())
 /// # }
 /// ```
-pub fn delta<'a>(data: impl AsArray<'a, f32, Ix2>, width: usize, order: usize) -> Result<Array2<f32>> {
+pub fn delta<'a>(
+    data: impl AsArray<'a, f32, Ix2>,
+    width: usize,
+    order: usize,
+) -> Result<Array2<f32>> {
     let data = data.into();
     let (rows, frames) = data.dim();
     check_delta(frames, width, order)?;
@@ -193,9 +201,18 @@ mod tests {
     #[test]
     fn parameter_errors() {
         let x = Array2::<f32>::zeros((1, 20));
-        assert!(matches!(delta(&x, 8, 1), Err(Error::InvalidParameter { .. })));
-        assert!(matches!(delta(&x, 1, 1), Err(Error::InvalidParameter { .. })));
-        assert!(matches!(delta(&x, 9, 0), Err(Error::InvalidParameter { .. })));
+        assert!(matches!(
+            delta(&x, 8, 1),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            delta(&x, 1, 1),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            delta(&x, 9, 0),
+            Err(Error::InvalidParameter { .. })
+        ));
         assert!(matches!(delta(&x, 21, 1), Err(Error::TooShort { .. })));
         assert!(delta(&x, 19, 1).is_ok());
     }

@@ -57,6 +57,10 @@ pub struct FeatureExtractor {
     pub(crate) mel_buf: Vec<f32>,
     /// Frame energies (sum of squared windowed samples) of the last call, when asked.
     pub(crate) energy_buf: Vec<f32>,
+    /// Forward and backward prediction errors of Burg's LPC.
+    pub(crate) lpc_buf: (Vec<f32>, Vec<f32>),
+    /// The signal in `f64` for LPC's autocorrelation.
+    pub(crate) lpc_f64: Vec<f64>,
 }
 
 impl Default for FeatureExtractor {
@@ -85,6 +89,8 @@ impl FeatureExtractor {
             dct: HashMap::new(),
             mel_buf: Vec::new(),
             energy_buf: Vec::new(),
+            lpc_buf: (Vec::new(), Vec::new()),
+            lpc_f64: Vec::new(),
         }
     }
 
@@ -118,7 +124,13 @@ impl FeatureExtractor {
         if let Some(b) = self.mel.get(&key) {
             return Ok(Arc::clone(b));
         }
-        let bank = Arc::new(MelFilterbank::new(sample_rate, n_fft, n_mels, fmin, Some(fmax_v))?);
+        let bank = Arc::new(MelFilterbank::new(
+            sample_rate,
+            n_fft,
+            n_mels,
+            fmin,
+            Some(fmax_v),
+        )?);
         if self.mel.len() >= MAX_CACHED {
             self.mel.clear();
         }
@@ -131,16 +143,19 @@ impl FeatureExtractor {
         if self.dct.len() >= MAX_CACHED && !self.dct.contains_key(&(n_mels, n_mfcc)) {
             self.dct.clear();
         }
-        Arc::clone(
-            self.dct
-                .entry((n_mels, n_mfcc))
-                .or_insert_with(|| Arc::new(dct_ortho_matrix(n_mels, n_mfcc).iter().copied().collect())),
-        )
+        Arc::clone(self.dct.entry((n_mels, n_mfcc)).or_insert_with(|| {
+            Arc::new(dct_ortho_matrix(n_mels, n_mfcc).iter().copied().collect())
+        }))
     }
 
     /// The power spectrogram, `1 + n_fft / 2` bins by frames (see
     /// [`stft_power`](super::stft_power)).
-    pub fn stft_power(&mut self, y: &[f32], n_fft: usize, hop_length: usize) -> Result<Array2<f32>> {
+    pub fn stft_power(
+        &mut self,
+        y: &[f32],
+        n_fft: usize,
+        hop_length: usize,
+    ) -> Result<Array2<f32>> {
         check_fft_params(n_fft, hop_length)?;
         check_samples(y, "stft input")?;
         let plan = self.stft_plan(n_fft);
@@ -178,12 +193,22 @@ impl FeatureExtractor {
             energy.resize(frames, 0.0);
         }
         let plan = self.stft_plan(n_fft);
-        plan.for_each_power_frame(y, p.hop_length, |t, power| {
-            bank.apply(power, &mut mel[t * n_mels..(t + 1) * n_mels]);
-            if energies {
-                energy[t] = parseval_energy(power, n_fft);
-            }
-        });
+        let job = FrameJob {
+            y,
+            hop_length: p.hop_length,
+            bank: &bank,
+            mel: &mut mel,
+            energy: energies.then_some(&mut energy[..]),
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX, checked just above.
+            unsafe { mel_frames_avx(plan, job) };
+        } else {
+            mel_frames(plan, job);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        mel_frames(plan, job);
         self.mel_buf = mel;
         self.energy_buf = energy;
         Ok(frames)
@@ -191,7 +216,11 @@ impl FeatureExtractor {
 
     /// The mel power spectrogram, `n_mels` by frames (see
     /// [`melspectrogram`](super::melspectrogram)).
-    pub fn melspectrogram(&mut self, audio: &Audio, p: &MelSpectrogramParams) -> Result<Array2<f32>> {
+    pub fn melspectrogram(
+        &mut self,
+        audio: &Audio,
+        p: &MelSpectrogramParams,
+    ) -> Result<Array2<f32>> {
         p.validate()?;
         check_audio(audio)?;
         let frames = self.mel_power_frames(&audio.samples, audio.sample_rate as f64, p, false)?;
@@ -199,7 +228,8 @@ impl FeatureExtractor {
     }
 
     /// MFCCs into `out`, coefficient-major (`n_mfcc x frames`, librosa's layout);
-    /// returns the frame count. Checks everything.
+    /// returns the frame count. Checks the parameters; the caller has checked that
+    /// the samples are finite.
     pub(crate) fn mfcc_into(
         &mut self,
         y: &[f32],
@@ -210,17 +240,27 @@ impl FeatureExtractor {
     ) -> Result<usize> {
         p.validate()?;
         p.check_rate(sample_rate)?;
-        check_samples(y, "mfcc input")?;
         let frames = self.mel_power_frames(y, sample_rate as f64, &p.mel_params(), energies)?;
-        power_to_db_in_place(&mut self.mel_buf, 1.0, 1e-10, p.top_db);
         let dct = self.dct_matrix(p.n_mels, p.n_mfcc);
         out.clear();
         out.resize(p.n_mfcc * frames, 0.0);
-        for (t, db) in self.mel_buf.chunks_exact(p.n_mels).enumerate() {
-            for (k, row) in dct.chunks_exact(p.n_mels).enumerate() {
-                out[k * frames + t] = dot_f32(row, db);
-            }
+        let job = CepstrumJob {
+            mel: &mut self.mel_buf,
+            dct: &dct,
+            n_mels: p.n_mels,
+            frames,
+            top_db: p.top_db,
+            out,
+        };
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU supports AVX, checked just above.
+            unsafe { cepstrum_avx(job) };
+        } else {
+            cepstrum(job);
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        cepstrum(job);
         if p.lifter > 0.0 {
             for k in 0..p.n_mfcc {
                 let li = (std::f32::consts::PI * (k + 1) as f32 / p.lifter).sin();
@@ -243,15 +283,82 @@ impl FeatureExtractor {
     }
 }
 
+/// Inputs of [`mel_frames`].
+struct FrameJob<'a> {
+    y: &'a [f32],
+    hop_length: usize,
+    bank: &'a MelFilterbank,
+    mel: &'a mut [f32],
+    energy: Option<&'a mut [f32]>,
+}
+
+/// Window, FFT, power, mel bands (and energies) of every frame. The kernels are
+/// inlined here (no closures), so the AVX twin below runs them with 256-bit
+/// vectors; lane layouts are fixed in the source, so both give the same numbers.
+#[inline(always)]
+fn mel_frames(plan: &mut StftPlan, job: FrameJob<'_>) {
+    let n_mels = job.bank.n_mels();
+    let n_fft = plan.n_fft();
+    let FrameJob {
+        y,
+        hop_length,
+        bank,
+        mel,
+        mut energy,
+    } = job;
+    for (t, out) in mel.chunks_exact_mut(n_mels).enumerate() {
+        plan.power_of_frame(y, t, hop_length);
+        bank.apply(plan.power(), out);
+        if let Some(e) = energy.as_deref_mut() {
+            e[t] = parseval_energy(plan.power(), n_fft);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn mel_frames_avx(plan: &mut StftPlan, job: FrameJob<'_>) {
+    mel_frames(plan, job)
+}
+
+/// Inputs of [`cepstrum`].
+struct CepstrumJob<'a> {
+    mel: &'a mut [f32],
+    dct: &'a [f32],
+    n_mels: usize,
+    frames: usize,
+    top_db: Option<f32>,
+    out: &'a mut [f32],
+}
+
+/// dB of the frame-major mel spectrogram, then the DCT of each frame into the
+/// coefficient-major `out`.
+#[inline(always)]
+fn cepstrum(job: CepstrumJob<'_>) {
+    power_to_db_in_place(job.mel, 1.0, 1e-10, job.top_db, true);
+    for (t, db) in job.mel.chunks_exact(job.n_mels).enumerate() {
+        for (k, row) in job.dct.chunks_exact(job.n_mels).enumerate() {
+            job.out[k * job.frames + t] = dot_f32(row, db);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn cepstrum_avx(job: CepstrumJob<'_>) {
+    cepstrum(job)
+}
+
 /// Energy of the windowed frame from its one-sided power spectrum (Parseval).
+#[inline(always)]
 fn parseval_energy(power: &[f32], n_fft: usize) -> f32 {
     let n = power.len();
     let mut s = power[0] as f64;
-    let inner_end = if n_fft % 2 == 0 { n - 1 } else { n };
+    let inner_end = if n_fft.is_multiple_of(2) { n - 1 } else { n };
     for &v in &power[1..inner_end] {
         s += 2.0 * v as f64;
     }
-    if n_fft % 2 == 0 {
+    if n_fft.is_multiple_of(2) {
         s += power[n - 1] as f64;
     }
     (s / n_fft as f64) as f32

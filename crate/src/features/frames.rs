@@ -99,14 +99,20 @@ impl FrameFeatureParams {
         }
         self.mfcc_params().validate()?;
         if self.drop_c0 && self.n_mfcc < 2 {
-            return Err(Error::param("n_mfcc", "must be at least 2 when drop_c0 is set"));
+            return Err(Error::param(
+                "n_mfcc",
+                "must be at least 2 when drop_c0 is set",
+            ));
         }
         if self.deltas {
             check_delta(usize::MAX, self.delta_width, 1)?;
         }
         if let Some(v) = self.vad_db {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(Error::param("vad_db", format!("{v} is not a number of dB >= 0")));
+                return Err(Error::param(
+                    "vad_db",
+                    format!("{v} is not a number of dB >= 0"),
+                ));
             }
         }
         Ok(())
@@ -239,7 +245,10 @@ impl FeatureExtractor {
 /// Indices (ascending) of frames whose energy in dB is within `range_db` of the
 /// loudest frame; at least `min_frames` (the loudest) when available.
 pub(crate) fn vad_keep(energy: &[f32], range_db: f32, min_frames: usize) -> Vec<usize> {
-    let db: Vec<f32> = energy.iter().map(|&e| 10.0 * e.max(1e-10).log10()).collect();
+    let db: Vec<f32> = energy
+        .iter()
+        .map(|&e| 10.0 * e.max(1e-10).log10())
+        .collect();
     let max = db.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut keep: Vec<usize> = (0..db.len()).filter(|&t| db[t] >= max - range_db).collect();
     let need = min_frames.min(db.len());

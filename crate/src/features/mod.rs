@@ -95,7 +95,11 @@ pub(crate) fn check_samples(y: &[f32], what: &str) -> Result<()> {
             reason: format!("{what}: the audio holds no samples"),
         });
     }
-    crate::audio::check_finite(y, what)
+    if dot::all_finite(y) {
+        Ok(())
+    } else {
+        crate::audio::check_finite(y, what)
+    }
 }
 
 /// [`check_samples`] plus a usable sample rate.

@@ -29,9 +29,7 @@ pub const MAX_N_FFT: usize = 1 << 20;
 /// `w[k] = 0.5 - 0.5 cos(2 pi k / n)`, computed in `f64` and rounded to `f32`.
 pub fn hann_window(n: usize) -> Vec<f32> {
     (0..n)
-        .map(|k| {
-            (0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / n as f64).cos()) as f32
-        })
+        .map(|k| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * k as f64 / n as f64).cos()) as f32)
         .collect()
 }
 
@@ -94,44 +92,61 @@ impl StftPlan {
         self.n_fft / 2 + 1
     }
 
-    /// Compute the power spectrum of every centred frame of `y` and hand it to
-    /// `f(frame_index, power)`. The frames are cut from the zero-padded signal
-    /// without building the padded copy.
+    /// The FFT length.
+    pub(crate) fn n_fft(&self) -> usize {
+        self.n_fft
+    }
+
+    /// The power spectrum of the last [`power_of_frame`](Self::power_of_frame).
+    pub(crate) fn power(&self) -> &[f32] {
+        &self.power
+    }
+
+    /// Compute the power spectrum of centred frame `t` of `y` (hop `hop_length`)
+    /// into [`power`](Self::power). The frame is cut from the zero-padded signal
+    /// without building the padded copy. Always inlined, so a caller compiled with
+    /// AVX gets AVX code for the windowing and power loops.
+    #[inline(always)]
+    pub(crate) fn power_of_frame(&mut self, y: &[f32], t: usize, hop_length: usize) {
+        let n_fft = self.n_fft;
+        let pad = (n_fft / 2) as isize;
+        let len = y.len() as isize;
+        // Frame t covers input samples [s0, s0 + n_fft).
+        let s0 = (t * hop_length) as isize - pad;
+        let j_lo = (-s0).clamp(0, n_fft as isize) as usize;
+        let j_hi = (len - s0).clamp(0, n_fft as isize) as usize;
+        let frame = &mut self.frame;
+        frame[..j_lo].fill(0.0);
+        if j_hi > j_lo {
+            let src = &y[(s0 + j_lo as isize) as usize..(s0 + j_hi as isize) as usize];
+            for ((o, &x), &w) in frame[j_lo..j_hi]
+                .iter_mut()
+                .zip(src)
+                .zip(&self.window[j_lo..j_hi])
+            {
+                *o = x * w;
+            }
+        }
+        frame[j_hi.max(j_lo)..].fill(0.0);
+        // Lengths are those the plan was made for, so realfft cannot fail here.
+        self.fft
+            .process_with_scratch(frame, &mut self.spectrum, &mut self.scratch)
+            .expect("buffers sized by the plan");
+        for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
+            *p = c.re * c.re + c.im * c.im;
+        }
+    }
+
+    /// [`power_of_frame`](Self::power_of_frame) for every frame, handing each
+    /// power spectrum to `f(frame_index, power)`.
     pub(crate) fn for_each_power_frame(
         &mut self,
         y: &[f32],
         hop_length: usize,
         mut f: impl FnMut(usize, &[f32]),
     ) {
-        let n_fft = self.n_fft;
-        let pad = (n_fft / 2) as isize;
-        let len = y.len() as isize;
-        let frames = n_frames(y.len(), n_fft, hop_length);
-        for t in 0..frames {
-            // Frame t covers input samples [s0, s0 + n_fft).
-            let s0 = (t * hop_length) as isize - pad;
-            let j_lo = (-s0).clamp(0, n_fft as isize) as usize;
-            let j_hi = (len - s0).clamp(0, n_fft as isize) as usize;
-            let frame = &mut self.frame;
-            frame[..j_lo].fill(0.0);
-            if j_hi > j_lo {
-                let src = &y[(s0 + j_lo as isize) as usize..(s0 + j_hi as isize) as usize];
-                for ((o, &x), &w) in frame[j_lo..j_hi]
-                    .iter_mut()
-                    .zip(src)
-                    .zip(&self.window[j_lo..j_hi])
-                {
-                    *o = x * w;
-                }
-            }
-            frame[j_hi.max(j_lo)..].fill(0.0);
-            // Lengths are those the plan was made for, so realfft cannot fail here.
-            self.fft
-                .process_with_scratch(frame, &mut self.spectrum, &mut self.scratch)
-                .expect("buffers sized by the plan");
-            for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-                *p = c.re * c.re + c.im * c.im;
-            }
+        for t in 0..n_frames(y.len(), self.n_fft, hop_length) {
+            self.power_of_frame(y, t, hop_length);
             f(t, &self.power);
         }
     }

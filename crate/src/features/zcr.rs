@@ -137,6 +137,11 @@ pub fn zcr_splits(y: &[f32], n_splits: usize) -> Result<Vec<f32>> {
         return Err(Error::param("n_splits", "must be at least 1"));
     }
     check_samples(y, "zcr_splits input")?;
+    zcr_splits_unchecked(y, n_splits)
+}
+
+/// [`zcr_splits`] on samples the caller has checked (non-empty, finite).
+pub(crate) fn zcr_splits_unchecked(y: &[f32], n_splits: usize) -> Result<Vec<f32>> {
     let n = y.len();
     // extract_features.py: duration = len(s) / float(16000); window = duration / splits;
     // int(16000 * window).
@@ -152,32 +157,65 @@ pub fn zcr_splits(y: &[f32], n_splits: usize) -> Result<Vec<f32>> {
             ),
         });
     }
-    let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
-    let sign = |v: f32| {
-        let d = v as f64 - mean;
-        if d > 0.0 {
-            1i32
-        } else if d < 0.0 {
-            -1
-        } else {
-            0
-        }
+    let mean = super::dot::sum_f64(y) / n as f64;
+    // sign(v - mean) in f64 equals comparisons of the f32 v with the nearest f32
+    // values above and below the mean, which vectorise.
+    let m32 = mean as f32;
+    let hi = if m32 as f64 > mean {
+        m32
+    } else {
+        m32.next_up()
+    };
+    let lo = if (m32 as f64) < mean {
+        m32
+    } else {
+        m32.next_down()
     };
     let mut out = Vec::with_capacity(n / win);
     let mut pos = 0;
     while pos + win - 1 < n {
         let frame = &y[pos..pos + win];
-        let mut twice = 0i64;
-        let mut prev = sign(frame[0]);
-        for &v in &frame[1..] {
-            let s = sign(v);
-            twice += (s - prev).abs() as i64;
-            prev = s;
-        }
+        // sum |sign[i] - sign[i-1]| with sign = [v >= hi] - [v <= lo] equals the
+        // number of changes of [v >= hi] plus the number of changes of [v <= lo].
+        let twice = sign_changes(frame, hi, lo);
         out.push(((twice as f64 / 2.0) / (win as f64 - 1.0)) as f32);
         pos += win;
     }
     Ok(out)
+}
+
+/// `sum_i |s(x[i]) - s(x[i-1])|` with `s(v) = [v >= hi] - [v <= lo]`, `lo < hi`.
+fn sign_changes(x: &[f32], hi: f32, lo: f32) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { sign_changes_avx2(x, hi, lo) };
+    }
+    sign_changes_body(x, hi, lo)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sign_changes_avx2(x: &[f32], hi: f32, lo: f32) -> u64 {
+    sign_changes_body(x, hi, lo)
+}
+
+#[inline(always)]
+fn sign_changes_body(x: &[f32], hi: f32, lo: f32) -> u64 {
+    if x.len() < 2 {
+        return 0;
+    }
+    let mut total = 0u64;
+    // u32 partial counts (at most 2 per pair) over blocks far below 2^31 pairs.
+    for (a, b) in x[..x.len() - 1].chunks(1 << 20).zip(x[1..].chunks(1 << 20)) {
+        let part: u32 = a
+            .iter()
+            .zip(b)
+            .map(|(&p, &c)| u32::from((p >= hi) != (c >= hi)) + u32::from((p <= lo) != (c <= lo)))
+            .sum();
+        total += part as u64;
+    }
+    total
 }
 
 #[cfg(test)]
@@ -186,7 +224,9 @@ mod tests {
 
     #[test]
     fn alternating_signal_crosses_every_sample() {
-        let y: Vec<f32> = (0..64).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+        let y: Vec<f32> = (0..64)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
         let p = ZcrParams {
             frame_length: 16,
             hop_length: 8,
@@ -214,9 +254,24 @@ mod tests {
     }
 
     #[test]
+    fn sign_change_paths_agree() {
+        let x: Vec<f32> = (0..1000)
+            .map(|i| ((i * 37 % 11) as f32 - 5.0) / 4.0)
+            .collect();
+        let (hi, lo) = (0.25f32.next_up(), 0.25f32.next_down());
+        let sign = |v: f32| i64::from(v >= hi) - i64::from(v <= lo);
+        let want: i64 = x.windows(2).map(|w| (sign(w[1]) - sign(w[0])).abs()).sum();
+        assert_eq!(sign_changes_body(&x, hi, lo), want as u64);
+        assert_eq!(sign_changes(&x, hi, lo), want as u64);
+    }
+
+    #[test]
     fn silence_and_short_inputs() {
         assert_eq!(zcr_splits(&[0.0; 100], 13).unwrap(), vec![0.0; 14]);
-        assert!(matches!(zcr_splits(&[0.1; 20], 13), Err(Error::TooShort { .. })));
+        assert!(matches!(
+            zcr_splits(&[0.1; 20], 13),
+            Err(Error::TooShort { .. })
+        ));
         assert!(zcr_splits(&[], 13).is_err());
         let z = zero_crossing_rate(&[0.5], &ZcrParams::default()).unwrap();
         assert_eq!(z.dim(), (1, 1));
