@@ -35,7 +35,8 @@ struct MelKey {
 /// sparse mel filterbanks per `(sample rate, n_fft, n_mels, fmin, fmax)`, DCT
 /// matrices per `(n_mels, n_mfcc)`, and scratch buffers. Results are identical to
 /// the free functions (which use a thread-local extractor); keep your own when you
-/// want control over its lifetime, one per thread (it is `Send`, not `Sync`).
+/// want control over its lifetime. Its methods take `&mut self` (they reuse
+/// scratch buffers): keep one per thread.
 ///
 /// ```
 /// use speaker_similarity::{Audio, features::{FeatureExtractor, MfccParams}};

@@ -134,7 +134,7 @@ impl FrameFeatureParams {
 
     /// Number of columns of the result.
     pub fn dim(&self) -> usize {
-        let c = self.n_mfcc - usize::from(self.drop_c0);
+        let c = self.n_mfcc.saturating_sub(usize::from(self.drop_c0));
         if self.deltas {
             2 * c
         } else {

@@ -76,7 +76,12 @@ impl FeatureExtractor {
         // The autocorrelation form is exact in f64 for everything but nearly
         // perfectly predictable signals (pure tones, constants), where the
         // quadratic forms cancel; those take the direct recursion.
-        let ar = match burg_from_autocorrelation(y, order, &mut self.lpc_f64) {
+        let fast = if order <= FAST_PATH_MAX_ORDER {
+            burg_from_autocorrelation(y, order, &mut self.lpc_f64)
+        } else {
+            None
+        };
+        let ar = match fast {
             Some(ar) => ar,
             None => {
                 let (fwd, bwd) = &mut self.lpc_buf;
@@ -99,6 +104,10 @@ impl FeatureExtractor {
 /// some order falls below this fraction of the signal's: below it the quadratic
 /// forms lose more than ~6 of f64's 16 digits to cancellation.
 const FAST_PATH_MIN_ERROR: f64 = 1e-6;
+
+/// Orders above this use the direct recursion: the fast path costs `O(order^3)`
+/// on top of the pass over the signal.
+const FAST_PATH_MAX_ORDER: usize = 64;
 
 /// Burg's method from the autocorrelation (after K. Vos, "A Fast Implementation
 /// of Burg's Method", 2013): one pass over the signal for `r(0..=order)` in
