@@ -53,7 +53,7 @@ pub struct FeatureExtractor {
     planner: RealFftPlanner<f32>,
     stft: HashMap<usize, StftPlan>,
     mel: HashMap<MelKey, Arc<MelFilterbank>>,
-    dct: HashMap<(usize, usize), Arc<Vec<f32>>>,
+    dct: HashMap<(usize, usize), Arc<DctPlan>>,
     /// Frame-major mel spectrogram (`frames x n_mels`) of the last call.
     pub(crate) mel_buf: Vec<f32>,
     /// Frame energies (sum of squared windowed samples) of the last call, when asked.
@@ -140,13 +140,15 @@ impl FeatureExtractor {
     }
 
     /// Row-major `n_mfcc x n_mels` DCT-II matrix.
-    fn dct_matrix(&mut self, n_mels: usize, n_mfcc: usize) -> Arc<Vec<f32>> {
+    fn dct_matrix(&mut self, n_mels: usize, n_mfcc: usize) -> Arc<DctPlan> {
         if self.dct.len() >= MAX_CACHED && !self.dct.contains_key(&(n_mels, n_mfcc)) {
             self.dct.clear();
         }
-        Arc::clone(self.dct.entry((n_mels, n_mfcc)).or_insert_with(|| {
-            Arc::new(dct_ortho_matrix(n_mels, n_mfcc).iter().copied().collect())
-        }))
+        Arc::clone(
+            self.dct
+                .entry((n_mels, n_mfcc))
+                .or_insert_with(|| Arc::new(DctPlan::new(n_mels, n_mfcc))),
+        )
     }
 
     /// The power spectrogram, `1 + n_fft / 2` bins by frames (see
@@ -322,10 +324,63 @@ fn mel_frames_avx(plan: &mut StftPlan, job: FrameJob<'_>) {
     mel_frames(plan, job)
 }
 
+/// The DCT-II matrix in two layouts.
+pub(crate) struct DctPlan {
+    n_mfcc: usize,
+    /// `n_mfcc x n_mels`, row-major.
+    rows: Vec<f32>,
+    /// Transposed, coefficients padded to a multiple of 8: for mel band `n`, the
+    /// chunks `cols[n * chunks .. (n + 1) * chunks]` hold `D[0..8 chunks][n]`.
+    cols: Vec<[f32; 8]>,
+    chunks: usize,
+}
+
+impl DctPlan {
+    fn new(n_mels: usize, n_mfcc: usize) -> Self {
+        let d = dct_ortho_matrix(n_mels, n_mfcc);
+        let chunks = n_mfcc.div_ceil(8);
+        let mut cols = vec![[0.0f32; 8]; n_mels * chunks];
+        for ((k, n), &v) in d.indexed_iter() {
+            cols[n * chunks + k / 8][k % 8] = v;
+        }
+        DctPlan {
+            n_mfcc,
+            rows: d.iter().copied().collect(),
+            cols,
+            chunks,
+        }
+    }
+}
+
+/// One frame's DCT as a sum of the matrix columns weighted by the dB values:
+/// `acc += D[:, n] * db[n]`, 8 coefficients per vector and no horizontal sums.
+/// Two interleaved partial sums (even/odd bands) keep the rounding close to the
+/// 8-lane dot product.
+#[inline(always)]
+fn dct_frame<const C: usize>(cols: &[[f32; 8]], db: &[f32]) -> [[f32; 8]; C] {
+    let mut even = [[0.0f32; 8]; C];
+    let mut odd = [[0.0f32; 8]; C];
+    let (pairs, rest) = db.as_chunks::<2>();
+    let (col_pairs, col_rest) = cols.split_at(pairs.len() * 2 * C);
+    for (v, c) in pairs.iter().zip(col_pairs.chunks_exact(2 * C)) {
+        for j in 0..C {
+            let (a, b) = (c[j], c[C + j]);
+            even[j] = std::array::from_fn(|l| even[j][l] + a[l] * v[0]);
+            odd[j] = std::array::from_fn(|l| odd[j][l] + b[l] * v[1]);
+        }
+    }
+    for (&v, c) in rest.iter().zip(col_rest.chunks_exact(C)) {
+        for j in 0..C {
+            even[j] = std::array::from_fn(|l| even[j][l] + c[j][l] * v);
+        }
+    }
+    std::array::from_fn(|j| std::array::from_fn(|l| even[j][l] + odd[j][l]))
+}
+
 /// Inputs of [`cepstrum`].
 struct CepstrumJob<'a> {
     mel: &'a mut [f32],
-    dct: &'a [f32],
+    dct: &'a DctPlan,
     n_mels: usize,
     frames: usize,
     top_db: Option<f32>,
@@ -337,9 +392,36 @@ struct CepstrumJob<'a> {
 #[inline(always)]
 fn cepstrum(job: CepstrumJob<'_>) {
     power_to_db_in_place(job.mel, 1.0, 1e-10, job.top_db, true);
-    for (t, db) in job.mel.chunks_exact(job.n_mels).enumerate() {
-        for (k, row) in job.dct.chunks_exact(job.n_mels).enumerate() {
-            job.out[k * job.frames + t] = dot_f32(row, db);
+    let CepstrumJob {
+        mel,
+        dct,
+        n_mels,
+        frames,
+        out,
+        ..
+    } = job;
+    let n_mfcc = dct.n_mfcc;
+    macro_rules! by_columns {
+        ($c:literal) => {
+            for (t, db) in mel.chunks_exact(n_mels).enumerate() {
+                let acc = dct_frame::<$c>(&dct.cols, db);
+                for k in 0..n_mfcc {
+                    out[k * frames + t] = acc[k / 8][k % 8];
+                }
+            }
+        };
+    }
+    match dct.chunks {
+        1 => by_columns!(1),
+        2 => by_columns!(2),
+        3 => by_columns!(3),
+        4 => by_columns!(4),
+        _ => {
+            for (t, db) in mel.chunks_exact(n_mels).enumerate() {
+                for (k, row) in dct.rows.chunks_exact(n_mels).enumerate() {
+                    out[k * frames + t] = dot_f32(row, db);
+                }
+            }
         }
     }
 }
@@ -380,4 +462,38 @@ pub(crate) fn with_thread_extractor<R>(f: impl FnOnce(&mut FeatureExtractor) -> 
         Ok(mut ex) => f(&mut ex),
         Err(_) => f(&mut FeatureExtractor::new()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dct_layout_gives_the_same_coefficients() {
+        let y: Vec<f32> = (0..8000)
+            .map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.5) * 0.3)
+            .collect();
+        let audio = Audio::new(y, 16000).unwrap();
+        let mut ex = FeatureExtractor::new();
+        // 40 coefficients take the row-by-row path, the others the column paths.
+        let run = |ex: &mut FeatureExtractor, n_mfcc| {
+            let p = MfccParams {
+                n_mfcc,
+                n_mels: 64,
+                ..Default::default()
+            };
+            ex.mfcc(&audio, &p).unwrap()
+        };
+        let all = run(&mut ex, 40);
+        for n in [5, 8, 13, 20, 32] {
+            let part = run(&mut ex, n);
+            for ((k, t), &v) in part.indexed_iter() {
+                let w = all[[k, t]];
+                assert!(
+                    (v - w).abs() <= 1e-4 * w.abs().max(1.0),
+                    "n_mfcc {n} [{k},{t}]: {v} vs {w}"
+                );
+            }
+        }
+    }
 }

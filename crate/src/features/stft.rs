@@ -186,6 +186,46 @@ mod tests {
     }
 
     #[test]
+    fn power_matches_a_naive_dft() {
+        let y: Vec<f32> = (0..700)
+            .map(|i| (i * 7919 % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        for (n_fft, hop) in [(6usize, 5usize), (64, 16), (65, 16), (512, 128), (511, 100)] {
+            let mut planner = RealFftPlanner::new();
+            let mut plan = StftPlan::new(n_fft, &mut planner);
+            let w = hann_window(n_fft);
+            let pad = (n_fft / 2) as isize;
+            plan.for_each_power_frame(&y, hop, |t, p| {
+                let frame: Vec<f64> = (0..n_fft)
+                    .map(|j| {
+                        let i = (t * hop) as isize - pad + j as isize;
+                        if i < 0 || i >= y.len() as isize {
+                            0.0
+                        } else {
+                            (y[i as usize] * w[j]) as f64
+                        }
+                    })
+                    .collect();
+                let energy: f64 = frame.iter().map(|v| v * v).sum();
+                for (k, &got) in p.iter().enumerate() {
+                    let (mut re, mut im) = (0.0f64, 0.0f64);
+                    for (j, v) in frame.iter().enumerate() {
+                        let a = -2.0 * std::f64::consts::PI * (k * j) as f64 / n_fft as f64;
+                        re += v * a.cos();
+                        im += v * a.sin();
+                    }
+                    let want = re * re + im * im;
+                    let tol = 1e-5 * (want + energy * 1e-2);
+                    assert!(
+                        (got as f64 - want).abs() <= tol,
+                        "n_fft {n_fft} t {t} k {k}: {got} vs {want}"
+                    );
+                }
+            });
+        }
+    }
+
+    #[test]
     fn hann_is_periodic() {
         let w = hann_window(4);
         assert_eq!(w, vec![0.0, 0.5, 1.0, 0.5]);
