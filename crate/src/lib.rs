@@ -9,6 +9,7 @@
 pub mod audio;
 pub mod dataset;
 pub mod error;
+pub mod features;
 pub mod plot;
 pub mod similarity;
 pub mod synth;
