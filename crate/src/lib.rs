@@ -8,6 +8,9 @@
 
 pub mod audio;
 pub mod error;
+pub mod eval;
+pub mod models;
+pub mod persist;
 
 pub use audio::Audio;
 pub use error::{Error, Result};
