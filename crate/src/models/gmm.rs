@@ -37,6 +37,7 @@
 //! ```
 
 use crate::error::{Error, Result};
+use crate::models::fastmath::exp_shift_sum;
 use crate::models::kmeans::{kmeans, kmeans_plusplus};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -188,8 +189,9 @@ impl Scratch {
 }
 
 
-/// Log-sum-exp of `row` in place: turns weighted log-densities into
-/// responsibilities (when `resp`) and returns log p(x).
+/// Log-sum-exp of `row`: turns the weighted log-densities into responsibilities
+/// in place (the row is overwritten with `exp(v − max)` when `resp` is false)
+/// and returns log p(x).
 #[inline]
 fn lse_row(row: &mut [f64], resp: bool) -> f64 {
     let mut m = f64::NEG_INFINITY;
@@ -201,19 +203,11 @@ fn lse_row(row: &mut [f64], resp: bool) -> f64 {
     if !m.is_finite() {
         return m;
     }
-    let mut s = 0.0;
+    let s = exp_shift_sum(row, m);
     if resp {
-        for v in row.iter_mut() {
-            *v = (*v - m).exp();
-            s += *v;
-        }
         let inv = 1.0 / s;
         for v in row.iter_mut() {
             *v *= inv;
-        }
-    } else {
-        for &v in row.iter() {
-            s += (v - m).exp();
         }
     }
     m + s.ln()

@@ -16,6 +16,7 @@
 
 pub mod baselines;
 pub mod classifier;
+mod fastmath;
 pub mod gmm;
 pub mod kmeans;
 pub mod mlp;
@@ -24,7 +25,11 @@ pub mod ubm;
 
 
 
+pub use baselines::{Baseline, BaselineKind};
+pub use classifier::GmmClassifier;
 pub use gmm::{DiagGmm, GmmInit, GmmParams};
+pub use ubm::{GmmUbmClassifier, Ubm};
+pub use mlp::{EpochLog, History, Mlp, MlpParams, Monitor};
 
 pub use scaler::StandardScaler;
 
