@@ -4,7 +4,8 @@
 //! (one row per utterance).
 //!
 //! Inputs are validated before they reach smartcore (at least two rows and two
-//! classes, finite values, matching labels), so no input makes it panic.
+//! classes, finite values, matching labels; for the SVC at least as many rows as
+//! features, below which smartcore 0.7 panics), so no input makes it panic.
 //! smartcore's SVC borrows its training data, so a [`Baseline`] of kind
 //! [`BaselineKind::Svc`] keeps the data and fits at prediction time; a loaded
 //! baseline (see [`crate::persist`]) is refitted, deterministically, on first use.
@@ -101,6 +102,17 @@ impl Baseline {
         if present.iter().filter(|&&p| p).count() < 2 {
             return Err(Error::TooShort {
                 reason: "a baseline needs rows of at least two classes".into(),
+            });
+        }
+        // smartcore 0.7's SVC panics at prediction when it was trained on fewer
+        // rows than features (support vectors of the wrong length).
+        if kind == BaselineKind::Svc && x.nrows() < x.ncols() {
+            return Err(Error::TooShort {
+                reason: format!(
+                    "smartcore's SVC needs at least as many rows as features ({} rows, {} features)",
+                    x.nrows(),
+                    x.ncols()
+                ),
             });
         }
         if n_classes > i32::MAX as usize {
@@ -204,7 +216,11 @@ impl Baseline {
 
     /// Check the stored training data (used on loaded baselines).
     pub fn validate(&self) -> Result<()> {
-        if self.x.nrows() != self.y.len() || self.x.nrows() < 2 || self.x.ncols() == 0 {
+        if self.x.nrows() != self.y.len()
+            || self.x.nrows() < 2
+            || self.x.ncols() == 0
+            || (self.kind == BaselineKind::Svc && self.x.nrows() < self.x.ncols())
+        {
             return Err(Error::Shape("baseline training data and labels disagree".into()));
         }
         if self.x.iter().any(|v| !v.is_finite()) {

@@ -144,9 +144,25 @@ pub struct DiagGmm {
     variances: Array2<f64>,
     converged: bool,
     n_iter: usize,
+    #[serde(with = "neg_inf_as_null")]
     lower_bound: f64,
     #[serde(default)]
     lower_bounds: Vec<f64>,
+}
+
+/// JSON has no infinities: an unfitted model's lower bound (−∞) is `null`.
+mod neg_inf_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_finite() {
+            s.serialize_f64(*v)
+        } else {
+            s.serialize_none()
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NEG_INFINITY))
+    }
 }
 
 /// Sufficient statistics of a data set under a mixture: `Σ_n r_nk`,
