@@ -28,9 +28,13 @@ fn read_npy(path: &str) -> Array2<f32> {
     assert!(header.contains("'fortran_order': False"));
     let data = &bytes[10 + hlen..];
     let v: Vec<f32> = if header.contains("<f4") {
-        data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+        data.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
     } else if header.contains("<f8") {
-        data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32).collect()
+        data.chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().unwrap()) as f32)
+            .collect()
     } else {
         panic!("unsupported dtype in {header}")
     };
@@ -39,7 +43,9 @@ fn read_npy(path: &str) -> Array2<f32> {
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -54,7 +60,8 @@ fn main() {
     let (x, init) = match (arg("--gmm-npy"), arg("--gmm-init")) {
         (Some(xp), Some(ip)) => {
             let x = read_npy(&xp);
-            let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ip).unwrap()).unwrap();
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(ip).unwrap()).unwrap();
             let w: Vec<f64> = serde_json::from_value(v["weights"].clone()).unwrap();
             let m: Vec<Vec<f64>> = serde_json::from_value(v["means"].clone()).unwrap();
             let var: Vec<Vec<f64>> = serde_json::from_value(v["variances"].clone()).unwrap();
@@ -71,10 +78,18 @@ fn main() {
             let (n, d, k) = (100_000, 40, 32);
             let x = Array2::from_shape_fn((n, d), |(i, j)| {
                 let c = (i % k) as f32;
-                c * 0.3 * ((j % 5) as f32 - 2.0) + { let v: f32 = StandardNormal.sample(&mut rng); v }
+                c * 0.3 * ((j % 5) as f32 - 2.0) + {
+                    let v: f32 = StandardNormal.sample(&mut rng);
+                    v
+                }
             });
             let means = Array2::from_shape_fn((k, d), |_| rng.random::<f64>());
-            let g = DiagGmm::from_parts(Array1::from_elem(k, 1.0 / k as f64), means, Array2::ones((k, d))).unwrap();
+            let g = DiagGmm::from_parts(
+                Array1::from_elem(k, 1.0 / k as f64),
+                means,
+                Array2::ones((k, d)),
+            )
+            .unwrap();
             (x, g)
         }
     };
@@ -90,14 +105,18 @@ fn main() {
     let (xm, ym) = match (arg("--mlp-npy"), arg("--mlp-labels")) {
         (Some(xp), Some(yp)) => {
             let x = read_npy(&xp);
-            let y: Vec<usize> = serde_json::from_str(&std::fs::read_to_string(yp).unwrap()).unwrap();
+            let y: Vec<usize> =
+                serde_json::from_str(&std::fs::read_to_string(yp).unwrap()).unwrap();
             (x, y)
         }
         _ => {
             let (n, d, c) = (2367, 52, 39);
             let y: Vec<usize> = (0..n).map(|i| i % c).collect();
             let x = Array2::from_shape_fn((n, d), |(i, j)| {
-                (y[i] as f32 * 0.1 * (j % 3) as f32) + { let v: f32 = StandardNormal.sample(&mut rng); v }
+                (y[i] as f32 * 0.1 * (j % 3) as f32) + {
+                    let v: f32 = StandardNormal.sample(&mut rng);
+                    v
+                }
             });
             (x, y)
         }
@@ -110,7 +129,10 @@ fn main() {
     };
     let mut epoch_times = Vec::new();
     for rep in 0..reps + 1 {
-        let p = MlpParams { seed: rep as u64, ..params.clone() };
+        let p = MlpParams {
+            seed: rep as u64,
+            ..params.clone()
+        };
         let t = Instant::now();
         let (mlp, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p, &mut |_| true).unwrap();
         let el = t.elapsed().as_secs_f64() * 1e3;
@@ -120,7 +142,10 @@ fn main() {
         }
     }
     // Multi-epoch run to amortise set-up: ms per epoch over 10 epochs.
-    let p10 = MlpParams { epochs: 10, ..params.clone() };
+    let p10 = MlpParams {
+        epochs: 10,
+        ..params.clone()
+    };
     let t = Instant::now();
     let (_m, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p10, &mut |_| true).unwrap();
     let per_epoch_10 = t.elapsed().as_secs_f64() * 1e3 / 10.0;

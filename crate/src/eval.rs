@@ -116,7 +116,10 @@ impl ClassificationReport {
         let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / k as f64;
         let wmean = |f: fn(&ClassMetrics) -> f64| {
             ratio(
-                per_class.iter().map(|m| f(m) * m.support as f64).sum::<f64>(),
+                per_class
+                    .iter()
+                    .map(|m| f(m) * m.support as f64)
+                    .sum::<f64>(),
                 total as f64,
             )
         };
@@ -152,7 +155,12 @@ impl ClassificationReport {
 impl fmt::Display for ClassificationReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let d = self.digits;
-        let name_width = self.names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let name_width = self
+            .names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
         let w = name_width.max("weighted avg".len()).max(d);
         writeln!(
             f,
@@ -227,7 +235,12 @@ impl ConfusionMatrix {
 
 impl fmt::Display for ConfusionMatrix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let w = self.names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let w = self
+            .names
+            .iter()
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0);
         let cw = self
             .counts
             .iter()

@@ -23,9 +23,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::models::{
-    Baseline, DiagGmm, GmmClassifier, GmmUbmClassifier, Mlp, StandardScaler, Ubm,
-};
+use crate::models::{Baseline, DiagGmm, GmmClassifier, GmmUbmClassifier, Mlp, StandardScaler, Ubm};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -65,14 +63,16 @@ persist!(Baseline, "Baseline");
 
 /// The model as an envelope JSON string.
 pub fn to_json<T: Persist>(model: &T) -> Result<String> {
-    let inner = serde_json::to_value(model).map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))?;
+    let inner = serde_json::to_value(model)
+        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))?;
     let env = serde_json::json!({
         "format": FORMAT,
         "kind": T::KIND,
         "version": T::VERSION,
         "model": inner,
     });
-    serde_json::to_string(&env).map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))
+    serde_json::to_string(&env)
+        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))
 }
 
 /// Parse an envelope JSON string; `origin` names the source in errors.
@@ -93,8 +93,16 @@ pub fn from_json<T: Persist>(text: &str, origin: &Path) -> Result<T> {
         .ok_or_else(|| bad("not a model file: the JSON is not an object".into()))?;
     match obj.get("format").and_then(Value::as_str) {
         Some(FORMAT) => {}
-        Some(other) => return Err(bad(format!("foreign file: format `{other}`, expected `{FORMAT}`"))),
-        None => return Err(bad(format!("foreign file: no `format: \"{FORMAT}\"` field"))),
+        Some(other) => {
+            return Err(bad(format!(
+                "foreign file: format `{other}`, expected `{FORMAT}`"
+            )))
+        }
+        None => {
+            return Err(bad(format!(
+                "foreign file: no `format: \"{FORMAT}\"` field"
+            )))
+        }
     }
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("<none>");
     if kind != T::KIND {
@@ -111,7 +119,9 @@ pub fn from_json<T: Persist>(text: &str, origin: &Path) -> Result<T> {
         }
         None => return Err(bad("no format version".into())),
     }
-    let inner = obj.get("model").ok_or_else(|| bad("no `model` field".into()))?;
+    let inner = obj
+        .get("model")
+        .ok_or_else(|| bad("no `model` field".into()))?;
     let model: T = T::deserialize(inner).map_err(|e| bad(format!("damaged {}: {e}", T::KIND)))?;
     model
         .check()

@@ -4,7 +4,10 @@ use serde_json::Value;
 use speaker_similarity::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/report_sklearn.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/report_sklearn.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -38,10 +41,20 @@ fn report_text_and_numbers_equal_sklearn() {
     assert_eq!(r.per_class[3].precision, 0.0);
     let macro_: Vec<f64> = get(&f["avg"]["macro"]);
     let weighted: Vec<f64> = get(&f["avg"]["weighted"]);
-    for (a, b) in [r.macro_avg.precision, r.macro_avg.recall, r.macro_avg.f1].iter().zip(&macro_) {
+    for (a, b) in [r.macro_avg.precision, r.macro_avg.recall, r.macro_avg.f1]
+        .iter()
+        .zip(&macro_)
+    {
         assert!((a - b).abs() < 1e-12);
     }
-    for (a, b) in [r.weighted_avg.precision, r.weighted_avg.recall, r.weighted_avg.f1].iter().zip(&weighted) {
+    for (a, b) in [
+        r.weighted_avg.precision,
+        r.weighted_avg.recall,
+        r.weighted_avg.f1,
+    ]
+    .iter()
+    .zip(&weighted)
+    {
         assert!((a - b).abs() < 1e-12);
     }
     assert!((r.accuracy - f["accuracy"].as_f64().unwrap()).abs() < 1e-15);
@@ -63,7 +76,12 @@ fn short_names_and_absent_class_layout() {
     let f = fixture();
     let c = &f["case2"];
     let names: Vec<String> = get(&c["names"]);
-    let r = ClassificationReport::new(&get::<Vec<usize>>(&c["y_true"]), &get::<Vec<usize>>(&c["y_pred"]), &names).unwrap();
+    let r = ClassificationReport::new(
+        &get::<Vec<usize>>(&c["y_true"]),
+        &get::<Vec<usize>>(&c["y_pred"]),
+        &names,
+    )
+    .unwrap();
     assert_eq!(r.to_string(), c["text"].as_str().unwrap());
 }
 

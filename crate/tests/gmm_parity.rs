@@ -6,7 +6,10 @@ use serde_json::Value;
 use speaker_similarity::models::{DiagGmm, GmmInit, GmmParams};
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/gmm_sklearn.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gmm_sklearn.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
@@ -60,7 +63,10 @@ fn em_from_same_init_matches_sklearn_per_iteration() {
     for (a, b) in hist.iter().zip(&lbs) {
         worst = worst.max(rel(*a, *b));
     }
-    println!("worst relative lower-bound error over {} iterations: {worst:e}", lbs.len());
+    println!(
+        "worst relative lower-bound error over {} iterations: {worst:e}",
+        lbs.len()
+    );
     assert!(worst < 1e-9, "lower bound error {worst}");
     // score(X) after k iterations, and the final parameters.
     for (k, want) in iters.iter().zip(&scores) {
@@ -71,7 +77,10 @@ fn em_from_same_init_matches_sklearn_per_iteration() {
         };
         let g = DiagGmm::fit_from(&init, x.view(), &p).unwrap();
         let got = g.score(x.view()).unwrap();
-        assert!(rel(got, *want) < 1e-6, "iteration {k}: score {got} vs sklearn {want}");
+        assert!(
+            rel(got, *want) < 1e-6,
+            "iteration {k}: score {got} vs sklearn {want}"
+        );
         assert_eq!(g.n_iter(), *k);
         if let Some(fin) = f["finals"].get(k.to_string()) {
             let tol = 1e-7;
@@ -122,7 +131,10 @@ fn kmeans_init_reaches_sklearn_held_out_score_within_one_percent() {
             assert!(g.converged());
             let s = g.score(x_test.view()).unwrap();
             println!("k={k} seed {seed}: held-out {s:.6} vs sklearn mean {sk_mean:.6} ({:.3e} rel), n_iter {}", rel(s, sk_mean), g.n_iter());
-            assert!(rel(s, sk_mean) < 0.01, "k={k} seed {seed}: {s} vs {sk_mean}");
+            assert!(
+                rel(s, sk_mean) < 0.01,
+                "k={k} seed {seed}: {s} vs {sk_mean}"
+            );
         }
     }
 }
@@ -162,10 +174,27 @@ fn bad_inputs_are_errors() {
     assert!(DiagGmm::fit(x.view(), &p).is_err());
     let mut y = Array2::<f32>::ones((10, 2));
     y[[3, 1]] = f32::NAN;
-    assert!(DiagGmm::fit(y.view(), &GmmParams { n_components: 2, ..GmmParams::default() }).is_err());
+    assert!(DiagGmm::fit(
+        y.view(),
+        &GmmParams {
+            n_components: 2,
+            ..GmmParams::default()
+        }
+    )
+    .is_err());
     assert!(DiagGmm::fit(Array2::<f32>::zeros((0, 2)).view(), &GmmParams::default()).is_err());
-    assert!(GmmParams { tol: -1.0, ..GmmParams::default() }.validate().is_err());
-    assert!(GmmParams { n_init: 0, ..GmmParams::default() }.validate().is_err());
+    assert!(GmmParams {
+        tol: -1.0,
+        ..GmmParams::default()
+    }
+    .validate()
+    .is_err());
+    assert!(GmmParams {
+        n_init: 0,
+        ..GmmParams::default()
+    }
+    .validate()
+    .is_err());
     // Wrong feature count at scoring.
     let g = DiagGmm::from_parts(
         Array1::from(vec![1.0]),
@@ -174,9 +203,21 @@ fn bad_inputs_are_errors() {
     )
     .unwrap();
     assert!(g.score(Array2::<f32>::zeros((2, 2)).view()).is_err());
-    assert!(DiagGmm::from_parts(Array1::from(vec![1.0]), Array2::zeros((1, 3)), Array2::zeros((1, 3))).is_err());
+    assert!(DiagGmm::from_parts(
+        Array1::from(vec![1.0]),
+        Array2::zeros((1, 3)),
+        Array2::zeros((1, 3))
+    )
+    .is_err());
     // Constant data: variances are reg_covar, no panic.
     let c = Array2::<f32>::ones((20, 2));
-    let g = DiagGmm::fit(c.view(), &GmmParams { n_components: 2, ..GmmParams::default() }).unwrap();
+    let g = DiagGmm::fit(
+        c.view(),
+        &GmmParams {
+            n_components: 2,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     assert!(g.score(c.view()).unwrap().is_finite());
 }

@@ -5,8 +5,8 @@ use ndarray::{Array1, Array2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use speaker_similarity::models::mlp::layers::{
-    dropout, dropout_backward, dropout_mask, relu, relu_backward, softmax, softmax_cross_entropy, Dense,
-    WeightInit,
+    dropout, dropout_backward, dropout_mask, relu, relu_backward, softmax, softmax_cross_entropy,
+    Dense, WeightInit,
 };
 use speaker_similarity::models::{Mlp, MlpParams};
 
@@ -16,12 +16,18 @@ fn rand_mat(rng: &mut StdRng, r: usize, c: usize) -> Array2<f32> {
 
 /// Loss = Σ g ⊙ y for a fixed random `g`, so ∂L/∂y = g.
 fn lin_loss(y: &Array2<f32>, g: &Array2<f32>) -> f64 {
-    y.iter().zip(g).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum()
+    y.iter()
+        .zip(g)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum()
 }
 
 fn assert_close(num: f64, ana: f64, what: &str) {
     let err = (num - ana).abs() / (num.abs() + ana.abs()).max(1e-2);
-    assert!(err < 2e-2, "{what}: numeric {num} vs analytic {ana} (rel {err})");
+    assert!(
+        err < 2e-2,
+        "{what}: numeric {num} vs analytic {ana} (rel {err})"
+    );
 }
 
 #[test]
@@ -39,7 +45,8 @@ fn dense_gradients_match_finite_differences() {
             p.weights[[i, j]] += eps;
             let mut m = layer.clone();
             m.weights[[i, j]] -= eps;
-            let num = (lin_loss(&p.forward(x.view()).unwrap(), &g) - lin_loss(&m.forward(x.view()).unwrap(), &g))
+            let num = (lin_loss(&p.forward(x.view()).unwrap(), &g)
+                - lin_loss(&m.forward(x.view()).unwrap(), &g))
                 / (2.0 * f64::from(eps));
             assert_close(num, f64::from(grads.weights[[i, j]]), "dW");
         }
@@ -49,7 +56,8 @@ fn dense_gradients_match_finite_differences() {
         p.bias[j] += eps;
         let mut m = layer.clone();
         m.bias[j] -= eps;
-        let num = (lin_loss(&p.forward(x.view()).unwrap(), &g) - lin_loss(&m.forward(x.view()).unwrap(), &g))
+        let num = (lin_loss(&p.forward(x.view()).unwrap(), &g)
+            - lin_loss(&m.forward(x.view()).unwrap(), &g))
             / (2.0 * f64::from(eps));
         assert_close(num, f64::from(grads.bias[j]), "db");
     }
@@ -81,7 +89,8 @@ fn relu_gradient_matches_finite_differences() {
             xp[[r, c]] += eps;
             let mut xm = x.clone();
             xm[[r, c]] -= eps;
-            let num = (lin_loss(&relu(xp.view()), &g) - lin_loss(&relu(xm.view()), &g)) / (2.0 * f64::from(eps));
+            let num = (lin_loss(&relu(xp.view()), &g) - lin_loss(&relu(xm.view()), &g))
+                / (2.0 * f64::from(eps));
             assert_close(num, f64::from(ana[[r, c]]), "relu");
         }
     }
@@ -93,7 +102,9 @@ fn dropout_gradient_with_fixed_mask_matches_finite_differences() {
     let x = rand_mat(&mut rng, 4, 6);
     let g = rand_mat(&mut rng, 4, 6);
     let mask = dropout_mask(4, 6, 0.3, &mut rng);
-    assert!(mask.iter().all(|&m| m == 0.0 || (m - 1.0 / 0.7).abs() < 1e-6));
+    assert!(mask
+        .iter()
+        .all(|&m| m == 0.0 || (m - 1.0 / 0.7).abs() < 1e-6));
     assert!(mask.iter().any(|&m| m == 0.0));
     let ana = dropout_backward(g.view(), mask.view());
     let eps = 1e-2f32;
@@ -103,7 +114,8 @@ fn dropout_gradient_with_fixed_mask_matches_finite_differences() {
             xp[[r, c]] += eps;
             let mut xm = x.clone();
             xm[[r, c]] -= eps;
-            let num = (lin_loss(&dropout(xp.view(), mask.view()), &g) - lin_loss(&dropout(xm.view(), mask.view()), &g))
+            let num = (lin_loss(&dropout(xp.view(), mask.view()), &g)
+                - lin_loss(&dropout(xm.view(), mask.view()), &g))
                 / (2.0 * f64::from(eps));
             assert_close(num, f64::from(ana[[r, c]]), "dropout");
         }
@@ -118,7 +130,12 @@ fn softmax_cross_entropy_gradient_matches_finite_differences() {
     let (loss, grad) = softmax_cross_entropy(z.view(), &y).unwrap();
     // Loss by hand.
     let p = softmax(z.view());
-    let want: f32 = -y.iter().enumerate().map(|(i, &t)| p[[i, t]].ln()).sum::<f32>() / 5.0;
+    let want: f32 = -y
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| p[[i, t]].ln())
+        .sum::<f32>()
+        / 5.0;
     assert!((loss - want).abs() < 1e-5);
     let eps = 1e-2f32;
     for r in 0..5 {
@@ -140,9 +157,15 @@ fn softmax_cross_entropy_gradient_matches_finite_differences() {
 /// Three Gaussian blobs in 6 dimensions, linearly separable.
 fn blobs(n: usize, seed: u64) -> (Array2<f32>, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let centers = [[3.0f32, 0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 3.0, 0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 3.0, 0.0, 0.0, 1.0]];
+    let centers = [
+        [3.0f32, 0.0, 0.0, 1.0, 0.0, 0.0],
+        [0.0, 3.0, 0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 3.0, 0.0, 0.0, 1.0],
+    ];
     let y: Vec<usize> = (0..n).map(|i| i % 3).collect();
-    let x = Array2::from_shape_fn((n, 6), |(i, j)| centers[y[i]][j] * 10.0 + rng.random_range(-1.0f32..1.0));
+    let x = Array2::from_shape_fn((n, 6), |(i, j)| {
+        centers[y[i]][j] * 10.0 + rng.random_range(-1.0f32..1.0)
+    });
     (x, y)
 }
 
@@ -160,10 +183,17 @@ fn learns_a_separable_problem_with_history_and_callback() {
         ..MlpParams::default()
     };
     let mut seen = Vec::new();
-    let (mlp, h) = Mlp::fit(x.view(), &y, 3, Some((xv.view(), &yv)), &params, &mut |log| {
-        seen.push(log.epoch);
-        true
-    })
+    let (mlp, h) = Mlp::fit(
+        x.view(),
+        &y,
+        3,
+        Some((xv.view(), &yv)),
+        &params,
+        &mut |log| {
+            seen.push(log.epoch);
+            true
+        },
+    )
     .unwrap();
     assert_eq!(seen.len(), h.loss.len());
     assert_eq!(h.val_accuracy.len(), h.loss.len());
@@ -175,14 +205,25 @@ fn learns_a_separable_problem_with_history_and_callback() {
     let p = mlp.predict_proba(xv.view()).unwrap();
     assert!((p.row(0).sum() - 1.0).abs() < 1e-5);
     // Same seed, same model.
-    let (mlp2, _) = Mlp::fit(x.view(), &y, 3, Some((xv.view(), &yv)), &params, &mut |_| true).unwrap();
+    let (mlp2, _) = Mlp::fit(
+        x.view(),
+        &y,
+        3,
+        Some((xv.view(), &yv)),
+        &params,
+        &mut |_| true,
+    )
+    .unwrap();
     assert_eq!(mlp, mlp2);
     // The callback can stop training.
     let (_, h3) = Mlp::fit(x.view(), &y, 3, None, &params, &mut |log| log.epoch < 3).unwrap();
     assert_eq!(h3.loss.len(), 3);
     assert!(h3.stopped_early);
     // Unscaled variant works too.
-    let raw = MlpParams { standardize: false, ..params.clone() };
+    let raw = MlpParams {
+        standardize: false,
+        ..params.clone()
+    };
     let (m4, _) = Mlp::fit(x.view(), &y, 3, None, &raw, &mut |_| true).unwrap();
     assert!(m4.scaler().is_none());
 }
@@ -197,7 +238,15 @@ fn early_stopping_restores_the_best_epoch() {
         patience: Some(5),
         ..MlpParams::default()
     };
-    let (mlp, h) = Mlp::fit(x.view(), &y, 3, Some((xv.view(), &yv)), &params, &mut |_| true).unwrap();
+    let (mlp, h) = Mlp::fit(
+        x.view(),
+        &y,
+        3,
+        Some((xv.view(), &yv)),
+        &params,
+        &mut |_| true,
+    )
+    .unwrap();
     assert!(h.stopped_early);
     let best = h.best_epoch.unwrap();
     assert_eq!(h.loss.len(), best + 5);
@@ -210,7 +259,11 @@ fn summary_matches_the_original_keras_table() {
     let (x, _) = blobs(60, 9);
     let x52 = Array2::from_shape_fn((78, 52), |(i, j)| x[[i % 60, j % 6]] + j as f32);
     let y: Vec<usize> = (0..78).map(|i| i % 39).collect();
-    let params = MlpParams { epochs: 1, patience: None, ..MlpParams::original() };
+    let params = MlpParams {
+        epochs: 1,
+        patience: None,
+        ..MlpParams::original()
+    };
     let (mlp, _) = Mlp::fit(x52.view(), &y, 39, None, &params, &mut |_| true).unwrap();
     let s = mlp.summary();
     println!("{s}");
@@ -218,8 +271,14 @@ fn summary_matches_the_original_keras_table() {
     assert!(s.contains("Total params: 113,739"));
     let lines: Vec<&str> = s.lines().collect();
     assert_eq!(lines[0], "Model: \"sequential\"");
-    assert_eq!(lines[2], "Layer (type)                 Output Shape              Param #   ");
-    assert_eq!(lines[4], "dense (Dense)                (None, 100)               5300      ");
+    assert_eq!(
+        lines[2],
+        "Layer (type)                 Output Shape              Param #   "
+    );
+    assert_eq!(
+        lines[4],
+        "dense (Dense)                (None, 100)               5300      "
+    );
     assert!(s.contains("dropout_3 (Dropout)          (None, 200)               0         "));
     assert!(s.contains("dense_4 (Dense)              (None, 39)                7839      "));
     assert!(s.contains("activation_4 (Activation)    (None, 39)                0         "));
@@ -230,16 +289,34 @@ fn summary_matches_the_original_keras_table() {
 #[test]
 fn bad_inputs_are_errors() {
     let (x, y) = blobs(30, 10);
-    let p = MlpParams { epochs: 1, ..MlpParams::default() };
+    let p = MlpParams {
+        epochs: 1,
+        ..MlpParams::default()
+    };
     assert!(Mlp::fit(x.view(), &y[..10], 3, None, &p, &mut |_| true).is_err());
     assert!(Mlp::fit(x.view(), &y, 2, None, &p, &mut |_| true).is_err());
     assert!(Mlp::fit(x.view(), &y, 1, None, &p, &mut |_| true).is_err());
     let mut xn = x.clone();
     xn[[0, 0]] = f32::INFINITY;
     assert!(Mlp::fit(xn.view(), &y, 3, None, &p, &mut |_| true).is_err());
-    assert!(MlpParams { dropout: 1.0, ..MlpParams::default() }.validate().is_err());
-    assert!(MlpParams { batch_size: 0, ..MlpParams::default() }.validate().is_err());
-    assert!(MlpParams { hidden: vec![0], ..MlpParams::default() }.validate().is_err());
+    assert!(MlpParams {
+        dropout: 1.0,
+        ..MlpParams::default()
+    }
+    .validate()
+    .is_err());
+    assert!(MlpParams {
+        batch_size: 0,
+        ..MlpParams::default()
+    }
+    .validate()
+    .is_err());
+    assert!(MlpParams {
+        hidden: vec![0],
+        ..MlpParams::default()
+    }
+    .validate()
+    .is_err());
     let (m, _) = Mlp::fit(x.view(), &y, 3, None, &p, &mut |_| true).unwrap();
     assert!(m.predict(Array2::<f32>::zeros((2, 5)).view()).is_err());
     assert!(m.predict(Array2::<f32>::zeros((0, 6)).view()).is_err());

@@ -3,8 +3,8 @@
 use ndarray::{Array1, Array2, ArrayView2};
 use serde_json::Value;
 use speaker_similarity::models::{
-    Baseline, BaselineKind, DiagGmm, GmmClassifier, GmmParams, GmmUbmClassifier, Mlp, MlpParams, StandardScaler,
-    Ubm,
+    Baseline, BaselineKind, DiagGmm, GmmClassifier, GmmParams, GmmUbmClassifier, Mlp, MlpParams,
+    StandardScaler, Ubm,
 };
 use speaker_similarity::persist::{from_json, load, save, to_json, Persist};
 use speaker_similarity::Error;
@@ -35,32 +35,78 @@ fn round_trip<T: Persist + PartialEq + std::fmt::Debug>(m: &T) {
 #[test]
 fn every_model_round_trips() {
     let (x, y) = data();
-    let g = DiagGmm::fit(x.view(), &GmmParams { n_components: 3, ..GmmParams::default() }).unwrap();
+    let g = DiagGmm::fit(
+        x.view(),
+        &GmmParams {
+            n_components: 3,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     round_trip(&g);
-    let clf = GmmClassifier::fit_rows(x.view(), &y, &names(), &GmmParams { n_components: 2, ..GmmParams::default() })
-        .unwrap();
+    let clf = GmmClassifier::fit_rows(
+        x.view(),
+        &y,
+        &names(),
+        &GmmParams {
+            n_components: 2,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     round_trip(&clf);
-    let ubm = Ubm::fit(x.view(), &GmmParams { n_components: 4, ..GmmParams::default() }).unwrap();
+    let ubm = Ubm::fit(
+        x.view(),
+        &GmmParams {
+            n_components: 4,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     round_trip(&ubm);
     let groups: Vec<Array2<f32>> = (0..3)
-        .map(|c| x.select(ndarray::Axis(0), &(0..90).filter(|i| y[*i] == c).collect::<Vec<_>>()))
+        .map(|c| {
+            x.select(
+                ndarray::Axis(0),
+                &(0..90).filter(|i| y[*i] == c).collect::<Vec<_>>(),
+            )
+        })
         .collect();
     let views: Vec<ArrayView2<f32>> = groups.iter().map(|a| a.view()).collect();
     let gu = GmmUbmClassifier::fit(ubm, &views, &names(), 16.0).unwrap();
     round_trip(&gu);
-    let (mlp, _) = Mlp::fit(x.view(), &y, 3, None, &MlpParams { hidden: vec![8], epochs: 3, ..MlpParams::default() }, &mut |_| true)
-        .unwrap();
+    let (mlp, _) = Mlp::fit(
+        x.view(),
+        &y,
+        3,
+        None,
+        &MlpParams {
+            hidden: vec![8],
+            epochs: 3,
+            ..MlpParams::default()
+        },
+        &mut |_| true,
+    )
+    .unwrap();
     round_trip(&mlp);
     let s = StandardScaler::fit(x.view()).unwrap();
     round_trip(&s);
     // Baselines refit on load and predict the same.
     let dir = tempfile::tempdir().unwrap();
-    for kind in [BaselineKind::Knn, BaselineKind::RandomForest, BaselineKind::LogisticRegression, BaselineKind::Svc] {
+    for kind in [
+        BaselineKind::Knn,
+        BaselineKind::RandomForest,
+        BaselineKind::LogisticRegression,
+        BaselineKind::Svc,
+    ] {
         let b = Baseline::fit(kind, x.view(), &y).unwrap();
         let p = dir.path().join(format!("{kind:?}.json"));
         save(&p, &b).unwrap();
         let back: Baseline = load(&p).unwrap();
-        assert_eq!(back.predict(x.view()).unwrap(), b.predict(x.view()).unwrap());
+        assert_eq!(
+            back.predict(x.view()).unwrap(),
+            b.predict(x.view()).unwrap()
+        );
     }
 }
 
@@ -75,7 +121,14 @@ fn model_err<T: Persist + std::fmt::Debug>(path: &Path) -> String {
 fn damaged_files_are_typed_errors() {
     let (x, _) = data();
     let dir = tempfile::tempdir().unwrap();
-    let g = DiagGmm::fit(x.view(), &GmmParams { n_components: 2, ..GmmParams::default() }).unwrap();
+    let g = DiagGmm::fit(
+        x.view(),
+        &GmmParams {
+            n_components: 2,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     let good = to_json(&g).unwrap();
     let p = dir.path().join("g.json");
     // Truncated.
@@ -117,13 +170,24 @@ fn damaged_files_are_typed_errors() {
     std::fs::write(&p, v.to_string()).unwrap();
     assert!(model_err::<DiagGmm>(&p).contains("DiagGmm"));
     // Missing file: Io.
-    assert!(matches!(load::<DiagGmm>(dir.path().join("nope.json")), Err(Error::Io { .. })));
+    assert!(matches!(
+        load::<DiagGmm>(dir.path().join("nope.json")),
+        Err(Error::Io { .. })
+    ));
     // from_json directly.
     assert!(from_json::<DiagGmm>(&good, Path::new("<mem>")).is_ok());
     // A loaded Mlp with a broken layer chain is rejected.
     let m = Mlp::from_parts(
-        vec![speaker_similarity::models::mlp::layers::Dense { weights: Array2::zeros((3, 4)), bias: Array1::zeros(4) },
-             speaker_similarity::models::mlp::layers::Dense { weights: Array2::zeros((4, 2)), bias: Array1::zeros(2) }],
+        vec![
+            speaker_similarity::models::mlp::layers::Dense {
+                weights: Array2::zeros((3, 4)),
+                bias: Array1::zeros(4),
+            },
+            speaker_similarity::models::mlp::layers::Dense {
+                weights: Array2::zeros((4, 2)),
+                bias: Array1::zeros(2),
+            },
+        ],
         0.0,
         None,
     )

@@ -13,7 +13,10 @@ fn mat(v: &Value) -> Array2<f64> {
 
 #[test]
 fn scaler_matches_sklearn() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/scaler_sklearn.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/scaler_sklearn.json"
+    );
     let f: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let x = mat(&f["x"]).mapv(|v| v as f32);
     let s = StandardScaler::fit(x.view()).unwrap();
@@ -43,7 +46,12 @@ fn baselines_learn_a_separable_problem_and_reject_bad_input() {
     let x = Array2::from_shape_fn((60, 4), |(i, j)| {
         (if j == y[i] { 5.0 } else { 0.0 }) + ((i * 7 + j * 3) % 10) as f32 * 0.1
     });
-    for kind in [BaselineKind::Svc, BaselineKind::RandomForest, BaselineKind::Knn, BaselineKind::LogisticRegression] {
+    for kind in [
+        BaselineKind::Svc,
+        BaselineKind::RandomForest,
+        BaselineKind::Knn,
+        BaselineKind::LogisticRegression,
+    ] {
         let b = Baseline::fit(kind, x.view(), &y).unwrap();
         let p = b.predict(x.view()).unwrap();
         let acc = p.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / 60.0;

@@ -21,7 +21,10 @@ fn mat(v: &Value) -> Array2<f64> {
 
 fn ubm_from(f: &Value) -> Ubm {
     let w: Vec<f64> = serde_json::from_value(f["weights"].clone()).unwrap();
-    Ubm::from_gmm(DiagGmm::from_parts(Array1::from(w), mat(&f["means"]), mat(&f["variances"])).unwrap()).unwrap()
+    Ubm::from_gmm(
+        DiagGmm::from_parts(Array1::from(w), mat(&f["means"]), mat(&f["variances"])).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -33,15 +36,24 @@ fn map_adaptation_matches_reynolds_formula() {
         let rel: f64 = r.parse().unwrap();
         let a = ubm.map_adapt(x.view(), rel).unwrap();
         let want = mat(&f["adapted"][r]["means"]);
-        let err = a.means().iter().zip(want.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        let err = a
+            .means()
+            .iter()
+            .zip(want.iter())
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
         println!("r={r}: max |adapted mean - numpy| = {err:e}");
         assert!(err < 1e-10);
         let llr = ubm.llr(&a, x.view()).unwrap();
         let want_llr = f["adapted"][r]["llr"].as_f64().unwrap();
         assert!((llr - want_llr).abs() < 1e-10, "llr {llr} vs {want_llr}");
-        assert!(llr > 0.0, "the adapted model explains the speaker's frames better");
+        assert!(
+            llr > 0.0,
+            "the adapted model explains the speaker's frames better"
+        );
         let sv = ubm.supervector(&a).unwrap();
-        let want_sv: Vec<f64> = serde_json::from_value(f["adapted"][r]["supervector"].clone()).unwrap();
+        let want_sv: Vec<f64> =
+            serde_json::from_value(f["adapted"][r]["supervector"].clone()).unwrap();
         for (a, b) in sv.iter().zip(&want_sv) {
             assert!((f64::from(*a) - b).abs() < 1e-5 * (1.0 + b.abs()));
         }
@@ -49,7 +61,11 @@ fn map_adaptation_matches_reynolds_formula() {
         assert_eq!(a.weights(), ubm.gmm().weights());
         assert_eq!(a.variances(), ubm.gmm().variances());
         // Offset supervector is zero for the UBM itself.
-        assert!(ubm.supervector_offset(ubm.gmm()).unwrap().iter().all(|&v| v == 0.0));
+        assert!(ubm
+            .supervector_offset(ubm.gmm())
+            .unwrap()
+            .iter()
+            .all(|&v| v == 0.0));
     }
 }
 
@@ -63,11 +79,20 @@ fn relevance_limits_and_direction() {
     let a_inf = ubm.map_adapt(x.view(), f64::INFINITY).unwrap();
     assert_eq!(a_inf.means(), &mu);
     let a_big = ubm.map_adapt(x.view(), 1e12).unwrap();
-    assert!(a_big.means().iter().zip(mu.iter()).all(|(a, b)| (a - b).abs() < 1e-9));
+    assert!(a_big
+        .means()
+        .iter()
+        .zip(mu.iter())
+        .all(|(a, b)| (a - b).abs() < 1e-9));
     // r = 0 gives the responsibility-weighted data means E_k(x).
     let ex = mat(&f["ex"]);
     let a0 = ubm.map_adapt(x.view(), 0.0).unwrap();
-    let err = a0.means().iter().zip(ex.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+    let err = a0
+        .means()
+        .iter()
+        .zip(ex.iter())
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(err < 1e-10, "r=0: {err}");
     // Adapted means move toward the data: strictly between UBM and E_k(x).
     let a16 = ubm.map_adapt(x.view(), 16.0).unwrap();
@@ -76,7 +101,9 @@ fn relevance_limits_and_direction() {
         assert!((a - m) * (e - m) >= 0.0);
     }
     assert!(ubm.map_adapt(x.view(), -1.0).is_err());
-    assert!(ubm.map_adapt(Array2::<f32>::zeros((3, 2)).view(), 16.0).is_err());
+    assert!(ubm
+        .map_adapt(Array2::<f32>::zeros((3, 2)).view(), 16.0)
+        .is_err());
 }
 
 /// Four "speakers" whose frames come from different 2-component mixtures in 5-D.
@@ -90,7 +117,8 @@ fn speakers_sep(frames: usize, seed: u64, sep: f32) -> Vec<Array2<f32>> {
         .map(|s| {
             Array2::from_shape_fn((frames, 5), |(i, j)| {
                 let mode = (i % 2) as f32;
-                let c = if j == s { sep } else { 0.0 } + mode * if j == (s + 1) % 5 { 1.5 } else { 0.0 };
+                let c = if j == s { sep } else { 0.0 }
+                    + mode * if j == (s + 1) % 5 { 1.5 } else { 0.0 };
                 c + rng.random_range(-1.0f32..1.0)
             })
         })
@@ -101,7 +129,12 @@ fn speakers_sep(frames: usize, seed: u64, sep: f32) -> Vec<Array2<f32>> {
 /// offset: the set-up GMM-UBM is made for (components shared across speakers).
 fn speakers_shared(frames: usize, seed: u64) -> Vec<Array2<f32>> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let phones = [[6.0f32, 0.0, 0.0, 0.0, 0.0], [0.0, 6.0, 0.0, 0.0, 0.0], [0.0, 0.0, 6.0, 0.0, 0.0], [0.0, 0.0, 0.0, 6.0, 6.0]];
+    let phones = [
+        [6.0f32, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 6.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 6.0, 0.0, 0.0],
+        [0.0, 0.0, 0.0, 6.0, 6.0],
+    ];
     (0..4)
         .map(|s| {
             Array2::from_shape_fn((frames, 5), |(i, j)| {
@@ -120,7 +153,10 @@ fn names() -> Vec<String> {
 fn gmm_classifier_learns_separable_speakers() {
     let train = speakers(400, 1);
     let views: Vec<ArrayView2<f32>> = train.iter().map(|a| a.view()).collect();
-    let params = GmmParams { n_components: 4, ..GmmParams::default() };
+    let params = GmmParams {
+        n_components: 4,
+        ..GmmParams::default()
+    };
     let clf = GmmClassifier::fit(&views, &names(), &params).unwrap();
     // Test utterances of 30 frames each.
     let test = speakers(300, 2);
@@ -136,15 +172,23 @@ fn gmm_classifier_learns_separable_speakers() {
     let pred = clf.predict_clips(&cv).unwrap();
     assert_eq!(pred, truth, "utterance-level accuracy must be 100%");
     // Row mode (one row = one utterance): per-frame accuracy is high.
-    let x = ndarray::concatenate(ndarray::Axis(0), &test.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap();
+    let x = ndarray::concatenate(
+        ndarray::Axis(0),
+        &test.iter().map(|a| a.view()).collect::<Vec<_>>(),
+    )
+    .unwrap();
     let y: Vec<usize> = (0..4).flat_map(|s| std::iter::repeat_n(s, 300)).collect();
     let rows = clf.predict_rows(x.view()).unwrap();
     let acc = rows.iter().zip(&y).filter(|(a, b)| a == b).count() as f64 / y.len() as f64;
     println!("GmmClassifier frame accuracy {acc:.4}");
     assert!(acc > 0.85, "frame accuracy {acc}");
     let clf2 = GmmClassifier::fit_rows(
-        ndarray::concatenate(ndarray::Axis(0), &views).unwrap().view(),
-        &(0..4).flat_map(|s| std::iter::repeat_n(s, 400)).collect::<Vec<_>>(),
+        ndarray::concatenate(ndarray::Axis(0), &views)
+            .unwrap()
+            .view(),
+        &(0..4)
+            .flat_map(|s| std::iter::repeat_n(s, 400))
+            .collect::<Vec<_>>(),
         &names(),
         &params,
     )
@@ -159,8 +203,19 @@ fn gmm_classifier_learns_separable_speakers() {
 #[test]
 fn gmm_ubm_classifier_learns_separable_speakers() {
     let train = speakers_shared(300, 3);
-    let pooled = ndarray::concatenate(ndarray::Axis(0), &train.iter().map(|a| a.view()).collect::<Vec<_>>()).unwrap();
-    let ubm = Ubm::fit(pooled.view(), &GmmParams { n_components: 8, ..GmmParams::default() }).unwrap();
+    let pooled = ndarray::concatenate(
+        ndarray::Axis(0),
+        &train.iter().map(|a| a.view()).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let ubm = Ubm::fit(
+        pooled.view(),
+        &GmmParams {
+            n_components: 8,
+            ..GmmParams::default()
+        },
+    )
+    .unwrap();
     let views: Vec<ArrayView2<f32>> = train.iter().map(|a| a.view()).collect();
     let clf = GmmUbmClassifier::fit(ubm, &views, &names(), 16.0).unwrap();
     let test = speakers_shared(300, 4);

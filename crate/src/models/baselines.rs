@@ -42,10 +42,11 @@ pub enum BaselineKind {
 }
 
 type Dm = DenseMatrix<f64>;
+type Knn = KNNClassifier<f64, i32, Dm, Vec<i32>, Euclidian<f64>>;
 
 enum Fitted {
     Rf(Box<RandomForestClassifier<f64, i32, Dm, Vec<i32>>>),
-    Knn(Box<KNNClassifier<f64, i32, Dm, Vec<i32>, Euclidian<f64>>>),
+    Knn(Box<Knn>),
     Lr(Box<LogisticRegression<f64, i32, Dm, Vec<i32>>>),
     Svc,
 }
@@ -136,8 +137,12 @@ impl Baseline {
         let xm = dense(&self.x)?;
         let f = match self.kind {
             BaselineKind::RandomForest => Fitted::Rf(Box::new(
-                RandomForestClassifier::fit(&xm, &self.y, RandomForestClassifierParameters::default())
-                    .map_err(|e| failed(self.kind, e))?,
+                RandomForestClassifier::fit(
+                    &xm,
+                    &self.y,
+                    RandomForestClassifierParameters::default(),
+                )
+                .map_err(|e| failed(self.kind, e))?,
             )),
             BaselineKind::Knn => {
                 let k = 5.min(self.x.nrows());
@@ -181,16 +186,32 @@ impl Baseline {
         }
         let xm = dense(&x.mapv(f64::from))?;
         let labels: Vec<i64> = match self.fitted()? {
-            Fitted::Rf(m) => m.predict(&xm).map_err(|e| failed(self.kind, e))?.into_iter().map(i64::from).collect(),
-            Fitted::Knn(m) => m.predict(&xm).map_err(|e| failed(self.kind, e))?.into_iter().map(i64::from).collect(),
-            Fitted::Lr(m) => m.predict(&xm).map_err(|e| failed(self.kind, e))?.into_iter().map(i64::from).collect(),
+            Fitted::Rf(m) => m
+                .predict(&xm)
+                .map_err(|e| failed(self.kind, e))?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+            Fitted::Knn(m) => m
+                .predict(&xm)
+                .map_err(|e| failed(self.kind, e))?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+            Fitted::Lr(m) => m
+                .predict(&xm)
+                .map_err(|e| failed(self.kind, e))?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
             Fitted::Svc => {
                 let train = dense(&self.x)?;
                 let params = SVCParameters::default()
                     .with_c(1.0)
                     .with_kernel(Kernels::rbf().with_gamma(self.gamma()))
                     .with_seed(Some(0));
-                let svc = MultiClassSVC::fit(&train, &self.y, &params).map_err(|e| failed(self.kind, e))?;
+                let svc = MultiClassSVC::fit(&train, &self.y, &params)
+                    .map_err(|e| failed(self.kind, e))?;
                 svc.predict(&xm)
                     .map_err(|e| failed(self.kind, e))?
                     .into_iter()
@@ -221,12 +242,18 @@ impl Baseline {
             || self.x.ncols() == 0
             || (self.kind == BaselineKind::Svc && self.x.nrows() < self.x.ncols())
         {
-            return Err(Error::Shape("baseline training data and labels disagree".into()));
+            return Err(Error::Shape(
+                "baseline training data and labels disagree".into(),
+            ));
         }
         if self.x.iter().any(|v| !v.is_finite()) {
             return Err(Error::param("x", "non-finite training value"));
         }
-        if self.y.iter().any(|&c| c < 0 || c as usize >= self.n_classes) {
+        if self
+            .y
+            .iter()
+            .any(|&c| c < 0 || c as usize >= self.n_classes)
+        {
             return Err(Error::param("y", "label out of range"));
         }
         Ok(())

@@ -32,13 +32,20 @@ pub(crate) fn check_names(names: &[String], n: usize) -> Result<()> {
         )));
     }
     if n < 2 {
-        return Err(Error::param("classes", format!("need at least 2 classes, got {n}")));
+        return Err(Error::param(
+            "classes",
+            format!("need at least 2 classes, got {n}"),
+        ));
     }
     Ok(())
 }
 
 /// Rows of `x` grouped by label.
-pub(crate) fn group_rows(x: ArrayView2<f32>, y: &[usize], n_classes: usize) -> Result<Vec<Array2<f32>>> {
+pub(crate) fn group_rows(
+    x: ArrayView2<f32>,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<Vec<Array2<f32>>> {
     super::check_labels(y, x.nrows(), n_classes)?;
     (0..n_classes)
         .map(|c| {
@@ -53,7 +60,10 @@ pub(crate) fn argmax_rows(s: &Array2<f64>) -> Vec<usize> {
         .map(|r| {
             r.iter()
                 .enumerate()
-                .fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b })
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+                )
                 .0
         })
         .collect()
@@ -62,7 +72,11 @@ pub(crate) fn argmax_rows(s: &Array2<f64>) -> Vec<usize> {
 impl GmmClassifier {
     /// Fit one mixture per class; `per_class[c]` holds class `c`'s rows (frames
     /// or clip vectors). Class `c` uses seed `params.seed + c`.
-    pub fn fit(per_class: &[ArrayView2<f32>], names: &[String], params: &GmmParams) -> Result<Self> {
+    pub fn fit(
+        per_class: &[ArrayView2<f32>],
+        names: &[String],
+        params: &GmmParams,
+    ) -> Result<Self> {
         params.validate()?;
         check_names(names, per_class.len())?;
         let models = per_class
@@ -93,7 +107,12 @@ impl GmmClassifier {
 
     /// Fit from rows and labels (`y[i]` in `0..names.len()`), grouping rows by
     /// class: the original project's set-up with one clip vector per row.
-    pub fn fit_rows(x: ArrayView2<f32>, y: &[usize], names: &[String], params: &GmmParams) -> Result<Self> {
+    pub fn fit_rows(
+        x: ArrayView2<f32>,
+        y: &[usize],
+        names: &[String],
+        params: &GmmParams,
+    ) -> Result<Self> {
         let groups = group_rows(x, y, names.len())?;
         let views: Vec<ArrayView2<f32>> = groups.iter().map(|g| g.view()).collect();
         Self::fit(&views, names, params)
@@ -156,9 +175,10 @@ impl GmmClassifier {
         }
         let d = self.models[0].n_features();
         if self.models.iter().any(|m| m.n_features() != d) {
-            return Err(Error::Shape("class models have different feature counts".into()));
+            return Err(Error::Shape(
+                "class models have different feature counts".into(),
+            ));
         }
         Ok(())
     }
 }
-

@@ -118,7 +118,10 @@ impl GmmParams {
             return Err(Error::param("n_components", "must be at least 1"));
         }
         if !(self.tol.is_finite() && self.tol >= 0.0) {
-            return Err(Error::param("tol", format!("must be >= 0, got {}", self.tol)));
+            return Err(Error::param(
+                "tol",
+                format!("must be >= 0, got {}", self.tol),
+            ));
         }
         if !(self.reg_covar.is_finite() && self.reg_covar >= 0.0) {
             return Err(Error::param(
@@ -204,7 +207,6 @@ impl Scratch {
     }
 }
 
-
 /// Log-sum-exp of `row`: turns the weighted log-densities into responsibilities
 /// in place (the row is overwritten with `exp(v − max)` when `resp` is false)
 /// and returns log p(x).
@@ -232,7 +234,11 @@ fn lse_row(row: &mut [f64], resp: bool) -> f64 {
 impl DiagGmm {
     /// A mixture from its parameters: `weights` (k, positive; normalised to sum to
     /// 1), `means` (k × d) and `variances` (k × d, positive).
-    pub fn from_parts(weights: Array1<f64>, means: Array2<f64>, variances: Array2<f64>) -> Result<Self> {
+    pub fn from_parts(
+        weights: Array1<f64>,
+        means: Array2<f64>,
+        variances: Array2<f64>,
+    ) -> Result<Self> {
         let mut g = DiagGmm {
             weights,
             means,
@@ -253,7 +259,9 @@ impl DiagGmm {
     pub fn validate(&self) -> Result<()> {
         let k = self.weights.len();
         if k == 0 {
-            return Err(Error::Shape("a mixture needs at least one component".into()));
+            return Err(Error::Shape(
+                "a mixture needs at least one component".into(),
+            ));
         }
         if self.means.nrows() != k || self.variances.dim() != self.means.dim() {
             return Err(Error::Shape(format!(
@@ -266,13 +274,19 @@ impl DiagGmm {
             return Err(Error::Shape("a mixture needs at least one feature".into()));
         }
         if self.weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
-            return Err(Error::param("weights", "every weight must be finite and > 0"));
+            return Err(Error::param(
+                "weights",
+                "every weight must be finite and > 0",
+            ));
         }
         if self.means.iter().any(|v| !v.is_finite()) {
             return Err(Error::param("means", "every mean must be finite"));
         }
         if self.variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-            return Err(Error::param("variances", "every variance must be finite and > 0"));
+            return Err(Error::param(
+                "variances",
+                "every variance must be finite and > 0",
+            ));
         }
         Ok(())
     }
@@ -331,7 +345,12 @@ impl DiagGmm {
         let mut sxx = Array2::<f64>::zeros((k, d));
         let mut add = |j: usize, r: f64, row: ArrayView1<f32>| {
             nk[j] += r;
-            for ((a, b), &v) in sx.row_mut(j).iter_mut().zip(sxx.row_mut(j).iter_mut()).zip(row) {
+            for ((a, b), &v) in sx
+                .row_mut(j)
+                .iter_mut()
+                .zip(sxx.row_mut(j).iter_mut())
+                .zip(row)
+            {
                 let v = f64::from(v);
                 *a += r * v;
                 *b += r * v * v;
@@ -378,7 +397,8 @@ impl DiagGmm {
     pub(crate) fn m_step(stats: &SuffStats, reg_covar: f64) -> Result<Self> {
         let nk = stats.nk.mapv(|v| v + 10.0 * f64::EPSILON);
         let means = &stats.sx / &nk.view().insert_axis(Axis(1));
-        let variances = &stats.sxx / &nk.view().insert_axis(Axis(1)) - &means.mapv(|m| m * m) + reg_covar;
+        let variances =
+            &stats.sxx / &nk.view().insert_axis(Axis(1)) - &means.mapv(|m| m * m) + reg_covar;
         if variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(Error::Training(
                 "ill-defined empirical covariance (a component collapsed onto too few \
@@ -479,14 +499,22 @@ impl DiagGmm {
 
     /// Weighted log-densities of rows `r0..r1` into `sc.lp[..b]`, with
     /// `sc.z[..b] = [x, x²]`.
-    fn block_logprob(pre: &Precomp, x: ArrayView2<f32>, r0: usize, r1: usize, sc: &mut Scratch) -> usize {
+    fn block_logprob(
+        pre: &Precomp,
+        x: ArrayView2<f32>,
+        r0: usize,
+        r1: usize,
+        sc: &mut Scratch,
+    ) -> usize {
         let b = r1 - r0;
         let d = x.ncols();
         {
             let mut z = sc.z.slice_mut(s![..b, ..]);
             for (i, row) in x.slice(s![r0..r1, ..]).outer_iter().enumerate() {
                 let mut zr = z.row_mut(i);
-                let zs = zr.as_slice_mut().expect("rows of a standard-layout array are contiguous");
+                let zs = zr
+                    .as_slice_mut()
+                    .expect("rows of a standard-layout array are contiguous");
                 let (lo, hi) = zs.split_at_mut(d);
                 for ((a, q), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
                     let v = f64::from(v);
@@ -624,7 +652,8 @@ impl DiagGmm {
             for mut row in sc.lp.slice_mut(s![..b, ..]).outer_iter_mut() {
                 lse_row(row.as_slice_mut().expect("contiguous row"), true);
             }
-            out.slice_mut(s![r0..r1, ..]).assign(&sc.lp.slice(s![..b, ..]));
+            out.slice_mut(s![r0..r1, ..])
+                .assign(&sc.lp.slice(s![..b, ..]));
         }
         Ok(out)
     }
@@ -636,7 +665,10 @@ impl DiagGmm {
             .map(|r| {
                 r.iter()
                     .enumerate()
-                    .fold((0, f64::NEG_INFINITY), |b, (j, &v)| if v > b.1 { (j, v) } else { b })
+                    .fold(
+                        (0, f64::NEG_INFINITY),
+                        |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+                    )
                     .0
             })
             .collect())

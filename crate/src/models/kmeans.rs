@@ -161,7 +161,10 @@ struct Assign {
 }
 
 /// Assign every row to its nearest centre; also return per-cluster sums and counts.
-fn assign(x: ArrayView2<f32>, centers: &Array2<f64>) -> (Vec<usize>, Vec<f64>, Array2<f64>, Vec<f64>) {
+fn assign(
+    x: ArrayView2<f32>,
+    centers: &Array2<f64>,
+) -> (Vec<usize>, Vec<f64>, Array2<f64>, Vec<f64>) {
     let n = x.nrows();
     let (k, d) = centers.dim();
     let c_sq: Array1<f64> = centers.map_axis(Axis(1), |r| r.dot(&r));
@@ -221,7 +224,12 @@ fn assign(x: ArrayView2<f32>, centers: &Array2<f64>) -> (Vec<usize>, Vec<f64>, A
 /// longer change or the total squared centre shift falls to `1e-4 ×` the mean
 /// per-column variance of `x`. Empty clusters are moved to the points farthest from
 /// their centres.
-pub fn kmeans(x: ArrayView2<f32>, k: usize, max_iter: usize, rng: &mut StdRng) -> Result<KMeansResult> {
+pub fn kmeans(
+    x: ArrayView2<f32>,
+    k: usize,
+    max_iter: usize,
+    rng: &mut StdRng,
+) -> Result<KMeansResult> {
     super::check_matrix(x, "k-means input")?;
     if max_iter == 0 {
         return Err(Error::param("max_iter", "must be at least 1"));
@@ -231,9 +239,7 @@ pub fn kmeans(x: ArrayView2<f32>, k: usize, max_iter: usize, rng: &mut StdRng) -
     let seeds = kmeans_plusplus(x, k, rng)?;
     let mut centers = Array2::<f64>::zeros((k, d));
     for (j, &i) in seeds.iter().enumerate() {
-        centers
-            .row_mut(j)
-            .assign(&x.row(i).mapv(f64::from));
+        centers.row_mut(j).assign(&x.row(i).mapv(f64::from));
     }
     // tol scaled by the mean column variance, as sklearn's _tolerance.
     let (_, var) = column_mean_var(x);
@@ -262,9 +268,9 @@ pub fn kmeans(x: ArrayView2<f32>, k: usize, max_iter: usize, rng: &mut StdRng) -
                 counts[j] = 1.0;
             }
         }
-        for j in 0..k {
-            if counts[j] > 0.0 {
-                let c = &sums.row(j) / counts[j];
+        for (j, &cnt) in counts.iter().enumerate() {
+            if cnt > 0.0 {
+                let c = &sums.row(j) / cnt;
                 new_centers.row_mut(j).assign(&c);
             }
         }

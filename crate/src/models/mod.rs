@@ -5,14 +5,14 @@
 //! samples (frames or clip vectors) and whose columns are feature dimensions.
 //! Class labels are `usize` indices into a list of class names.
 //!
-//! - [`gmm`]: [`DiagGmm`], a diagonal-covariance Gaussian mixture fitted by EM.
-//! - [`kmeans`]: k-means++ and Lloyd's algorithm, used to initialise EM.
-//! - [`classifier`]: [`GmmClassifier`], one mixture per speaker.
-//! - [`ubm`]: [`Ubm`], a universal background model, MAP adaptation of its means,
+//! - [`gmm`] — [`DiagGmm`], a diagonal-covariance Gaussian mixture fitted by EM.
+//! - [`kmeans`] — k-means++ and Lloyd's algorithm, used to initialise EM.
+//! - [`classifier`] — [`GmmClassifier`], one mixture per speaker.
+//! - [`ubm`] — [`Ubm`], a universal background model, MAP adaptation of its means,
 //!   log-likelihood-ratio scoring, supervectors and [`GmmUbmClassifier`].
-//! - [`mlp`]: [`Mlp`], a dense neural network trained with Adam.
-//! - [`scaler`]: [`StandardScaler`].
-//! - [`baselines`]: smartcore classifiers for comparison.
+//! - [`mlp`] — [`Mlp`], a dense neural network trained with Adam.
+//! - [`scaler`] — [`StandardScaler`].
+//! - [`baselines`] — smartcore classifiers for comparison.
 
 pub mod baselines;
 pub mod classifier;
@@ -23,16 +23,13 @@ pub mod mlp;
 pub mod scaler;
 pub mod ubm;
 
-
-
 pub use baselines::{Baseline, BaselineKind};
 pub use classifier::GmmClassifier;
 pub use gmm::{DiagGmm, GmmInit, GmmParams};
-pub use ubm::{GmmUbmClassifier, Ubm};
 pub use mlp::{EpochLog, History, Mlp, MlpParams, Monitor};
+pub use ubm::{GmmUbmClassifier, Ubm};
 
 pub use scaler::StandardScaler;
-
 
 use crate::error::{Error, Result};
 use ndarray::ArrayView2;

@@ -159,7 +159,12 @@ pub struct GmmUbmClassifier {
 
 impl GmmUbmClassifier {
     /// Adapt one model per class from `per_class[c]`'s frames (in parallel).
-    pub fn fit(ubm: Ubm, per_class: &[ArrayView2<f32>], names: &[String], relevance_factor: f64) -> Result<Self> {
+    pub fn fit(
+        ubm: Ubm,
+        per_class: &[ArrayView2<f32>],
+        names: &[String],
+        relevance_factor: f64,
+    ) -> Result<Self> {
         check_names(names, per_class.len())?;
         let speakers = per_class
             .par_iter()

@@ -46,13 +46,17 @@ impl Dense {
     /// A layer with seeded random weights and zero bias.
     pub fn new(n_in: usize, n_out: usize, init: WeightInit, rng: &mut impl Rng) -> Result<Self> {
         if n_in == 0 || n_out == 0 {
-            return Err(Error::param("layer size", "a dense layer needs at least one input and one output"));
+            return Err(Error::param(
+                "layer size",
+                "a dense layer needs at least one input and one output",
+            ));
         }
         let limit = match init {
             WeightInit::GlorotUniform => (6.0 / (n_in + n_out) as f64).sqrt(),
             WeightInit::HeUniform => (6.0 / n_in as f64).sqrt(),
         } as f32;
-        let dist = Uniform::new(-limit, limit).map_err(|e| Error::param("layer size", e.to_string()))?;
+        let dist =
+            Uniform::new(-limit, limit).map_err(|e| Error::param("layer size", e.to_string()))?;
         let weights = Array2::from_shape_simple_fn((n_in, n_out), || dist.sample(rng));
         Ok(Dense {
             weights,
@@ -76,7 +80,11 @@ impl Dense {
     /// `x W + b`.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         if x.ncols() != self.n_in() {
-            return Err(Error::Shape(format!("dense layer takes {} inputs, got {}", self.n_in(), x.ncols())));
+            return Err(Error::Shape(format!(
+                "dense layer takes {} inputs, got {}",
+                self.n_in(),
+                x.ncols()
+            )));
         }
         let mut out = Array2::zeros((x.nrows(), self.n_out()));
         self.forward_into(x, out.view_mut());
@@ -91,7 +99,10 @@ impl Dense {
 
     /// Gradients given the layer input `x` and `∂L/∂y`.
     pub fn backward(&self, x: ArrayView2<f32>, grad_out: ArrayView2<f32>) -> Result<DenseGrads> {
-        if x.ncols() != self.n_in() || grad_out.ncols() != self.n_out() || x.nrows() != grad_out.nrows() {
+        if x.ncols() != self.n_in()
+            || grad_out.ncols() != self.n_out()
+            || x.nrows() != grad_out.nrows()
+        {
             return Err(Error::Shape("dense backward: shapes do not agree".into()));
         }
         let mut gw = Array2::zeros(self.weights.dim());
@@ -108,7 +119,12 @@ impl Dense {
 }
 
 /// `gw = xᵀ g`, `gb = Σ_rows g`.
-pub(crate) fn backward_params(x: ArrayView2<f32>, g: ArrayView2<f32>, mut gw: ArrayViewMut2<f32>, gb: &mut Array1<f32>) {
+pub(crate) fn backward_params(
+    x: ArrayView2<f32>,
+    g: ArrayView2<f32>,
+    mut gw: ArrayViewMut2<f32>,
+    gb: &mut Array1<f32>,
+) {
     general_mat_mul(1.0, &x.t(), &g, 0.0, &mut gw);
     gb.fill(0.0);
     for row in g.outer_iter() {
@@ -138,7 +154,13 @@ pub fn relu_backward(x: ArrayView2<f32>, grad_out: ArrayView2<f32>) -> Array2<f3
 /// scaled by `1 / (1 − rate)` (as Keras), so no rescaling is needed at inference.
 pub fn dropout_mask(rows: usize, cols: usize, rate: f32, rng: &mut impl Rng) -> Array2<f32> {
     let scale = 1.0 / (1.0 - rate);
-    Array2::from_shape_simple_fn((rows, cols), || if rng.random::<f32>() < rate { 0.0 } else { scale })
+    Array2::from_shape_simple_fn((rows, cols), || {
+        if rng.random::<f32>() < rate {
+            0.0
+        } else {
+            scale
+        }
+    })
 }
 
 /// Dropout forward with a given mask: `x ⊙ mask`.

@@ -36,8 +36,8 @@ pub mod layers;
 
 use crate::error::{Error, Result};
 use crate::models::scaler::StandardScaler;
-use layers::{argmax_view, backward_params, softmax_ce_inplace, softmax_row, Dense};
 pub use layers::WeightInit;
+use layers::{argmax_view, backward_params, softmax_ce_inplace, softmax_row, Dense};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
@@ -135,10 +135,16 @@ impl MlpParams {
     /// Check every field.
     pub fn validate(&self) -> Result<()> {
         if self.hidden.contains(&0) {
-            return Err(Error::param("hidden", "every hidden layer needs at least one unit"));
+            return Err(Error::param(
+                "hidden",
+                "every hidden layer needs at least one unit",
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
-            return Err(Error::param("dropout", format!("must be in [0, 1), got {}", self.dropout)));
+            return Err(Error::param(
+                "dropout",
+                format!("must be in [0, 1), got {}", self.dropout),
+            ));
         }
         if self.batch_size == 0 {
             return Err(Error::param("batch_size", "must be at least 1"));
@@ -218,8 +224,18 @@ impl SplitMix {
     }
 }
 
-/// Adam state for one parameter array (flattened).
-fn adam_update(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], lr_t: f32, b1: f32, b2: f32, eps: f32) {
+/// Adam step for one parameter array (flattened).
+#[allow(clippy::too_many_arguments)]
+fn adam_update(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    lr_t: f32,
+    b1: f32,
+    b2: f32,
+    eps: f32,
+) {
     let (c1, c2) = (1.0 - b1, 1.0 - b2);
     for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m += (g - *m) * c1;
@@ -257,7 +273,10 @@ impl Mlp {
         params.validate()?;
         super::check_matrix(x, "MLP training data")?;
         if n_classes < 2 {
-            return Err(Error::param("n_classes", format!("need at least 2 classes, got {n_classes}")));
+            return Err(Error::param(
+                "n_classes",
+                format!("need at least 2 classes, got {n_classes}"),
+            ));
         }
         super::check_labels(y, x.nrows(), n_classes)?;
         if let Some((vx, vy)) = validation {
@@ -298,14 +317,42 @@ impl Mlp {
         let mut work = Work {
             xb: Array2::zeros((bs, x.ncols())),
             yb: vec![0; bs],
-            acts: params.hidden.iter().map(|&h| Array2::zeros((bs, h))).collect(),
+            acts: params
+                .hidden
+                .iter()
+                .map(|&h| Array2::zeros((bs, h)))
+                .collect(),
             grads: sizes[1..].iter().map(|&h| Array2::zeros((bs, h))).collect(),
-            gw: mlp.layers.iter().map(|l| Array2::zeros(l.weights.dim())).collect(),
-            gb: mlp.layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
-            mw: mlp.layers.iter().map(|l| Array2::zeros(l.weights.dim())).collect(),
-            vw: mlp.layers.iter().map(|l| Array2::zeros(l.weights.dim())).collect(),
-            mb: mlp.layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
-            vb: mlp.layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
+            gw: mlp
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            gb: mlp
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.n_out()))
+                .collect(),
+            mw: mlp
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            vw: mlp
+                .layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            mb: mlp
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.n_out()))
+                .collect(),
+            vb: mlp
+                .layers
+                .iter()
+                .map(|l| Array1::zeros(l.n_out()))
+                .collect(),
         };
         let mut history = History::default();
         let mut order: Vec<usize> = (0..x.nrows()).collect();
@@ -333,7 +380,10 @@ impl Mlp {
                 val_accuracy: None,
             };
             if !log.loss.is_finite() {
-                return Err(Error::Training(format!("the training loss became {} at epoch {epoch}", log.loss)));
+                return Err(Error::Training(format!(
+                    "the training loss became {} at epoch {epoch}",
+                    log.loss
+                )));
             }
             history.loss.push(log.loss);
             history.accuracy.push(log.accuracy);
@@ -441,7 +491,8 @@ impl Mlp {
             }
         }
         // Loss and output gradient (in place in grads[nl-1]).
-        let (loss, correct) = softmax_ce_inplace(w.grads[nl - 1].slice_mut(s![..b, ..]), &w.yb[..b]);
+        let (loss, correct) =
+            softmax_ce_inplace(w.grads[nl - 1].slice_mut(s![..b, ..]), &w.yb[..b]);
         // Backward.
         for l in (0..nl).rev() {
             let input = if l == 0 {
@@ -449,12 +500,23 @@ impl Mlp {
             } else {
                 w.acts[l - 1].slice(s![..b, ..])
             };
-            backward_params(input, w.grads[l].slice(s![..b, ..]), w.gw[l].view_mut(), &mut w.gb[l]);
+            backward_params(
+                input,
+                w.grads[l].slice(s![..b, ..]),
+                w.gw[l].view_mut(),
+                &mut w.gb[l],
+            );
             if l > 0 {
                 let (lo, hi) = w.grads.split_at_mut(l);
                 let gprev = &mut lo[l - 1];
                 let mut gp = gprev.slice_mut(s![..b, ..]);
-                general_mat_mul(1.0, &hi[0].slice(s![..b, ..]), &self.layers[l].weights.t(), 0.0, &mut gp);
+                general_mat_mul(
+                    1.0,
+                    &hi[0].slice(s![..b, ..]),
+                    &self.layers[l].weights.t(),
+                    0.0,
+                    &mut gp,
+                );
                 // Through dropout and ReLU: the gradient passes (scaled) where the
                 // post-dropout activation is positive.
                 gp.zip_mut_with(&w.acts[l - 1].slice(s![..b, ..]), |g, &a| {
@@ -579,7 +641,11 @@ impl Mlp {
     }
 
     /// Build a network from layers (validated), e.g. for tests.
-    pub fn from_parts(layers: Vec<Dense>, dropout: f32, scaler: Option<StandardScaler>) -> Result<Self> {
+    pub fn from_parts(
+        layers: Vec<Dense>,
+        dropout: f32,
+        scaler: Option<StandardScaler>,
+    ) -> Result<Self> {
         let m = Mlp {
             layers,
             dropout,
@@ -597,7 +663,11 @@ impl Mlp {
         }
         for (i, l) in self.layers.iter().enumerate() {
             if l.n_in() == 0 || l.n_out() == 0 || l.bias.len() != l.n_out() {
-                return Err(Error::Shape(format!("layer {i}: weights {:?}, bias {}", l.weights.dim(), l.bias.len())));
+                return Err(Error::Shape(format!(
+                    "layer {i}: weights {:?}, bias {}",
+                    l.weights.dim(),
+                    l.bias.len()
+                )));
             }
             if i > 0 && self.layers[i - 1].n_out() != l.n_in() {
                 return Err(Error::Shape(format!(
@@ -607,12 +677,21 @@ impl Mlp {
                     l.n_in()
                 )));
             }
-            if l.weights.iter().chain(l.bias.iter()).any(|v| !v.is_finite()) {
-                return Err(Error::param("weights", format!("layer {i} holds a non-finite value")));
+            if l.weights
+                .iter()
+                .chain(l.bias.iter())
+                .any(|v| !v.is_finite())
+            {
+                return Err(Error::param(
+                    "weights",
+                    format!("layer {i} holds a non-finite value"),
+                ));
             }
         }
         if self.n_classes() < 2 {
-            return Err(Error::Shape("the output layer needs at least 2 classes".into()));
+            return Err(Error::Shape(
+                "the output layer needs at least 2 classes".into(),
+            ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(Error::param("dropout", "must be in [0, 1)"));
@@ -620,7 +699,9 @@ impl Mlp {
         if let Some(s) = &self.scaler {
             s.validate()?;
             if s.n_features() != self.n_features() {
-                return Err(Error::Shape("the scaler and the first layer disagree on the input size".into()));
+                return Err(Error::Shape(
+                    "the scaler and the first layer disagree on the input size".into(),
+                ));
             }
         }
         Ok(())
@@ -647,18 +728,36 @@ impl Mlp {
             }
             line
         };
-        let name = |base: &str, i: usize| if i == 0 { base.to_string() } else { format!("{base}_{i}") };
+        let name = |base: &str, i: usize| {
+            if i == 0 {
+                base.to_string()
+            } else {
+                format!("{base}_{i}")
+            }
+        };
         let mut rows: Vec<[String; 3]> = Vec::new();
         let (mut nd, mut na, mut ndr) = (0, 0, 0);
         let nl = self.layers.len();
         for (l, layer) in self.layers.iter().enumerate() {
             let shape = format!("(None, {})", layer.n_out());
-            rows.push([format!("{} (Dense)", name("dense", nd)), shape.clone(), layer.n_params().to_string()]);
+            rows.push([
+                format!("{} (Dense)", name("dense", nd)),
+                shape.clone(),
+                layer.n_params().to_string(),
+            ]);
             nd += 1;
-            rows.push([format!("{} (Activation)", name("activation", na)), shape.clone(), "0".into()]);
+            rows.push([
+                format!("{} (Activation)", name("activation", na)),
+                shape.clone(),
+                "0".into(),
+            ]);
             na += 1;
             if l < nl - 1 && self.dropout > 0.0 {
-                rows.push([format!("{} (Dropout)", name("dropout", ndr)), shape, "0".into()]);
+                rows.push([
+                    format!("{} (Dropout)", name("dropout", ndr)),
+                    shape,
+                    "0".into(),
+                ]);
                 ndr += 1;
             }
         }
@@ -686,11 +785,10 @@ fn thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
     }
     out
 }
-
