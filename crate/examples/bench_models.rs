@@ -48,7 +48,21 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// CPU time of the whole process (all threads), in ms, from /proc/self/stat
+/// (Linux; 10 ms ticks). `None` elsewhere.
+fn cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) * 10.0)
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -93,14 +107,21 @@ fn main() {
             (x, g)
         }
     };
+    let only = arg("--only").unwrap_or_default();
+    let em_reps = if only == "mlp" { 0 } else { reps };
+    let mlp_reps = if only == "em" { 0 } else { reps };
     let mut g = init.clone();
     g.em_step(x.view(), 1e-6).unwrap(); // warm-up
     let mut em_times = Vec::new();
-    for _ in 0..reps {
+    let c0 = cpu_ms();
+    for _ in 0..em_reps {
         let t = Instant::now();
         g.em_step(x.view(), 1e-6).unwrap();
         em_times.push(t.elapsed().as_secs_f64() * 1e3);
     }
+    let em_cpu = cpu_ms()
+        .zip(c0)
+        .map(|(b, a)| (b - a) / em_reps.max(1) as f64);
     // ---- MLP: one epoch of the original shape ----
     let (xm, ym) = match (arg("--mlp-npy"), arg("--mlp-labels")) {
         (Some(xp), Some(yp)) => {
@@ -128,7 +149,11 @@ fn main() {
         ..MlpParams::original()
     };
     let mut epoch_times = Vec::new();
-    for rep in 0..reps + 1 {
+    let mut c0 = None;
+    for rep in 0..mlp_reps + 1 {
+        if rep == 1 {
+            c0 = cpu_ms();
+        }
         let p = MlpParams {
             seed: rep as u64,
             ..params.clone()
@@ -141,16 +166,21 @@ fn main() {
             epoch_times.push(el);
         }
     }
+    let mlp_cpu = cpu_ms()
+        .zip(c0)
+        .map(|(b, a)| (b - a) / mlp_reps.max(1) as f64);
     // Multi-epoch run to amortise set-up: ms per epoch over 10 epochs.
     let p10 = MlpParams {
-        epochs: 10,
+        epochs: if mlp_reps == 0 { 1 } else { 10 },
         ..params.clone()
     };
     let t = Instant::now();
     let (_m, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p10, &mut |_| true).unwrap();
     let per_epoch_10 = t.elapsed().as_secs_f64() * 1e3 / 10.0;
     println!(
-        "{{\"em_iter_ms\": {:.3}, \"em_rows\": {}, \"em_dims\": {}, \"em_components\": {}, \"mlp_epoch_ms\": {:.3}, \"mlp_epoch_ms_10\": {:.3}, \"mlp_rows\": {}, \"threads\": {}}}",
+        "{{\"em_cpu_ms\": {}, \"mlp_cpu_ms\": {}, \"em_iter_ms\": {:.3}, \"em_rows\": {}, \"em_dims\": {}, \"em_components\": {}, \"mlp_epoch_ms\": {:.3}, \"mlp_epoch_ms_10\": {:.3}, \"mlp_rows\": {}, \"threads\": {}}}",
+        em_cpu.map_or("null".to_string(), |v| format!("{v:.1}")),
+        mlp_cpu.map_or("null".to_string(), |v| format!("{v:.1}")),
         median(em_times),
         x.nrows(),
         x.ncols(),

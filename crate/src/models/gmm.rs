@@ -37,7 +37,7 @@
 //! ```
 
 use crate::error::{Error, Result};
-use crate::models::fastmath::exp_shift_sum;
+use crate::models::fastmath::lse_rows;
 use crate::models::kmeans::{kmeans, kmeans_plusplus};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, Axis};
@@ -169,66 +169,59 @@ mod neg_inf_as_null {
 }
 
 /// Sufficient statistics of a data set under a mixture: `Σ_n r_nk`,
-/// `Σ_n r_nk x_n`, `Σ_n r_nk x_n²` and the summed log-likelihood.
+/// `Σ_n r_nk (x_n − c)`, `Σ_n r_nk (x_n − c)²` about a centre `c` (centring keeps
+/// `E[x²] − E[x]²` free of cancellation) and the summed log-likelihood.
 #[derive(Debug, Clone)]
 pub(crate) struct SuffStats {
     /// Σ r (k).
     pub nk: Array1<f64>,
-    /// Σ r x (k × d).
+    /// Σ r (x − c) (k × d).
     pub sx: Array2<f64>,
-    /// Σ r x² (k × d).
+    /// Σ r (x − c)² (k × d).
     pub sxx: Array2<f64>,
+    /// The centre `c` (d).
+    pub center: Array1<f64>,
     /// Σ log p(x).
     pub log_lik: f64,
     /// Number of samples.
     pub n: usize,
 }
 
-/// The log-density of a block in matrix form: `c + [x, x²] · W`.
+/// The log-densities of a block in matrix form: `[y, y², 1] · W` with the
+/// centred data `y = x − centre`.
 struct Precomp {
-    /// (2d × k): rows 0..d are μ/σ², rows d..2d are −1/(2σ²).
+    /// (2d+1 × k): rows 0..d are (μ − centre)/σ², rows d..2d are −1/(2σ²), row
+    /// 2d is log w_k − ½(d log 2π + Σ log σ² + Σ (μ − centre)²/σ²).
     w: Array2<f64>,
-    /// log w_k − ½(d log 2π + Σ log σ² + Σ μ²/σ²).
-    c: Array1<f64>,
+    /// The centre: the mixture's overall mean Σ w_k μ_k.
+    center: Array1<f64>,
 }
 
 /// Scratch buffers of one block.
 struct Scratch {
+    /// [y, y², 1] per row.
     z: Array2<f64>,
+    /// Weighted log-densities, then responsibilities.
     lp: Array2<f64>,
 }
 
 impl Scratch {
+    /// The first `b` rows of `lp` as one row-major slice.
+    fn lp_rows(&mut self, b: usize) -> &mut [f64] {
+        let k = self.lp.ncols();
+        let all = self
+            .lp
+            .as_slice_mut()
+            .expect("an owned standard-layout array is contiguous");
+        &mut all[..b * k]
+    }
+
     fn new(d: usize, k: usize) -> Self {
         Scratch {
-            z: Array2::zeros((BLOCK, 2 * d)),
+            z: Array2::zeros((BLOCK, 2 * d + 1)),
             lp: Array2::zeros((BLOCK, k)),
         }
     }
-}
-
-/// Log-sum-exp of `row`: turns the weighted log-densities into responsibilities
-/// in place (the row is overwritten with `exp(v − max)` when `resp` is false)
-/// and returns log p(x).
-#[inline]
-fn lse_row(row: &mut [f64], resp: bool) -> f64 {
-    let mut m = f64::NEG_INFINITY;
-    for &v in row.iter() {
-        if v > m {
-            m = v;
-        }
-    }
-    if !m.is_finite() {
-        return m;
-    }
-    let s = exp_shift_sum(row, m);
-    if resp {
-        let inv = 1.0 / s;
-        for v in row.iter_mut() {
-            *v *= inv;
-        }
-    }
-    m + s.ln()
 }
 
 impl DiagGmm {
@@ -386,6 +379,7 @@ impl DiagGmm {
             nk,
             sx,
             sxx,
+            center: Array1::zeros(d),
             log_lik: 0.0,
             n,
         };
@@ -396,9 +390,10 @@ impl DiagGmm {
     /// `_estimate_gaussian_parameters`, diag).
     pub(crate) fn m_step(stats: &SuffStats, reg_covar: f64) -> Result<Self> {
         let nk = stats.nk.mapv(|v| v + 10.0 * f64::EPSILON);
-        let means = &stats.sx / &nk.view().insert_axis(Axis(1));
+        let centred = &stats.sx / &nk.view().insert_axis(Axis(1));
         let variances =
-            &stats.sxx / &nk.view().insert_axis(Axis(1)) - &means.mapv(|m| m * m) + reg_covar;
+            &stats.sxx / &nk.view().insert_axis(Axis(1)) - &centred.mapv(|m| m * m) + reg_covar;
+        let means = centred + &stats.center.view().insert_axis(Axis(0));
         if variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(Error::Training(
                 "ill-defined empirical covariance (a component collapsed onto too few \
@@ -480,25 +475,27 @@ impl DiagGmm {
 
     fn precomp(&self) -> Precomp {
         let (k, d) = self.means.dim();
-        let mut w = Array2::<f64>::zeros((2 * d, k));
-        let mut c = Array1::<f64>::zeros(k);
+        let center = self.weights.dot(&self.means);
+        let mut w = Array2::<f64>::zeros((2 * d + 1, k));
         for j in 0..k {
             let mut acc = self.weights[j].ln() - 0.5 * d as f64 * LN_2PI;
             for f in 0..d {
                 let var = self.variances[[j, f]];
-                let mu = self.means[[j, f]];
+                let mu = self.means[[j, f]] - center[f];
                 let prec = 1.0 / var;
                 w[[f, j]] = mu * prec;
                 w[[d + f, j]] = -0.5 * prec;
                 acc -= 0.5 * (var.ln() + mu * mu * prec);
             }
-            c[j] = acc;
+            w[[2 * d, j]] = acc;
         }
-        Precomp { w, c }
+        Precomp { w, center }
     }
 
-    /// Weighted log-densities of rows `r0..r1` into `sc.lp[..b]`, with
-    /// `sc.z[..b] = [x, x²]`.
+    /// Weighted log-densities of rows `r0..r1` into `sc.lp[..b]` (one matrix
+    /// product), with `sc.z[..b] = [y, y², 1]`, `y = x − centre`. Centring on the
+    /// mixture's mean keeps the terms small, so the quadratic form loses no
+    /// digits to cancellation.
     fn block_logprob(
         pre: &Precomp,
         x: ArrayView2<f32>,
@@ -508,25 +505,42 @@ impl DiagGmm {
     ) -> usize {
         let b = r1 - r0;
         let d = x.ncols();
+        let center = pre
+            .center
+            .as_slice()
+            .expect("an owned 1-D array is contiguous");
+        let zall =
+            sc.z.as_slice_mut()
+                .expect("an owned standard-layout array is contiguous");
+        for (row, zs) in x
+            .slice(s![r0..r1, ..])
+            .outer_iter()
+            .zip(zall.chunks_exact_mut(2 * d + 1))
         {
-            let mut z = sc.z.slice_mut(s![..b, ..]);
-            for (i, row) in x.slice(s![r0..r1, ..]).outer_iter().enumerate() {
-                let mut zr = z.row_mut(i);
-                let zs = zr
-                    .as_slice_mut()
-                    .expect("rows of a standard-layout array are contiguous");
-                let (lo, hi) = zs.split_at_mut(d);
-                for ((a, q), &v) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
-                    let v = f64::from(v);
-                    *a = v;
-                    *q = v * v;
-                }
+            let (lo, rest) = zs.split_at_mut(d);
+            let (hi, one) = rest.split_at_mut(d);
+            one[0] = 1.0;
+            let put = |(a, q): (&mut f64, &mut f64), (&v, &c): (&f32, &f64)| {
+                let y = f64::from(v) - c;
+                *a = y;
+                *q = y * y;
+            };
+            match row.as_slice() {
+                Some(r) => lo
+                    .iter_mut()
+                    .zip(hi.iter_mut())
+                    .zip(r.iter().zip(center))
+                    .for_each(|(a, b)| put(a, b)),
+                None => lo
+                    .iter_mut()
+                    .zip(hi.iter_mut())
+                    .zip(row.iter().zip(center))
+                    .for_each(|(a, b)| put(a, b)),
             }
         }
         let z = sc.z.slice(s![..b, ..]);
         let mut lp = sc.lp.slice_mut(s![..b, ..]);
         general_mat_mul(1.0, &z, &pre.w, 0.0, &mut lp);
-        lp += &pre.c;
         b
     }
 
@@ -536,7 +550,7 @@ impl DiagGmm {
         let n = x.nrows();
         let pre = self.precomp();
         let nblocks = n.div_ceil(BLOCK);
-        let parts: Vec<(f64, Array1<f64>, Array2<f64>)> = (0..nblocks)
+        let parts: Vec<(f64, Array2<f64>)> = (0..nblocks)
             .into_par_iter()
             .map_init(
                 || Scratch::new(d, k),
@@ -544,31 +558,26 @@ impl DiagGmm {
                     let r0 = bi * BLOCK;
                     let r1 = (r0 + BLOCK).min(n);
                     let b = Self::block_logprob(&pre, x, r0, r1, sc);
-                    let mut ll = 0.0;
-                    for mut row in sc.lp.slice_mut(s![..b, ..]).outer_iter_mut() {
-                        let rs = row.as_slice_mut().expect("contiguous row");
-                        ll += lse_row(rs, true);
-                    }
+                    let ll = lse_rows(sc.lp_rows(b), k, true, None);
+                    // [Σ r y, Σ r y², Σ r] in one product.
                     let lp = sc.lp.slice(s![..b, ..]);
-                    let nk = lp.sum_axis(Axis(0));
-                    let mut st = Array2::<f64>::zeros((k, 2 * d));
+                    let mut st = Array2::<f64>::zeros((k, 2 * d + 1));
                     general_mat_mul(1.0, &lp.t(), &sc.z.slice(s![..b, ..]), 0.0, &mut st);
-                    (ll, nk, st)
+                    (ll, st)
                 },
             )
             .collect();
         let mut log_lik = 0.0;
-        let mut nk = Array1::<f64>::zeros(k);
-        let mut st = Array2::<f64>::zeros((k, 2 * d));
-        for (ll, pnk, pst) in parts {
+        let mut st = Array2::<f64>::zeros((k, 2 * d + 1));
+        for (ll, pst) in parts {
             log_lik += ll;
-            nk += &pnk;
             st += &pst;
         }
         Ok(SuffStats {
-            nk,
+            nk: st.column(2 * d).to_owned(),
             sx: st.slice(s![.., ..d]).to_owned(),
-            sxx: st.slice(s![.., d..]).to_owned(),
+            sxx: st.slice(s![.., d..2 * d]).to_owned(),
+            center: pre.center,
             log_lik,
             n,
         })
@@ -594,11 +603,9 @@ impl DiagGmm {
                     let r0 = bi * BLOCK;
                     let r1 = (r0 + BLOCK).min(n);
                     let b = Self::block_logprob(&pre, x, r0, r1, sc);
-                    sc.lp
-                        .slice_mut(s![..b, ..])
-                        .outer_iter_mut()
-                        .map(|mut row| lse_row(row.as_slice_mut().expect("contiguous row"), false))
-                        .collect()
+                    let mut lse = vec![0.0; b];
+                    lse_rows(sc.lp_rows(b), k, false, Some(&mut lse));
+                    lse
                 },
             )
             .collect();
@@ -649,9 +656,7 @@ impl DiagGmm {
         for r0 in (0..n).step_by(BLOCK) {
             let r1 = (r0 + BLOCK).min(n);
             let b = Self::block_logprob(&pre, x, r0, r1, &mut sc);
-            for mut row in sc.lp.slice_mut(s![..b, ..]).outer_iter_mut() {
-                lse_row(row.as_slice_mut().expect("contiguous row"), true);
-            }
+            lse_rows(sc.lp_rows(b), k, true, None);
             out.slice_mut(s![r0..r1, ..])
                 .assign(&sc.lp.slice(s![..b, ..]));
         }

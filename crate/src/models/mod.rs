@@ -44,6 +44,12 @@ pub(crate) fn check_matrix(x: ArrayView2<f32>, what: &str) -> Result<()> {
             reason: format!("{what}: no rows"),
         });
     }
+    // Fast path: a contiguous buffer checked with a vectorisable loop.
+    if let Some(sl) = x.as_slice() {
+        if sl.iter().fold(true, |ok, v| ok & v.is_finite()) {
+            return Ok(());
+        }
+    }
     if let Some((index, &value)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         return Err(Error::NonFinite {
             what: what.to_string(),

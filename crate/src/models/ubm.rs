@@ -89,7 +89,7 @@ impl Ubm {
                 n / (n + relevance_factor)
             };
             for f in 0..means.ncols() {
-                let e = st.sx[[k, f]] / n;
+                let e = st.sx[[k, f]] / n + st.center[f];
                 means[[k, f]] = alpha * e + (1.0 - alpha) * mu[[k, f]];
             }
         }
