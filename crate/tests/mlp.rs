@@ -321,3 +321,45 @@ fn bad_inputs_are_errors() {
     assert!(m.predict(Array2::<f32>::zeros((2, 5)).view()).is_err());
     assert!(m.predict(Array2::<f32>::zeros((0, 6)).view()).is_err());
 }
+
+#[test]
+fn whole_network_gradients_of_the_training_path_match_finite_differences() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let x = rand_mat(&mut rng, 9, 6);
+    let y: Vec<usize> = (0..9).map(|i| i % 4).collect();
+    // A trained-ish network with dropout (turned off for the check) and a scaler.
+    let params = MlpParams {
+        hidden: vec![7, 5],
+        epochs: 3,
+        batch_size: 4,
+        ..MlpParams::default()
+    };
+    let (mlp, _) = Mlp::fit(x.view(), &y, 4, None, &params, &mut |_| true).unwrap();
+    let (loss, grads) = mlp.loss_and_gradients(x.view(), &y).unwrap();
+    let (eval_loss, _) = mlp.evaluate(x.view(), &y).unwrap();
+    assert!((loss - eval_loss).abs() < 1e-5, "{loss} vs {eval_loss}");
+    let eps = 1e-3f32;
+    let loss_of = |layers: Vec<Dense>| {
+        let m = Mlp::from_parts(layers, 0.0, mlp.scaler().cloned()).unwrap();
+        f64::from(m.evaluate(x.view(), &y).unwrap().0)
+    };
+    let mut checked = 0;
+    for (l, (gw, gb)) in grads.iter().enumerate() {
+        for idx in [(0usize, 0usize), (1, 2), (gw.nrows() - 1, gw.ncols() - 1)] {
+            let mut p = mlp.layers().to_vec();
+            p[l].weights[idx] += eps;
+            let mut m = mlp.layers().to_vec();
+            m[l].weights[idx] -= eps;
+            let num = (loss_of(p) - loss_of(m)) / (2.0 * f64::from(eps));
+            assert_close(num, f64::from(gw[idx]), &format!("layer {l} dW{idx:?}"));
+            checked += 1;
+        }
+        let mut p = mlp.layers().to_vec();
+        p[l].bias[0] += eps;
+        let mut m = mlp.layers().to_vec();
+        m[l].bias[0] -= eps;
+        let num = (loss_of(p) - loss_of(m)) / (2.0 * f64::from(eps));
+        assert_close(num, f64::from(gb[0]), &format!("layer {l} db"));
+    }
+    assert_eq!(checked, 9);
+}

@@ -393,7 +393,7 @@ impl DiagGmm {
         let centred = &stats.sx / &nk.view().insert_axis(Axis(1));
         let variances =
             &stats.sxx / &nk.view().insert_axis(Axis(1)) - &centred.mapv(|m| m * m) + reg_covar;
-        let means = centred + &stats.center.view().insert_axis(Axis(0));
+        let means = centred + stats.center.view().insert_axis(Axis(0));
         if variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
             return Err(Error::Training(
                 "ill-defined empirical covariance (a component collapsed onto too few \

@@ -32,19 +32,22 @@
 //! assert_eq!(history.loss.len(), 30);
 //! ```
 
+mod kernels;
 pub mod layers;
 
 use crate::error::{Error, Result};
 use crate::models::scaler::StandardScaler;
 pub use layers::WeightInit;
-use layers::{argmax_view, backward_params, softmax_ce_inplace, softmax_row, Dense};
-use ndarray::linalg::general_mat_mul;
+use layers::{argmax_view, softmax_ce_inplace, softmax_row, Dense};
 use ndarray::{s, Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
+
+/// Gradients of one dense layer: (∂L/∂W, ∂L/∂b).
+pub type LayerGrads = (Array2<f32>, Array1<f32>);
 
 /// Which quantity early stopping watches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -224,29 +227,12 @@ impl SplitMix {
     }
 }
 
-/// Adam step for one parameter array (flattened).
-#[allow(clippy::too_many_arguments)]
-fn adam_update(
-    p: &mut [f32],
-    g: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    lr_t: f32,
-    b1: f32,
-    b2: f32,
-    eps: f32,
-) {
-    let (c1, c2) = (1.0 - b1, 1.0 - b2);
-    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m += (g - *m) * c1;
-        *v += (g * g - *v) * c2;
-        *p -= lr_t * *m / (v.sqrt() + eps);
-    }
-}
-
 /// Preallocated training buffers.
 struct Work {
     xb: Array2<f32>,
+    bits: Vec<u32>,
+    idx: Vec<u32>,
+    val: Vec<f32>,
     yb: Vec<usize>,
     acts: Vec<Array2<f32>>,
     grads: Vec<Array2<f32>>,
@@ -257,6 +243,38 @@ struct Work {
     mb: Vec<Array1<f32>>,
     vb: Vec<Array1<f32>>,
 }
+
+impl Work {
+    fn new(layers: &[Dense], hidden: &[usize], sizes: &[usize], bs: usize) -> Work {
+        let widest = sizes.iter().copied().max().unwrap_or(0).max(bs);
+        Work {
+            xb: Array2::zeros((bs, sizes[0])),
+            bits: vec![0; bs * hidden.iter().copied().max().unwrap_or(0)],
+            idx: vec![0; widest],
+            val: vec![0.0; widest],
+            yb: vec![0; bs],
+            acts: hidden.iter().map(|&h| Array2::zeros((bs, h))).collect(),
+            grads: sizes[1..].iter().map(|&h| Array2::zeros((bs, h))).collect(),
+            gw: layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            gb: layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
+            mw: layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            vw: layers
+                .iter()
+                .map(|l| Array2::zeros(l.weights.dim()))
+                .collect(),
+            mb: layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
+            vb: layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
+        }
+    }
+}
+
+const CONTIGUOUS: &str = "training buffers and weights are owned standard-layout arrays";
 
 impl Mlp {
     /// Train a network on `x` (rows = samples) with class indices `y` in
@@ -314,46 +332,7 @@ impl Mlp {
         };
         let bs = params.batch_size.min(x.nrows());
         let nl = mlp.layers.len();
-        let mut work = Work {
-            xb: Array2::zeros((bs, x.ncols())),
-            yb: vec![0; bs],
-            acts: params
-                .hidden
-                .iter()
-                .map(|&h| Array2::zeros((bs, h)))
-                .collect(),
-            grads: sizes[1..].iter().map(|&h| Array2::zeros((bs, h))).collect(),
-            gw: mlp
-                .layers
-                .iter()
-                .map(|l| Array2::zeros(l.weights.dim()))
-                .collect(),
-            gb: mlp
-                .layers
-                .iter()
-                .map(|l| Array1::zeros(l.n_out()))
-                .collect(),
-            mw: mlp
-                .layers
-                .iter()
-                .map(|l| Array2::zeros(l.weights.dim()))
-                .collect(),
-            vw: mlp
-                .layers
-                .iter()
-                .map(|l| Array2::zeros(l.weights.dim()))
-                .collect(),
-            mb: mlp
-                .layers
-                .iter()
-                .map(|l| Array1::zeros(l.n_out()))
-                .collect(),
-            vb: mlp
-                .layers
-                .iter()
-                .map(|l| Array1::zeros(l.n_out()))
-                .collect(),
-        };
+        let mut work = Work::new(&mlp.layers, &params.hidden, &sizes, bs);
         let mut history = History::default();
         let mut order: Vec<usize> = (0..x.nrows()).collect();
         let mut drop_rng = SplitMix(rng.random());
@@ -442,6 +421,46 @@ impl Mlp {
         step: i32,
         drop_rng: &mut SplitMix,
     ) -> (f32, usize) {
+        let (loss, correct) = self.forward_backward(xs, y, idx, w, drop_rng);
+        let nl = self.layers.len();
+        // Adam (Keras / TF ResourceApplyAdam form).
+        let h = kernels::AdamStep {
+            lr_t: p.learning_rate * (1.0 - p.beta2.powi(step)).sqrt() / (1.0 - p.beta1.powi(step)),
+            beta1: p.beta1,
+            beta2: p.beta2,
+            epsilon: p.epsilon,
+        };
+        for l in 0..nl {
+            let layer = &mut self.layers[l];
+            kernels::adam(
+                layer.weights.as_slice_mut().expect(CONTIGUOUS),
+                w.gw[l].as_slice().expect(CONTIGUOUS),
+                w.mw[l].as_slice_mut().expect(CONTIGUOUS),
+                w.vw[l].as_slice_mut().expect(CONTIGUOUS),
+                &h,
+            );
+            kernels::adam(
+                layer.bias.as_slice_mut().expect(CONTIGUOUS),
+                w.gb[l].as_slice().expect(CONTIGUOUS),
+                w.mb[l].as_slice_mut().expect(CONTIGUOUS),
+                w.vb[l].as_slice_mut().expect(CONTIGUOUS),
+                &h,
+            );
+        }
+        (loss, correct)
+    }
+
+    /// Forward and backward pass of the mini-batch `idx` (rows of the scaled
+    /// `xs`), leaving the parameter gradients in `w.gw`, `w.gb`. Returns
+    /// (summed loss, correct).
+    fn forward_backward(
+        &self,
+        xs: &Array2<f32>,
+        y: &[usize],
+        idx: &[usize],
+        w: &mut Work,
+        drop_rng: &mut SplitMix,
+    ) -> (f32, usize) {
         let b = idx.len();
         let nl = self.layers.len();
         for (r, &i) in idx.iter().enumerate() {
@@ -450,44 +469,49 @@ impl Mlp {
         }
         let rate = self.dropout;
         let scale = 1.0 / (1.0 - rate);
-        // Threshold on 32 random bits: drop when u < rate * 2^32.
-        let thr = (f64::from(rate) * 4_294_967_296.0) as u64;
+        // Drop a unit when its 32 random bits fall below rate · 2³².
+        let thr = (f64::from(rate) * 4_294_967_296.0).min(4_294_967_295.0) as u32;
         // Forward.
         for l in 0..nl {
+            let layer = &self.layers[l];
+            let k = layer.n_in();
+            let n = layer.n_out();
+            let wts = layer.weights.as_slice().expect(CONTIGUOUS);
+            let bias = layer.bias.as_slice().expect(CONTIGUOUS);
+            let (prev, cur) = w.acts.split_at_mut(l.min(nl - 1));
+            let input: &[f32] = if l == 0 {
+                &w.xb.as_slice().expect(CONTIGUOUS)[..b * k]
+            } else {
+                &prev[l - 1].as_slice().expect(CONTIGUOUS)[..b * k]
+            };
             if l < nl - 1 {
-                let (prev, cur) = w.acts.split_at_mut(l);
-                let input = if l == 0 {
-                    w.xb.slice(s![..b, ..])
-                } else {
-                    prev[l - 1].slice(s![..b, ..])
-                };
-                let mut a = cur[0].slice_mut(s![..b, ..]);
-                self.layers[l].forward_into(input, a.view_mut());
-                // ReLU and dropout fused.
-                let mut bits = 0u64;
-                let mut left = 0;
-                for v in a.iter_mut() {
-                    let keep = if rate > 0.0 {
-                        if left == 0 {
-                            bits = drop_rng.next();
-                            left = 2;
+                let out = &mut cur[0].as_slice_mut().expect(CONTIGUOUS)[..b * n];
+                kernels::forward(input, k, wts, bias, out, &mut w.idx, &mut w.val);
+                // ReLU and dropout.
+                if rate > 0.0 {
+                    let bits = &mut w.bits[..b * n];
+                    for pair in bits.chunks_mut(2) {
+                        let r = drop_rng.next();
+                        pair[0] = r as u32;
+                        if let Some(second) = pair.get_mut(1) {
+                            *second = (r >> 32) as u32;
                         }
-                        let u = bits & 0xFFFF_FFFF;
-                        bits >>= 32;
-                        left -= 1;
-                        u >= thr
-                    } else {
-                        true
-                    };
-                    *v = if keep && *v > 0.0 { *v * scale } else { 0.0 };
+                    }
+                    for (v, &r) in out.iter_mut().zip(bits.iter()) {
+                        *v = if r >= thr && *v > 0.0 {
+                            *v * scale
+                        } else {
+                            0.0
+                        };
+                    }
+                } else {
+                    for v in out.iter_mut() {
+                        *v = v.max(0.0);
+                    }
                 }
             } else {
-                let input = if l == 0 {
-                    w.xb.slice(s![..b, ..])
-                } else {
-                    w.acts[l - 1].slice(s![..b, ..])
-                };
-                self.layers[l].forward_into(input, w.grads[l].slice_mut(s![..b, ..]));
+                let out = &mut w.grads[l].as_slice_mut().expect(CONTIGUOUS)[..b * n];
+                kernels::forward(input, k, wts, bias, out, &mut w.idx, &mut w.val);
             }
         }
         // Loss and output gradient (in place in grads[nl-1]).
@@ -495,62 +519,66 @@ impl Mlp {
             softmax_ce_inplace(w.grads[nl - 1].slice_mut(s![..b, ..]), &w.yb[..b]);
         // Backward.
         for l in (0..nl).rev() {
-            let input = if l == 0 {
-                w.xb.slice(s![..b, ..])
+            let layer = &self.layers[l];
+            let k = layer.n_in();
+            let n = layer.n_out();
+            let input: &[f32] = if l == 0 {
+                &w.xb.as_slice().expect(CONTIGUOUS)[..b * k]
             } else {
-                w.acts[l - 1].slice(s![..b, ..])
+                &w.acts[l - 1].as_slice().expect(CONTIGUOUS)[..b * k]
             };
-            backward_params(
+            let (lo, hi) = w.grads.split_at_mut(l);
+            let g = &hi[0].as_slice().expect(CONTIGUOUS)[..b * n];
+            kernels::backward_params(
                 input,
-                w.grads[l].slice(s![..b, ..]),
-                w.gw[l].view_mut(),
-                &mut w.gb[l],
+                k,
+                g,
+                w.gw[l].as_slice_mut().expect(CONTIGUOUS),
+                w.gb[l].as_slice_mut().expect(CONTIGUOUS),
+                &mut w.idx,
+                &mut w.val,
             );
             if l > 0 {
-                let (lo, hi) = w.grads.split_at_mut(l);
-                let gprev = &mut lo[l - 1];
-                let mut gp = gprev.slice_mut(s![..b, ..]);
-                general_mat_mul(
-                    1.0,
-                    &hi[0].slice(s![..b, ..]),
-                    &self.layers[l].weights.t(),
-                    0.0,
-                    &mut gp,
+                kernels::backward_input(
+                    g,
+                    n,
+                    layer.weights.as_slice().expect(CONTIGUOUS),
+                    input,
+                    scale,
+                    &mut lo[l - 1].as_slice_mut().expect(CONTIGUOUS)[..b * k],
+                    &mut w.idx,
+                    &mut w.val,
                 );
-                // Through dropout and ReLU: the gradient passes (scaled) where the
-                // post-dropout activation is positive.
-                gp.zip_mut_with(&w.acts[l - 1].slice(s![..b, ..]), |g, &a| {
-                    *g = if a > 0.0 { *g * scale } else { 0.0 }
-                });
             }
         }
-        // Adam (Keras / TF ResourceApplyAdam form).
-        let t = step;
-        let lr_t = p.learning_rate * (1.0 - p.beta2.powi(t)).sqrt() / (1.0 - p.beta1.powi(t));
-        for l in 0..nl {
-            let layer = &mut self.layers[l];
-            adam_update(
-                layer.weights.as_slice_mut().expect("standard layout"),
-                w.gw[l].as_slice().expect("standard layout"),
-                w.mw[l].as_slice_mut().expect("standard layout"),
-                w.vw[l].as_slice_mut().expect("standard layout"),
-                lr_t,
-                p.beta1,
-                p.beta2,
-                p.epsilon,
-            );
-            adam_update(
-                layer.bias.as_slice_mut().expect("standard layout"),
-                w.gb[l].as_slice().expect("standard layout"),
-                w.mb[l].as_slice_mut().expect("standard layout"),
-                w.vb[l].as_slice_mut().expect("standard layout"),
-                lr_t,
-                p.beta1,
-                p.beta2,
-                p.epsilon,
-            );
-        }
         (loss, correct)
+    }
+
+    /// Mean cross-entropy loss of the rows `x` (raw features; the model's scaler
+    /// is applied) and its gradient with respect to every layer's weights and
+    /// bias, computed by the training code path with dropout off. For gradient
+    /// checks and teaching.
+    pub fn loss_and_gradients(
+        &self,
+        x: ArrayView2<f32>,
+        y: &[usize],
+    ) -> Result<(f32, Vec<LayerGrads>)> {
+        self.check_input(x)?;
+        super::check_labels(y, x.nrows(), self.n_classes())?;
+        let xs = self.scaled(x)?.into_owned();
+        let no_dropout = Mlp {
+            dropout: 0.0,
+            ..self.clone()
+        };
+        let bs = x.nrows();
+        let mut sizes = vec![self.n_features()];
+        sizes.extend(self.layers.iter().map(Dense::n_out));
+        let hidden = &sizes[1..sizes.len() - 1];
+        let mut work = Work::new(&self.layers, hidden, &sizes, bs);
+        let idx: Vec<usize> = (0..bs).collect();
+        let (loss, _) = no_dropout.forward_backward(&xs, y, &idx, &mut work, &mut SplitMix(0));
+        let grads = work.gw.into_iter().zip(work.gb).collect();
+        Ok((loss / bs as f32, grads))
     }
 
     /// Logits of already-scaled inputs, in inference mode (no dropout).
