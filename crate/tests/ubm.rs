@@ -171,6 +171,13 @@ fn gmm_classifier_learns_separable_speakers() {
     let cv: Vec<ArrayView2<f32>> = clips.iter().map(|a| a.view()).collect();
     let pred = clf.predict_clips(&cv).unwrap();
     assert_eq!(pred, truth, "utterance-level accuracy must be 100%");
+    let sc = clf.scores_clips(&cv[..3]).unwrap();
+    for (i, c) in cv[..3].iter().enumerate() {
+        for (j, m) in clf.models().iter().enumerate() {
+            let want = m.total_log_likelihood(*c).unwrap();
+            assert!((sc[[i, j]] - want).abs() < 1e-9 * want.abs());
+        }
+    }
     // Row mode (one row = one utterance): per-frame accuracy is high.
     let x = ndarray::concatenate(
         ndarray::Axis(0),
@@ -235,6 +242,10 @@ fn gmm_ubm_classifier_learns_separable_speakers() {
     // The LLR of a speaker's own clip against its model is positive.
     let s = clf.scores_clips(&cv[..1]).unwrap();
     assert!(s[[0, 0]] > 0.0);
+    for (j, m) in clf.speakers().iter().enumerate() {
+        let want = clf.ubm().llr(m, cv[0]).unwrap();
+        assert!((s[[0, j]] - want).abs() < 1e-9);
+    }
     let sv = clf.supervectors().unwrap();
     assert_eq!(sv.dim(), (4, 8 * 5));
 }

@@ -121,17 +121,21 @@ impl GmmClassifier {
     /// Summed frame log-likelihood of every utterance under every class model
     /// (utterances × classes).
     pub fn scores_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Array2<f64>> {
-        let rows = clips
+        for c in clips {
+            self.models[0].check_input(*c)?;
+        }
+        let cols: Vec<Vec<f64>> = self
+            .models
             .par_iter()
-            .map(|x| {
-                self.models
-                    .iter()
-                    .map(|m| m.total_log_likelihood(*x))
-                    .collect::<Result<Vec<f64>>>()
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let k = self.models.len();
-        Ok(Array2::from_shape_vec((rows.len(), k), rows.concat()).expect("rows of length k"))
+            .map(|m| m.total_log_likelihoods_unchecked(clips))
+            .collect();
+        let mut out = Array2::zeros((clips.len(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            for (i, &v) in c.iter().enumerate() {
+                out[[i, j]] = v;
+            }
+        }
+        Ok(out)
     }
 
     /// The most likely class of every utterance (frame mode).

@@ -583,7 +583,7 @@ impl DiagGmm {
         })
     }
 
-    fn check_input(&self, x: ArrayView2<f32>) -> Result<()> {
+    pub(crate) fn check_input(&self, x: ArrayView2<f32>) -> Result<()> {
         super::check_matrix(x, "GMM input")?;
         self.check_dim(x)
     }
@@ -621,6 +621,36 @@ impl DiagGmm {
             }
         }
         total
+    }
+
+    /// Summed log-likelihood of each of several utterances (one set-up of the
+    /// model's matrices, utterances scored in turn: parallelise over models).
+    pub fn total_log_likelihoods(&self, clips: &[ArrayView2<f32>]) -> Result<Vec<f64>> {
+        for c in clips {
+            self.check_input(*c)?;
+        }
+        Ok(self.total_log_likelihoods_unchecked(clips))
+    }
+
+    /// [`total_log_likelihoods`](Self::total_log_likelihoods) on inputs already
+    /// checked (finite, non-empty, right width).
+    pub(crate) fn total_log_likelihoods_unchecked(&self, clips: &[ArrayView2<f32>]) -> Vec<f64> {
+        let (k, d) = self.means.dim();
+        let pre = self.precomp();
+        let mut sc = Scratch::new(d, k);
+        clips
+            .iter()
+            .map(|x| {
+                let n = x.nrows();
+                let mut total = 0.0;
+                for r0 in (0..n).step_by(BLOCK) {
+                    let r1 = (r0 + BLOCK).min(n);
+                    let b = Self::block_logprob(&pre, *x, r0, r1, &mut sc);
+                    total += lse_rows(sc.lp_rows(b), k, false, None);
+                }
+                total
+            })
+            .collect()
     }
 
     /// Log-likelihood `log p(x)` of every row (scikit-learn's `score_samples`).

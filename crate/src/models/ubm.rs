@@ -181,18 +181,23 @@ impl GmmUbmClassifier {
     /// Mean per-frame log-likelihood ratio of every utterance against every
     /// speaker (utterances × speakers).
     pub fn scores_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Array2<f64>> {
-        let rows = clips
+        let ubm = self.ubm.gmm();
+        for c in clips {
+            ubm.check_input(*c)?;
+        }
+        let base = ubm.total_log_likelihoods_unchecked(clips);
+        let cols: Vec<Vec<f64>> = self
+            .speakers
             .par_iter()
-            .map(|x| {
-                let base = self.ubm.gmm().score(*x)?;
-                self.speakers
-                    .iter()
-                    .map(|m| Ok(m.score(*x)? - base))
-                    .collect::<Result<Vec<f64>>>()
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let k = self.speakers.len();
-        Ok(Array2::from_shape_vec((rows.len(), k), rows.concat()).expect("rows of length k"))
+            .map(|m| m.total_log_likelihoods_unchecked(clips))
+            .collect();
+        let mut out = Array2::zeros((clips.len(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            for (i, &v) in c.iter().enumerate() {
+                out[[i, j]] = (v - base[i]) / clips[i].nrows() as f64;
+            }
+        }
+        Ok(out)
     }
 
     /// The best-scoring speaker of every utterance.
