@@ -9,7 +9,10 @@
 pub mod audio;
 pub mod dataset;
 pub mod error;
+pub mod eval;
 pub mod features;
+pub mod models;
+pub mod persist;
 pub mod plot;
 pub mod similarity;
 pub mod synth;

@@ -1,0 +1,188 @@
+//! Speaker identification with one Gaussian mixture per speaker.
+//!
+//! Training fits a [`DiagGmm`] to each speaker's feature rows (in parallel over
+//! speakers). To identify an utterance, every speaker model scores it and the
+//! speaker with the highest log-likelihood wins. Two modes:
+//!
+//! - **frame mode** ([`GmmClassifier::predict_clips`]): an utterance is a matrix of
+//!   frame features (e.g. MFCC + delta per frame); its log-likelihood is the sum
+//!   over frames (frames taken as independent);
+//! - **row mode** ([`GmmClassifier::predict_rows`]): every row is one utterance, as
+//!   with the original project's 52-dimensional clip vectors.
+
+use crate::error::{Error, Result};
+use crate::models::gmm::{DiagGmm, GmmParams};
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// One [`DiagGmm`] per class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmClassifier {
+    names: Vec<String>,
+    models: Vec<DiagGmm>,
+}
+
+pub(crate) fn check_names(names: &[String], n: usize) -> Result<()> {
+    if names.len() != n {
+        return Err(Error::Shape(format!(
+            "{} class names for {} classes",
+            names.len(),
+            n
+        )));
+    }
+    if n < 2 {
+        return Err(Error::param(
+            "classes",
+            format!("need at least 2 classes, got {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Rows of `x` grouped by label.
+pub(crate) fn group_rows(
+    x: ArrayView2<f32>,
+    y: &[usize],
+    n_classes: usize,
+) -> Result<Vec<Array2<f32>>> {
+    super::check_labels(y, x.nrows(), n_classes)?;
+    (0..n_classes)
+        .map(|c| {
+            let idx: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+            Ok(x.select(Axis(0), &idx))
+        })
+        .collect()
+}
+
+pub(crate) fn argmax_rows(s: &Array2<f64>) -> Vec<usize> {
+    s.outer_iter()
+        .map(|r| {
+            r.iter()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |b, (j, &v)| if v > b.1 { (j, v) } else { b },
+                )
+                .0
+        })
+        .collect()
+}
+
+impl GmmClassifier {
+    /// Fit one mixture per class; `per_class[c]` holds class `c`'s rows (frames
+    /// or clip vectors). Class `c` uses seed `params.seed + c`.
+    pub fn fit(
+        per_class: &[ArrayView2<f32>],
+        names: &[String],
+        params: &GmmParams,
+    ) -> Result<Self> {
+        params.validate()?;
+        check_names(names, per_class.len())?;
+        let models = per_class
+            .par_iter()
+            .enumerate()
+            .map(|(c, x)| {
+                let p = GmmParams {
+                    seed: params.seed.wrapping_add(c as u64),
+                    ..params.clone()
+                };
+                DiagGmm::fit(*x, &p).map_err(|e| match e {
+                    Error::TooShort { reason } => Error::TooShort {
+                        reason: format!("class `{}`: {reason}", names[c]),
+                    },
+                    other => other,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let d = models[0].n_features();
+        if models.iter().any(|m| m.n_features() != d) {
+            return Err(Error::Shape("classes have different feature counts".into()));
+        }
+        Ok(GmmClassifier {
+            names: names.to_vec(),
+            models,
+        })
+    }
+
+    /// Fit from rows and labels (`y[i]` in `0..names.len()`), grouping rows by
+    /// class: the original project's set-up with one clip vector per row.
+    pub fn fit_rows(
+        x: ArrayView2<f32>,
+        y: &[usize],
+        names: &[String],
+        params: &GmmParams,
+    ) -> Result<Self> {
+        let groups = group_rows(x, y, names.len())?;
+        let views: Vec<ArrayView2<f32>> = groups.iter().map(|g| g.view()).collect();
+        Self::fit(&views, names, params)
+    }
+
+    /// Summed frame log-likelihood of every utterance under every class model
+    /// (utterances × classes).
+    pub fn scores_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Array2<f64>> {
+        for c in clips {
+            self.models[0].check_input(*c)?;
+        }
+        let cols: Vec<Vec<f64>> = self
+            .models
+            .par_iter()
+            .map(|m| m.total_log_likelihoods_unchecked(clips))
+            .collect();
+        let mut out = Array2::zeros((clips.len(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            for (i, &v) in c.iter().enumerate() {
+                out[[i, j]] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most likely class of every utterance (frame mode).
+    pub fn predict_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Vec<usize>> {
+        Ok(argmax_rows(&self.scores_clips(clips)?))
+    }
+
+    /// Log-likelihood of every row under every class model (rows × classes).
+    pub fn scores_rows(&self, x: ArrayView2<f32>) -> Result<Array2<f64>> {
+        let cols = self
+            .models
+            .par_iter()
+            .map(|m| m.score_samples(x))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Array2::zeros((x.nrows(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            out.column_mut(j).assign(c);
+        }
+        Ok(out)
+    }
+
+    /// The most likely class of every row (row mode: one row = one utterance).
+    pub fn predict_rows(&self, x: ArrayView2<f32>) -> Result<Vec<usize>> {
+        Ok(argmax_rows(&self.scores_rows(x)?))
+    }
+
+    /// Class names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    /// The per-class mixtures.
+    pub fn models(&self) -> &[DiagGmm] {
+        &self.models
+    }
+
+    /// Check names, models and feature counts (used on loaded models).
+    pub fn validate(&self) -> Result<()> {
+        check_names(&self.names, self.models.len())?;
+        for m in &self.models {
+            m.validate()?;
+        }
+        let d = self.models[0].n_features();
+        if self.models.iter().any(|m| m.n_features() != d) {
+            return Err(Error::Shape(
+                "class models have different feature counts".into(),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,257 @@
+//! GMM-UBM: a universal background model and MAP adaptation (Reynolds, Quatieri
+//! & Dunn, "Speaker Verification Using Adapted Gaussian Mixture Models", Digital
+//! Signal Processing 10, 2000).
+//!
+//! A **universal background model** (UBM) is one large Gaussian mixture trained on
+//! frames pooled from many speakers: it describes speech in general. A speaker
+//! model is then not trained from scratch but **adapted** from the UBM with the
+//! speaker's (often few) frames, by maximum a posteriori (MAP) estimation. For
+//! each component `k` with UBM mean `μ_k`, the speaker's frames give
+//!
+//! - the soft count `n_k = Σ_t P(k | x_t)` and
+//! - the first-order statistic `E_k(x) = Σ_t P(k | x_t) x_t / n_k`,
+//!
+//! and the adapted mean is `μ̂_k = α_k E_k(x) + (1 − α_k) μ_k` with
+//! `α_k = n_k / (n_k + r)`, `r` being the *relevance factor* (typically 16).
+//! Components the speaker's data hardly touch keep the UBM mean; well observed
+//! ones move to the data. Weights and variances stay the UBM's (means-only
+//! adaptation, the usual choice).
+//!
+//! A test utterance is scored by the **log-likelihood ratio** between the adapted
+//! model and the UBM, averaged over frames. The adapted means, stacked and
+//! normalised by `√w_k / σ_k`, form the **supervector** whose inner products
+//! approximate the KL divergence between models, a speaker embedding.
+
+use crate::error::{Error, Result};
+use crate::models::classifier::{argmax_rows, check_names};
+use crate::models::gmm::{DiagGmm, GmmParams};
+use ndarray::{Array1, Array2, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Default relevance factor `r = 16` (Reynolds et al. 2000).
+pub const DEFAULT_RELEVANCE: f64 = 16.0;
+
+/// A universal background model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ubm {
+    gmm: DiagGmm,
+}
+
+impl Ubm {
+    /// Fit the UBM on frames pooled over many speakers (e.g. 64–256 components).
+    pub fn fit(frames: ArrayView2<f32>, params: &GmmParams) -> Result<Self> {
+        Ok(Ubm {
+            gmm: DiagGmm::fit(frames, params)?,
+        })
+    }
+
+    /// Use an existing mixture as the UBM.
+    pub fn from_gmm(gmm: DiagGmm) -> Result<Self> {
+        gmm.validate()?;
+        Ok(Ubm { gmm })
+    }
+
+    /// The background mixture.
+    pub fn gmm(&self) -> &DiagGmm {
+        &self.gmm
+    }
+
+    /// MAP-adapt the UBM means to `frames` with relevance factor `r ≥ 0`
+    /// (`r = 0`: the responsibility-weighted means of the data; `r → ∞`: the UBM
+    /// means).
+    pub fn map_adapt(&self, frames: ArrayView2<f32>, relevance_factor: f64) -> Result<DiagGmm> {
+        if relevance_factor.is_nan() || relevance_factor < 0.0 {
+            return Err(Error::param(
+                "relevance_factor",
+                format!("must be >= 0, got {relevance_factor}"),
+            ));
+        }
+        crate::models::check_matrix(frames, "adaptation frames")?;
+        if frames.ncols() != self.gmm.n_features() {
+            return Err(Error::Shape(format!(
+                "the UBM has {} features, the frames {}",
+                self.gmm.n_features(),
+                frames.ncols()
+            )));
+        }
+        let st = self.gmm.stats(frames)?;
+        let mu = self.gmm.means();
+        let mut means = mu.clone();
+        for k in 0..means.nrows() {
+            let n = st.nk[k];
+            if n <= 0.0 {
+                continue;
+            }
+            let alpha = if relevance_factor.is_infinite() {
+                0.0
+            } else {
+                n / (n + relevance_factor)
+            };
+            for f in 0..means.ncols() {
+                let e = st.sx[[k, f]] / n + st.center[f];
+                means[[k, f]] = alpha * e + (1.0 - alpha) * mu[[k, f]];
+            }
+        }
+        let adapted = self.gmm.with_means(means);
+        adapted.validate()?;
+        Ok(adapted)
+    }
+
+    /// Mean per-frame log-likelihood ratio `log p(x | adapted) − log p(x | UBM)`.
+    pub fn llr(&self, adapted: &DiagGmm, frames: ArrayView2<f32>) -> Result<f64> {
+        Ok(adapted.score(frames)? - self.gmm.score(frames)?)
+    }
+
+    fn check_adapted(&self, adapted: &DiagGmm) -> Result<()> {
+        if adapted.means().dim() != self.gmm.means().dim() {
+            return Err(Error::Shape(format!(
+                "the adapted model has means {:?}, the UBM {:?}",
+                adapted.means().dim(),
+                self.gmm.means().dim()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The KL-normalised mean supervector of an adapted model:
+    /// `[√w_k · μ_k / σ_k]` for all components `k`, concatenated (k·d values),
+    /// with the UBM's weights and standard deviations.
+    pub fn supervector(&self, adapted: &DiagGmm) -> Result<Array1<f32>> {
+        self.check_adapted(adapted)?;
+        Ok(self.normalised(adapted.means()))
+    }
+
+    /// As [`supervector`](Self::supervector) but of the offsets `μ̂_k − μ_k` from
+    /// the UBM means: the speaker-specific part, better suited to cosine
+    /// similarity (all models share the UBM part).
+    pub fn supervector_offset(&self, adapted: &DiagGmm) -> Result<Array1<f32>> {
+        self.check_adapted(adapted)?;
+        Ok(self.normalised(&(adapted.means() - self.gmm.means())))
+    }
+
+    fn normalised(&self, means: &Array2<f64>) -> Array1<f32> {
+        let w = self.gmm.weights();
+        let v = self.gmm.variances();
+        let (k, d) = means.dim();
+        let mut out = Array1::<f32>::zeros(k * d);
+        for j in 0..k {
+            let sw = w[j].sqrt();
+            for f in 0..d {
+                out[j * d + f] = (sw * means[[j, f]] / v[[j, f]].sqrt()) as f32;
+            }
+        }
+        out
+    }
+}
+
+/// Speaker identification with MAP-adapted speaker models: each speaker's model
+/// is the UBM adapted to that speaker's frames; an utterance goes to the speaker
+/// with the highest log-likelihood ratio against the UBM (equivalently, the
+/// highest adapted-model likelihood).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmUbmClassifier {
+    ubm: Ubm,
+    names: Vec<String>,
+    speakers: Vec<DiagGmm>,
+    relevance_factor: f64,
+}
+
+impl GmmUbmClassifier {
+    /// Adapt one model per class from `per_class[c]`'s frames (in parallel).
+    pub fn fit(
+        ubm: Ubm,
+        per_class: &[ArrayView2<f32>],
+        names: &[String],
+        relevance_factor: f64,
+    ) -> Result<Self> {
+        check_names(names, per_class.len())?;
+        let speakers = per_class
+            .par_iter()
+            .map(|x| ubm.map_adapt(*x, relevance_factor))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(GmmUbmClassifier {
+            ubm,
+            names: names.to_vec(),
+            speakers,
+            relevance_factor,
+        })
+    }
+
+    /// Mean per-frame log-likelihood ratio of every utterance against every
+    /// speaker (utterances × speakers).
+    pub fn scores_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Array2<f64>> {
+        let ubm = self.ubm.gmm();
+        for c in clips {
+            ubm.check_input(*c)?;
+        }
+        let base = ubm.total_log_likelihoods_unchecked(clips);
+        let cols: Vec<Vec<f64>> = self
+            .speakers
+            .par_iter()
+            .map(|m| m.total_log_likelihoods_unchecked(clips))
+            .collect();
+        let mut out = Array2::zeros((clips.len(), cols.len()));
+        for (j, c) in cols.iter().enumerate() {
+            for (i, &v) in c.iter().enumerate() {
+                out[[i, j]] = (v - base[i]) / clips[i].nrows() as f64;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The best-scoring speaker of every utterance.
+    pub fn predict_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Vec<usize>> {
+        Ok(argmax_rows(&self.scores_clips(clips)?))
+    }
+
+    /// KL-normalised offset supervectors of all speakers (speakers × k·d).
+    pub fn supervectors(&self) -> Result<Array2<f32>> {
+        let rows = self
+            .speakers
+            .iter()
+            .map(|m| self.ubm.supervector_offset(m))
+            .collect::<Result<Vec<_>>>()?;
+        let n = rows[0].len();
+        let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
+        Ok(Array2::from_shape_vec((rows.len(), n), flat).expect("equal lengths"))
+    }
+
+    /// The background model.
+    pub fn ubm(&self) -> &Ubm {
+        &self.ubm
+    }
+    /// Class names.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+    /// The adapted speaker models.
+    pub fn speakers(&self) -> &[DiagGmm] {
+        &self.speakers
+    }
+    /// The relevance factor used.
+    pub fn relevance_factor(&self) -> f64 {
+        self.relevance_factor
+    }
+
+    /// Check consistency (used on loaded models).
+    pub fn validate(&self) -> Result<()> {
+        self.ubm.gmm.validate()?;
+        check_names(&self.names, self.speakers.len())?;
+        for s in &self.speakers {
+            s.validate()?;
+            self.ubm.check_adapted(s)?;
+        }
+        if self.relevance_factor.is_nan() || self.relevance_factor < 0.0 {
+            return Err(Error::param("relevance_factor", "must be >= 0"));
+        }
+        Ok(())
+    }
+}
+
+impl Ubm {
+    /// Check the mixture (used on loaded models).
+    pub fn validate(&self) -> Result<()> {
+        self.gmm.validate()
+    }
+}
