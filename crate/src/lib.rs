@@ -13,6 +13,7 @@ pub mod eval;
 pub mod features;
 pub mod models;
 pub mod persist;
+pub mod pipeline;
 pub mod plot;
 pub mod similarity;
 pub mod synth;

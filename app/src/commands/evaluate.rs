@@ -1,0 +1,160 @@
+//! `speaker-similarity evaluate`: train on one part of a data set, report on the other.
+
+use serde_json::json;
+use speaker_similarity::dataset::SplitParams;
+use speaker_similarity::pipeline::{self, Evaluation, ModelKind, PipelineParams};
+
+use super::CmdResult;
+use crate::data::DataArgs;
+use crate::progress::EvalProgress;
+
+/// Options shared by `evaluate`, `train` and `demo`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SplitArgs {
+    /// Share of each speaker's clips kept for testing.
+    #[arg(long, default_value_t = 0.3, value_name = "FRACTION")]
+    pub test_fraction: f64,
+    /// Seed of the split and of every model.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Keep whole sessions (VoxCeleb videos) on one side of the split.
+    #[arg(long)]
+    pub by_session: bool,
+    /// Models, comma-separated: mlp, gmm-clip, gmm-frame, gmm-ubm, svm,
+    /// random-forest, knn, logistic; or `main` (the first four) or `all`.
+    #[arg(long, default_value = "main", value_name = "M,...")]
+    pub models: String,
+}
+
+impl SplitArgs {
+    /// The split and pipeline settings these options ask for.
+    pub fn params(&self) -> speaker_similarity::Result<(SplitParams, PipelineParams)> {
+        let split = SplitParams {
+            test_fraction: self.test_fraction,
+            seed: self.seed,
+            by_session: self.by_session,
+            ..SplitParams::default()
+        };
+        split.validate()?;
+        let params = PipelineParams {
+            models: ModelKind::parse_list(&self.models)?,
+            seed: self.seed,
+            ..PipelineParams::default()
+        };
+        params.validate()?;
+        Ok((split, params))
+    }
+}
+
+/// Arguments of `evaluate`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
+    /// Print the classification report of every model, not only the best.
+    #[arg(long)]
+    pub all_reports: bool,
+}
+
+/// The evaluation as the JSON object `evaluate --json` prints.
+pub fn to_json(e: &Evaluation) -> serde_json::Value {
+    let models: serde_json::Map<String, serde_json::Value> = e
+        .models
+        .iter()
+        .map(|r| {
+            (
+                r.model.name().to_string(),
+                json!({ "accuracy": r.accuracy, "train_seconds": r.train_seconds }),
+            )
+        })
+        .collect();
+    let verification: serde_json::Map<String, serde_json::Value> = e
+        .verification
+        .iter()
+        .map(|v| (v.embedding.clone(), json!({ "eer": v.eer.eer, "trials": [v.trials.0, v.trials.1] })))
+        .collect();
+    json!({
+        "speakers": e.speakers.len(),
+        "train_clips": e.train_clips,
+        "test_clips": e.test_clips,
+        "models": models,
+        "best": e.best.name(),
+        "verification": verification,
+        "skipped_speakers": e.skipped.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "unusable_clips": e.unusable.len(),
+        "feature_seconds": e.feature_seconds,
+        "total_seconds": e.total_seconds,
+    })
+}
+
+/// Print the human-readable report.
+pub fn print_report(e: &Evaluation, all_reports: bool) {
+    for s in &e.skipped {
+        println!("skipped speaker: {s}");
+    }
+    if !e.unusable.is_empty() {
+        println!("{} clip(s) could not be used:", e.unusable.len());
+        for (p, why) in e.unusable.iter().take(10) {
+            println!("  {}: {why}", p.display());
+        }
+        if e.unusable.len() > 10 {
+            println!("  ... and {} more", e.unusable.len() - 10);
+        }
+    }
+    println!(
+        "{} speakers, {} training clips, {} test clips (disjoint)\n",
+        e.speakers.len(),
+        e.train_clips,
+        e.test_clips
+    );
+    println!("{:<14} {:>9} {:>10}  model", "", "accuracy", "train (s)");
+    for r in &e.models {
+        println!(
+            "{:<14} {:>9.4} {:>10.2}  {}{}",
+            r.model.name(),
+            r.accuracy,
+            r.train_seconds,
+            r.model.description(),
+            if r.model == e.best { "   <- best" } else { "" }
+        );
+    }
+    for v in &e.verification {
+        println!(
+            "verification by {:<12} EER {:.2} % ({} target, {} non-target trials)",
+            v.embedding,
+            100.0 * v.eer.eer,
+            v.trials.0,
+            v.trials.1
+        );
+    }
+    println!(
+        "features {:.2} s, everything {:.2} s",
+        e.feature_seconds, e.total_seconds
+    );
+    for r in &e.models {
+        if all_reports || r.model == e.best {
+            println!("\nclassification report of {}:\n{}", r.model, r.report);
+        }
+    }
+}
+
+/// Run `evaluate`.
+pub fn run(a: Args) -> CmdResult {
+    let (split, params) = a.split.params()?;
+    let (data, what) = a.data.open()?;
+    if !a.json {
+        println!("data: {what}");
+    }
+    let progress = EvalProgress::new(false);
+    let e = pipeline::evaluate(&data, &split, &params, &|ev| progress.on(ev))?;
+    if a.json {
+        return super::print_json(&to_json(&e));
+    }
+    print_report(&e, a.all_reports);
+    Ok(())
+}

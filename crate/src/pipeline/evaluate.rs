@@ -1,0 +1,266 @@
+//! Honest evaluation: train on one part of a data set, report on the other.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::extract::{extract_dataset, ClipFeatures};
+use super::params::{ModelKind, PipelineParams};
+use super::train::{SpeakerModels, TrainEvent};
+use crate::dataset::{Dataset, SkipReason, SkippedSpeaker, Split, SplitParams};
+use crate::error::{Error, Result};
+use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
+use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer, EnrolledSpeakers};
+
+/// How one model did on the test clips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelResult {
+    /// The model.
+    pub model: ModelKind,
+    /// Share of test clips attributed to the right speaker.
+    pub accuracy: f64,
+    /// Seconds spent training it.
+    pub train_seconds: f64,
+    /// Precision, recall and F1 per speaker, as scikit-learn prints them.
+    pub report: ClassificationReport,
+    /// Rows = true speaker, columns = predicted speaker.
+    pub confusion: ConfusionMatrix,
+    /// The predicted class of every test clip.
+    pub predictions: Vec<usize>,
+}
+
+/// Speaker verification on the test clips against the enrolled training speakers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Which embedding: `"supervector"` or `"clip-vector"`.
+    pub embedding: String,
+    /// Equal error rate and its threshold.
+    pub eer: Eer,
+    /// The detection error trade-off.
+    pub det: Vec<DetPoint>,
+    /// Number of target and non-target trials.
+    pub trials: (usize, usize),
+}
+
+/// The outcome of [`evaluate`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Speaker ids, in class order.
+    pub speakers: Vec<String>,
+    /// Clips used for training / testing (after unreadable ones were dropped).
+    pub train_clips: usize,
+    /// Clips used for testing.
+    pub test_clips: usize,
+    /// Speakers left out of the split, and why.
+    pub skipped: Vec<SkippedSpeaker>,
+    /// Clips that could not be used, with the reason.
+    pub unusable: Vec<(PathBuf, String)>,
+    /// One entry per model, in [`ModelKind`] order.
+    pub models: Vec<ModelResult>,
+    /// The most accurate model.
+    pub best: ModelKind,
+    /// Verification results per embedding.
+    pub verification: Vec<Verification>,
+    /// True class of every test clip.
+    pub y_true: Vec<usize>,
+    /// Seconds spent reading audio and extracting features.
+    pub feature_seconds: f64,
+    /// Seconds for the whole evaluation.
+    pub total_seconds: f64,
+    /// The trained models (for plots of the training history, similarity, ...).
+    #[serde(skip)]
+    pub trained: Option<Box<SpeakerModels>>,
+}
+
+impl Evaluation {
+    /// The result of one model.
+    pub fn result(&self, model: ModelKind) -> Option<&ModelResult> {
+        self.models.iter().find(|r| r.model == model)
+    }
+}
+
+/// What [`evaluate`] reports as it goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalEvent {
+    /// Features of `done` of `total` clips extracted.
+    Features {
+        /// Clips done.
+        done: usize,
+        /// Clips in all.
+        total: usize,
+    },
+    /// A training event.
+    Train(TrainEvent),
+}
+
+/// Split `data` (seeded, per speaker, disjoint by construction), extract features,
+/// train `params.models` on the training part and report on the test part: accuracy,
+/// classification report and confusion matrix per model, verification EER.
+pub fn evaluate(
+    data: &Dataset,
+    split_params: &SplitParams,
+    params: &PipelineParams,
+    on_event: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<Evaluation> {
+    let t0 = Instant::now();
+    params.validate()?;
+    let split = data.split(split_params)?;
+    evaluate_split(data, &split, params, on_event, t0)
+}
+
+/// [`evaluate`] on a split made elsewhere (the tutorial uses it to show what the
+/// original project's leaky split does). The split must be disjoint unless
+/// `allow_overlap` — which only the leak demonstration should set.
+pub fn evaluate_with_split(
+    data: &Dataset,
+    split: &Split,
+    params: &PipelineParams,
+    allow_overlap: bool,
+    on_event: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<Evaluation> {
+    if !allow_overlap {
+        split.check_disjoint()?;
+    }
+    evaluate_split(data, split, params, on_event, Instant::now())
+}
+
+fn evaluate_split(
+    data: &Dataset,
+    split: &Split,
+    params: &PipelineParams,
+    on_event: &(dyn Fn(EvalEvent) + Sync),
+    t0: Instant,
+) -> Result<Evaluation> {
+    params.validate()?;
+    let mut wanted: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let (features, failed) = extract_dataset(data, &wanted, params, &|done, total| {
+        on_event(EvalEvent::Features { done, total })
+    });
+    let feature_seconds = t0.elapsed().as_secs_f64();
+    let unusable: Vec<(PathBuf, String)> = failed
+        .iter()
+        .map(|(i, e)| (data.clips[*i].path.clone(), e.to_string()))
+        .collect();
+    let by_index: std::collections::HashMap<usize, &ClipFeatures> =
+        features.iter().map(|(i, f)| (*i, f)).collect();
+
+    // Speakers: those of the split's training part that still have 2 usable clips
+    // after unreadable clips were dropped; the others are reported as skipped.
+    let mut usable: BTreeMap<String, usize> = BTreeMap::new();
+    for &i in &split.train {
+        *usable.entry(data.clips[i].speaker.clone()).or_default() +=
+            by_index.contains_key(&i) as usize;
+    }
+    let mut skipped = split.skipped.clone();
+    for (speaker, &n) in &usable {
+        if n < 2 {
+            skipped.push(SkippedSpeaker {
+                speaker: speaker.clone(),
+                clips: n,
+                reason: SkipReason::TooFewClips { needed: 2 },
+            });
+        }
+    }
+    let speakers: Vec<String> = usable
+        .into_iter()
+        .filter(|(_, n)| *n >= 2)
+        .map(|(s, _)| s)
+        .collect();
+    let class_of = |i: usize| speakers.binary_search(&data.clips[i].speaker).ok();
+
+    let mut train_f = Vec::new();
+    let mut train_y = Vec::new();
+    for &i in &split.train {
+        if let (Some(f), Some(c)) = (by_index.get(&i), class_of(i)) {
+            train_f.push((*f).clone());
+            train_y.push(c);
+        }
+    }
+    let mut test_f = Vec::new();
+    let mut y_true = Vec::new();
+    for &i in &split.test {
+        if let (Some(f), Some(c)) = (by_index.get(&i), class_of(i)) {
+            test_f.push((*f).clone());
+            y_true.push(c);
+        }
+    }
+    if test_f.is_empty() {
+        return Err(Error::Dataset {
+            path: data.root.clone(),
+            reason: "no usable test clip".into(),
+        });
+    }
+
+    let trained = SpeakerModels::train(
+        &train_f,
+        &train_y,
+        speakers.clone(),
+        data.names.clone(),
+        params,
+        &mut |e| on_event(EvalEvent::Train(e)),
+    )?;
+
+    let mut models = Vec::new();
+    for (model, predictions) in trained.predict_classes(&test_f)? {
+        models.push(ModelResult {
+            model,
+            accuracy: accuracy(&y_true, &predictions)?,
+            train_seconds: trained.train_seconds.get(&model).copied().unwrap_or(0.0),
+            report: ClassificationReport::new(&y_true, &predictions, &speakers)?,
+            confusion: ConfusionMatrix::new(&y_true, &predictions, &speakers)?,
+            predictions,
+        });
+    }
+    let best = models
+        .iter()
+        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy).then(b.model.cmp(&a.model)))
+        .map(|r| r.model)
+        .ok_or_else(|| Error::Training("no model was trained".into()))?;
+
+    let mut verification = Vec::new();
+    let mut verify = |name: &str, enrolled: &EnrolledSpeakers, embed: &dyn Fn(&ClipFeatures) -> Result<Vec<f32>>| -> Result<()> {
+        let queries: Vec<(String, Vec<f32>)> = test_f
+            .iter()
+            .zip(&y_true)
+            .map(|(f, &c)| Ok((speakers[c].clone(), embed(f)?)))
+            .collect::<Result<_>>()?;
+        let trials = verification_trials(enrolled, &queries)?;
+        let targets = trials.iter().filter(|t| t.target).count();
+        verification.push(Verification {
+            embedding: name.to_string(),
+            eer: eer(&trials)?,
+            det: det_curve(&trials)?,
+            trials: (targets, trials.len() - targets),
+        });
+        Ok(())
+    };
+    if let (Some(enrolled), Some(g)) = (&trained.enrolled_supervectors, &trained.gmm_ubm) {
+        verify("supervector", enrolled, &|f| {
+            let adapted = g.ubm().map_adapt(f.frames.view(), g.relevance_factor())?;
+            Ok(g.ubm().supervector(&adapted)?.to_vec())
+        })?;
+    }
+    verify("clip-vector", &trained.enrolled_clip_vectors, &|f| {
+        let x = super::train::clip_matrix([f])?;
+        Ok(trained.clip_scaler.transform(x.view())?.row(0).to_vec())
+    })?;
+
+    Ok(Evaluation {
+        speakers,
+        train_clips: train_f.len(),
+        test_clips: test_f.len(),
+        skipped,
+        unusable,
+        models,
+        best,
+        verification,
+        y_true,
+        feature_seconds,
+        total_seconds: t0.elapsed().as_secs_f64(),
+        trained: Some(Box::new(trained)),
+    })
+}

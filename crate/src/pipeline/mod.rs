@@ -1,0 +1,31 @@
+//! The whole pipeline in a few calls: features of a data set, every model trained
+//! on its training part, an honest report on its test part, predictions for new
+//! recordings, and the model directory the command line and web app share.
+//!
+//! ```no_run
+//! use speaker_similarity::dataset::SplitParams;
+//! use speaker_similarity::pipeline::{evaluate, PipelineParams};
+//! use speaker_similarity::synth;
+//! # fn main() -> speaker_similarity::Result<()> {
+//! let data = synth::default_dataset();
+//! let result = evaluate(&data, &SplitParams::default(), &PipelineParams::default(), &|_| {})?;
+//! for r in &result.models {
+//!     println!("{:10} {:.3}", r.model.name(), r.accuracy);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod evaluate;
+mod extract;
+mod params;
+mod predict;
+mod store;
+mod train;
+
+pub use evaluate::{evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification};
+pub use extract::{extract, extract_dataset, ClipFeatures};
+pub use params::{ModelKind, PipelineParams};
+pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
+pub use store::{HISTORY_FILE, MODELS_FILE};
+pub use train::{SpeakerModels, TrainEvent};

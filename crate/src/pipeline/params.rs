@@ -1,0 +1,245 @@
+//! Which models the pipeline trains, and with what settings.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::features::{ClipVectorParams, FrameFeatureParams};
+use crate::models::{BaselineKind, GmmParams, MlpParams};
+
+/// A speaker model the pipeline can train and evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ModelKind {
+    /// Neural network on standardised 52-dim clip vectors (the original's model,
+    /// with scaling and best-weight restore).
+    Mlp,
+    /// One 16-component GMM per speaker on raw 52-dim clip vectors: the original
+    /// project's GMM recipe.
+    GmmClip,
+    /// One GMM per speaker on per-frame MFCC + delta (CMVN, voice activity only):
+    /// the classic text-independent speaker model.
+    GmmFrame,
+    /// Universal background model + MAP-adapted speaker models, scored by the
+    /// log-likelihood ratio (Reynolds, Quatieri & Dunn 2000).
+    GmmUbm,
+    /// Baseline: RBF support vector classifier on standardised clip vectors.
+    Svm,
+    /// Baseline: random forest on clip vectors.
+    RandomForest,
+    /// Baseline: 5 nearest neighbours on standardised clip vectors.
+    Knn,
+    /// Baseline: logistic regression on standardised clip vectors.
+    Logistic,
+}
+
+impl ModelKind {
+    /// The four models of the tutorial, trained by default.
+    pub const MAIN: [ModelKind; 4] = [
+        ModelKind::Mlp,
+        ModelKind::GmmClip,
+        ModelKind::GmmFrame,
+        ModelKind::GmmUbm,
+    ];
+
+    /// Every model, baselines included.
+    pub const ALL: [ModelKind; 8] = [
+        ModelKind::Mlp,
+        ModelKind::GmmClip,
+        ModelKind::GmmFrame,
+        ModelKind::GmmUbm,
+        ModelKind::Svm,
+        ModelKind::RandomForest,
+        ModelKind::Knn,
+        ModelKind::Logistic,
+    ];
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::GmmClip => "gmm-clip",
+            ModelKind::GmmFrame => "gmm-frame",
+            ModelKind::GmmUbm => "gmm-ubm",
+            ModelKind::Svm => "svm",
+            ModelKind::RandomForest => "random-forest",
+            ModelKind::Knn => "knn",
+            ModelKind::Logistic => "logistic",
+        }
+    }
+
+    /// One line saying what the model is.
+    pub fn description(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "neural network on standardised 52-dim clip vectors",
+            ModelKind::GmmClip => "original recipe: 16-component GMM per speaker on clip vectors",
+            ModelKind::GmmFrame => "GMM per speaker on frame MFCC+delta",
+            ModelKind::GmmUbm => "UBM + MAP-adapted speaker GMMs, log-likelihood ratio",
+            ModelKind::Svm => "baseline: RBF SVM on clip vectors",
+            ModelKind::RandomForest => "baseline: random forest on clip vectors",
+            ModelKind::Knn => "baseline: 5-nearest neighbours on clip vectors",
+            ModelKind::Logistic => "baseline: logistic regression on clip vectors",
+        }
+    }
+
+    /// The smartcore baseline this kind stands for, if it is one.
+    pub fn baseline(self) -> Option<BaselineKind> {
+        match self {
+            ModelKind::Svm => Some(BaselineKind::Svc),
+            ModelKind::RandomForest => Some(BaselineKind::RandomForest),
+            ModelKind::Knn => Some(BaselineKind::Knn),
+            ModelKind::Logistic => Some(BaselineKind::LogisticRegression),
+            _ => None,
+        }
+    }
+
+    /// Parse a comma-separated list (`"mlp,gmm-ubm"`, `"all"`, `"main"`).
+    pub fn parse_list(s: &str) -> Result<Vec<ModelKind>> {
+        let mut out = Vec::new();
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match part {
+                "all" => out.extend(ModelKind::ALL),
+                "main" => out.extend(ModelKind::MAIN),
+                other => out.push(other.parse()?),
+            }
+        }
+        out.sort();
+        out.dedup();
+        if out.is_empty() {
+            return Err(Error::param("models", "no model named"));
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.trim().to_ascii_lowercase();
+        let alias = match lower.as_str() {
+            "svc" => "svm",
+            "rf" => "random-forest",
+            "logistic-regression" | "lr" => "logistic",
+            "nn" => "mlp",
+            other => other,
+        };
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.name() == alias)
+            .ok_or_else(|| {
+                Error::param(
+                    "models",
+                    format!(
+                        "unknown model `{s}`; choose from {} (or `main`, `all`)",
+                        ModelKind::ALL.map(|k| k.name()).join(", ")
+                    ),
+                )
+            })
+    }
+}
+
+/// Everything the pipeline needs to know to train its models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineParams {
+    /// The 52-dim clip vector (default: the original recipe — MFCC and delta means
+    /// of the first 2 s at 16 kHz, 13 ZCR splits, LPC of order 12).
+    pub clip: ClipVectorParams,
+    /// Frame features for the GMMs (default: 20 MFCC + 20 delta at 16 kHz, 25 ms
+    /// hop 10 ms, voice frames only, CMVN — over the whole clip).
+    pub frames: FrameFeatureParams,
+    /// The neural network (default: `MlpParams::default()`, inputs standardised).
+    pub mlp: MlpParams,
+    /// Share of each speaker's training clips held out to monitor the MLP for early
+    /// stopping (never the test clips). Default 0.2.
+    pub validation_fraction: f64,
+    /// The original's per-speaker GMM on clip vectors (default
+    /// `GmmParams::original()`: 16 components, n_init 3).
+    pub gmm_clip: GmmParams,
+    /// Per-speaker GMM on frames (default 32 components).
+    pub gmm_frame: GmmParams,
+    /// The universal background model (default 64 components).
+    pub ubm: GmmParams,
+    /// At most this many frames (evenly spaced) train the UBM. Default 200 000.
+    pub ubm_max_frames: usize,
+    /// MAP relevance factor r: a component's mean moves toward the speaker's data
+    /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
+    pub relevance_factor: f64,
+    /// Models to train. Default [`ModelKind::MAIN`].
+    pub models: Vec<ModelKind>,
+    /// Seed for every random choice (splits, initialisations, shuffles). Default 42.
+    pub seed: u64,
+}
+
+impl Default for PipelineParams {
+    fn default() -> Self {
+        PipelineParams {
+            clip: ClipVectorParams::default(),
+            frames: FrameFeatureParams::default(),
+            mlp: MlpParams::default(),
+            validation_fraction: 0.2,
+            gmm_clip: GmmParams::original(),
+            gmm_frame: GmmParams {
+                n_components: 32,
+                ..GmmParams::default()
+            },
+            ubm: GmmParams {
+                n_components: 64,
+                ..GmmParams::default()
+            },
+            ubm_max_frames: 200_000,
+            relevance_factor: 16.0,
+            models: ModelKind::MAIN.to_vec(),
+            seed: 42,
+        }
+    }
+}
+
+impl PipelineParams {
+    /// Check every field (and the nested parameter structs).
+    pub fn validate(&self) -> Result<()> {
+        self.clip.validate()?;
+        self.frames.validate()?;
+        self.mlp.validate()?;
+        self.gmm_clip.validate()?;
+        self.gmm_frame.validate()?;
+        self.ubm.validate()?;
+        if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
+            return Err(Error::param(
+                "validation_fraction",
+                format!("must be in (0, 1), got {}", self.validation_fraction),
+            ));
+        }
+        if self.ubm_max_frames < self.ubm.n_components {
+            return Err(Error::param(
+                "ubm_max_frames",
+                format!(
+                    "{} frames cannot train {} UBM components",
+                    self.ubm_max_frames, self.ubm.n_components
+                ),
+            ));
+        }
+        if !(self.relevance_factor.is_finite() && self.relevance_factor >= 0.0) {
+            return Err(Error::param(
+                "relevance_factor",
+                format!("must be >= 0, got {}", self.relevance_factor),
+            ));
+        }
+        if self.models.is_empty() {
+            return Err(Error::param("models", "no model to train"));
+        }
+        Ok(())
+    }
+
+    /// Whether `kind` is among the models to train.
+    pub fn wants(&self, kind: ModelKind) -> bool {
+        self.models.contains(&kind)
+    }
+}

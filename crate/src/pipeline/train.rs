@@ -1,0 +1,400 @@
+//! Training every model of the pipeline on one speaker set.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use super::extract::ClipFeatures;
+use super::params::{ModelKind, PipelineParams};
+use crate::error::{Error, Result};
+use crate::models::{
+    Baseline, EpochLog, GmmClassifier, GmmParams, GmmUbmClassifier, History, Mlp,
+    StandardScaler, Ubm,
+};
+use crate::similarity::EnrolledSpeakers;
+
+/// What training reports as it goes (for progress bars and notebook output).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainEvent {
+    /// A model's training starts.
+    Started(ModelKind),
+    /// The MLP finished an epoch.
+    Epoch(EpochLog),
+    /// A model is trained, in so many seconds.
+    Finished(ModelKind, f64),
+}
+
+/// Every trained model of a speaker set, with what is needed to use them: the
+/// speakers, their display names, the clip-vector scaler and the enrolled speaker
+/// embeddings for similarity ranking. Saved and loaded as one model directory
+/// (see [`SpeakerModels::save`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SpeakerModels {
+    /// Speaker ids; class index `c` is `speakers[c]`.
+    pub speakers: Vec<String>,
+    /// Display names (celebrity names from VoxCeleb's meta file, for instance).
+    pub names: BTreeMap<String, String>,
+    /// Training clips per speaker, in class order.
+    pub clip_counts: Vec<usize>,
+    /// The settings the models were trained with.
+    pub params: PipelineParams,
+    /// Standardises clip vectors for the baselines and the clip-vector embeddings.
+    pub clip_scaler: StandardScaler,
+    /// The neural network, when trained.
+    pub mlp: Option<Mlp>,
+    /// The neural network's training history.
+    pub history: Option<History>,
+    /// Per-speaker GMMs on clip vectors (the original recipe), when trained.
+    pub gmm_clip: Option<GmmClassifier>,
+    /// Per-speaker GMMs on frames, when trained.
+    pub gmm_frame: Option<GmmClassifier>,
+    /// UBM and MAP-adapted speaker models, when trained.
+    pub gmm_ubm: Option<GmmUbmClassifier>,
+    /// smartcore baselines, when asked for.
+    pub baselines: Vec<(ModelKind, Baseline)>,
+    /// Enrolled speakers by MAP supervector (when the UBM is trained).
+    pub enrolled_supervectors: Option<EnrolledSpeakers>,
+    /// Enrolled speakers by mean standardised clip vector (always available).
+    pub enrolled_clip_vectors: EnrolledSpeakers,
+    /// Training time per model, in seconds.
+    pub train_seconds: BTreeMap<ModelKind, f64>,
+}
+
+/// Group rows of `features` by label.
+fn per_class<'a, F>(
+    features: &'a [ClipFeatures],
+    labels: &[usize],
+    n_classes: usize,
+    pick: F,
+) -> Vec<Vec<&'a ClipFeatures>>
+where
+    F: Fn(&ClipFeatures) -> bool,
+{
+    let mut groups: Vec<Vec<&ClipFeatures>> = vec![Vec::new(); n_classes];
+    for (f, &l) in features.iter().zip(labels) {
+        if pick(f) {
+            groups[l].push(f);
+        }
+    }
+    groups
+}
+
+/// Stack clip vectors into a matrix (rows = clips).
+pub(crate) fn clip_matrix<'a>(features: impl IntoIterator<Item = &'a ClipFeatures>) -> Result<Array2<f32>> {
+    let rows: Vec<&[f32]> = features.into_iter().map(|f| f.clip.as_slice()).collect();
+    let dim = rows.first().map(|r| r.len()).unwrap_or(0);
+    if rows.iter().any(|r| r.len() != dim) {
+        return Err(Error::Shape("clip vectors of different lengths".into()));
+    }
+    let flat: Vec<f32> = rows.concat();
+    Array2::from_shape_vec((rows.len(), dim), flat).map_err(|e| Error::Shape(e.to_string()))
+}
+
+/// Stack frame matrices (rows = frames).
+fn stack_frames(clips: &[&ClipFeatures]) -> Result<Array2<f32>> {
+    let views: Vec<ArrayView2<f32>> = clips.iter().map(|f| f.frames.view()).collect();
+    if views.is_empty() {
+        return Err(Error::Training("no frames".into()));
+    }
+    ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
+}
+
+/// Every `step`-th frame of all clips, at most `max` frames in all.
+fn subsample_frames(clips: &[&ClipFeatures], max: usize) -> Result<Array2<f32>> {
+    let total: usize = clips.iter().map(|f| f.frames.nrows()).sum();
+    let all = stack_frames(clips)?;
+    if total <= max {
+        return Ok(all);
+    }
+    let step = total.div_ceil(max);
+    Ok(all.slice(ndarray::s![..;step, ..]).to_owned())
+}
+
+/// Split training indices per class into (fit, validation) for early stopping.
+/// Classes with fewer than 3 clips keep them all for fitting.
+fn validation_split(labels: &[usize], n_classes: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_7a11);
+    let mut fit = Vec::new();
+    let mut val = Vec::new();
+    for c in 0..n_classes {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        idx.shuffle(&mut rng);
+        let n_val = if idx.len() >= 3 {
+            ((idx.len() as f64 * fraction).round() as usize).clamp(1, idx.len() - 2)
+        } else {
+            0
+        };
+        val.extend_from_slice(&idx[..n_val]);
+        fit.extend_from_slice(&idx[n_val..]);
+    }
+    fit.sort_unstable();
+    val.sort_unstable();
+    (fit, val)
+}
+
+impl SpeakerModels {
+    /// Train the models named in `params.models` on clips with class labels
+    /// (`labels[i]` in `0..speakers.len()`; every speaker needs at least two clips).
+    /// `names` maps speaker ids to display names (missing ones show the id).
+    pub fn train(
+        features: &[ClipFeatures],
+        labels: &[usize],
+        speakers: Vec<String>,
+        names: BTreeMap<String, String>,
+        params: &PipelineParams,
+        on_event: &mut dyn FnMut(TrainEvent),
+    ) -> Result<SpeakerModels> {
+        params.validate()?;
+        let k = speakers.len();
+        if k < 2 {
+            return Err(Error::Training(format!(
+                "need at least 2 speakers to train, got {k}"
+            )));
+        }
+        if features.len() != labels.len() {
+            return Err(Error::Shape(format!(
+                "{} feature sets for {} labels",
+                features.len(),
+                labels.len()
+            )));
+        }
+        if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
+            return Err(Error::param("labels", format!("label {bad} but {k} speakers")));
+        }
+        let mut clip_counts = vec![0usize; k];
+        for &l in labels {
+            clip_counts[l] += 1;
+        }
+        if let Some(c) = clip_counts.iter().position(|&n| n < 2) {
+            return Err(Error::Training(format!(
+                "speaker `{}` has {} training clip(s); at least 2 are needed",
+                speakers[c], clip_counts[c]
+            )));
+        }
+
+        let x = clip_matrix(features)?;
+        let clip_scaler = StandardScaler::fit(x.view())?;
+        let xs = clip_scaler.transform(x.view())?;
+        let mut train_seconds = BTreeMap::new();
+
+        // Mean standardised clip vector per speaker: the simple embedding.
+        let mut means = Array2::<f32>::zeros((k, xs.ncols()));
+        for (row, &l) in xs.rows().into_iter().zip(labels) {
+            let mut m = means.row_mut(l);
+            m += &row;
+        }
+        for (mut m, &n) in means.rows_mut().into_iter().zip(&clip_counts) {
+            m /= n as f32;
+        }
+        let enrolled_clip_vectors = EnrolledSpeakers::enroll(speakers.clone(), means.view(), true)?;
+
+        let mut mlp = None;
+        let mut history = None;
+        if params.wants(ModelKind::Mlp) {
+            on_event(TrainEvent::Started(ModelKind::Mlp));
+            let t = Instant::now();
+            let (fit_idx, val_idx) =
+                validation_split(labels, k, params.validation_fraction, params.seed);
+            let xf = x.select(Axis(0), &fit_idx);
+            let yf: Vec<usize> = fit_idx.iter().map(|&i| labels[i]).collect();
+            let xv = x.select(Axis(0), &val_idx);
+            let yv: Vec<usize> = val_idx.iter().map(|&i| labels[i]).collect();
+            let mut p = params.mlp.clone();
+            p.seed = params.seed;
+            let validation = if val_idx.is_empty() {
+                p.patience = None;
+                None
+            } else {
+                Some((xv.view(), yv.as_slice()))
+            };
+            let (m, h) = Mlp::fit(xf.view(), &yf, k, validation, &p, &mut |log| {
+                on_event(TrainEvent::Epoch(log.clone()));
+                true
+            })?;
+            mlp = Some(m);
+            history = Some(h);
+            let s = t.elapsed().as_secs_f64();
+            train_seconds.insert(ModelKind::Mlp, s);
+            on_event(TrainEvent::Finished(ModelKind::Mlp, s));
+        }
+
+        let mut gmm_clip = None;
+        if params.wants(ModelKind::GmmClip) {
+            on_event(TrainEvent::Started(ModelKind::GmmClip));
+            let t = Instant::now();
+            // scikit-learn refuses fewer samples than components: cap the number of
+            // components at the smallest speaker's clip count.
+            let fewest = *clip_counts.iter().min().unwrap_or(&1);
+            let p = GmmParams {
+                n_components: params.gmm_clip.n_components.min(fewest),
+                seed: params.seed,
+                ..params.gmm_clip.clone()
+            };
+            gmm_clip = Some(GmmClassifier::fit_rows(x.view(), labels, &speakers, &p)?);
+            let s = t.elapsed().as_secs_f64();
+            train_seconds.insert(ModelKind::GmmClip, s);
+            on_event(TrainEvent::Finished(ModelKind::GmmClip, s));
+        }
+
+        let groups = per_class(features, labels, k, |_| true);
+        let mut gmm_frame = None;
+        if params.wants(ModelKind::GmmFrame) {
+            on_event(TrainEvent::Started(ModelKind::GmmFrame));
+            let t = Instant::now();
+            let stacked: Vec<Array2<f32>> = groups
+                .iter()
+                .map(|g| stack_frames(g))
+                .collect::<Result<_>>()?;
+            let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
+            let p = GmmParams {
+                seed: params.seed,
+                ..params.gmm_frame.clone()
+            };
+            gmm_frame = Some(GmmClassifier::fit(&views, &speakers, &p)?);
+            let s = t.elapsed().as_secs_f64();
+            train_seconds.insert(ModelKind::GmmFrame, s);
+            on_event(TrainEvent::Finished(ModelKind::GmmFrame, s));
+        }
+
+        let mut gmm_ubm = None;
+        let mut enrolled_supervectors = None;
+        if params.wants(ModelKind::GmmUbm) {
+            on_event(TrainEvent::Started(ModelKind::GmmUbm));
+            let t = Instant::now();
+            let all: Vec<&ClipFeatures> = features.iter().collect();
+            let pooled = subsample_frames(&all, params.ubm_max_frames)?;
+            let p = GmmParams {
+                seed: params.seed,
+                ..params.ubm.clone()
+            };
+            let ubm = Ubm::fit(pooled.view(), &p)?;
+            let stacked: Vec<Array2<f32>> = groups
+                .iter()
+                .map(|g| stack_frames(g))
+                .collect::<Result<_>>()?;
+            let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
+            let clf = GmmUbmClassifier::fit(ubm, &views, &speakers, params.relevance_factor)?;
+            let sv = clf.supervectors()?;
+            enrolled_supervectors = Some(EnrolledSpeakers::enroll(speakers.clone(), sv.view(), true)?);
+            gmm_ubm = Some(clf);
+            let s = t.elapsed().as_secs_f64();
+            train_seconds.insert(ModelKind::GmmUbm, s);
+            on_event(TrainEvent::Finished(ModelKind::GmmUbm, s));
+        }
+
+        let mut baselines = Vec::new();
+        for kind in ModelKind::ALL {
+            let Some(b) = kind.baseline() else { continue };
+            if !params.wants(kind) {
+                continue;
+            }
+            on_event(TrainEvent::Started(kind));
+            let t = Instant::now();
+            baselines.push((kind, Baseline::fit(b, xs.view(), labels)?));
+            let s = t.elapsed().as_secs_f64();
+            train_seconds.insert(kind, s);
+            on_event(TrainEvent::Finished(kind, s));
+        }
+
+        Ok(SpeakerModels {
+            speakers,
+            names,
+            clip_counts,
+            params: params.clone(),
+            clip_scaler,
+            mlp,
+            history,
+            gmm_clip,
+            gmm_frame,
+            gmm_ubm,
+            baselines,
+            enrolled_supervectors,
+            enrolled_clip_vectors,
+            train_seconds,
+        })
+    }
+
+    /// The display name of a speaker id (the id itself when it has none).
+    pub fn display_name<'a>(&'a self, speaker: &'a str) -> &'a str {
+        self.names.get(speaker).map(String::as_str).unwrap_or(speaker)
+    }
+
+    /// The models this set holds, in [`ModelKind`] order.
+    pub fn kinds(&self) -> Vec<ModelKind> {
+        let mut out = Vec::new();
+        if self.mlp.is_some() {
+            out.push(ModelKind::Mlp);
+        }
+        if self.gmm_clip.is_some() {
+            out.push(ModelKind::GmmClip);
+        }
+        if self.gmm_frame.is_some() {
+            out.push(ModelKind::GmmFrame);
+        }
+        if self.gmm_ubm.is_some() {
+            out.push(ModelKind::GmmUbm);
+        }
+        out.extend(self.baselines.iter().map(|(k, _)| *k));
+        out
+    }
+
+    /// Check that the parts agree (used after loading a model directory).
+    pub fn validate(&self) -> Result<()> {
+        let k = self.speakers.len();
+        let bad = |what: String| Err(Error::Shape(what));
+        if k < 2 || self.clip_counts.len() != k {
+            return bad(format!(
+                "{k} speakers with {} clip counts",
+                self.clip_counts.len()
+            ));
+        }
+        self.params.validate()?;
+        self.clip_scaler.validate()?;
+        let dim = self.clip_scaler.n_features();
+        if let Some(m) = &self.mlp {
+            m.validate()?;
+            if m.n_classes() != k || m.n_features() != dim {
+                return bad("the MLP does not fit the speakers or clip vectors".into());
+            }
+        }
+        for (name, g) in [("gmm-clip", &self.gmm_clip), ("gmm-frame", &self.gmm_frame)] {
+            if let Some(g) = g {
+                g.validate()?;
+                if g.names() != self.speakers.as_slice() {
+                    return bad(format!("{name} speakers differ from the model's"));
+                }
+            }
+        }
+        if let Some(g) = &self.gmm_ubm {
+            g.validate()?;
+            if g.names() != self.speakers.as_slice() {
+                return bad("gmm-ubm speakers differ from the model's".into());
+            }
+        }
+        if let Some(g) = &self.gmm_clip {
+            if g.models().first().map(|m| m.n_features()) != Some(dim) {
+                return bad("gmm-clip does not fit the clip vectors".into());
+            }
+        }
+        for (_, b) in &self.baselines {
+            b.validate()?;
+        }
+        for e in [Some(&self.enrolled_clip_vectors), self.enrolled_supervectors.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if e.names() != self.speakers.as_slice() {
+                return bad("enrolled speakers differ from the model's".into());
+            }
+        }
+        if self.enrolled_clip_vectors.dim() != dim {
+            return bad("clip-vector embeddings do not fit the clip vectors".into());
+        }
+        Ok(())
+    }
+}
