@@ -142,14 +142,29 @@ fn burg_from_autocorrelation(x: &[f32], order: usize, xd: &mut Vec<f64>) -> Opti
     let mut den0 = None;
     let mut cf = vec![0.0f64; order + 2];
     let mut cb = vec![0.0f64; order + 2];
-    let mut mat = vec![0.0f64; (order + 2) * (order + 2)];
+    // Phi_m in a fixed-stride matrix: Phi_m[u][v] = Phi_{m-1}[u][v] - x[m-u] x[m-v]
+    // (the n = m term leaves the window) for u, v <= m; row/column m + 1 is new.
+    let stride = order + 2;
+    let mut mat = vec![0.0f64; stride * stride];
     for m in 0..order {
         let w = m + 2;
-        for u in 0..w {
-            for v in u..w {
-                let p = phi(m, u, v);
-                mat[u * w + v] = p;
-                mat[v * w + u] = p;
+        if m == 0 {
+            for u in 0..2 {
+                for v in 0..2 {
+                    mat[u * stride + v] = phi(0, u, v);
+                }
+            }
+        } else {
+            for u in 0..=m {
+                let xu = xf(m - u);
+                for v in 0..=m {
+                    mat[u * stride + v] -= xu * xf(m - v);
+                }
+            }
+            for u in 0..w {
+                let p = phi(m, u, m + 1);
+                mat[u * stride + m + 1] = p;
+                mat[(m + 1) * stride + u] = p;
             }
         }
         // f_m[n] = sum_u cf[u] x[n-u], b_m[n-1] = sum_v cb[v] x[n-v].
@@ -160,7 +175,7 @@ fn burg_from_autocorrelation(x: &[f32], order: usize, xd: &mut Vec<f64>) -> Opti
         let quad = |p: &[f64], q: &[f64]| -> f64 {
             let mut s = 0.0;
             for u in 0..w {
-                let row = &mat[u * w..(u + 1) * w];
+                let row = &mat[u * stride..u * stride + w];
                 s += p[u] * row.iter().zip(q).map(|(a, b)| a * b).sum::<f64>();
             }
             s
@@ -180,8 +195,9 @@ fn burg_from_autocorrelation(x: &[f32], order: usize, xd: &mut Vec<f64>) -> Opti
     Some(a)
 }
 
-/// Lags per pass over the signal: 8 accumulators of 4 lanes stay in registers.
-const LAG_GROUP: usize = 8;
+/// Lags per pass over the signal: 13 accumulators of 4 lanes (plus two operands)
+/// fit the 16 AVX registers, and order 12 (the original's) needs one pass.
+const LAG_GROUP: usize = 13;
 
 /// `r[d] = sum_{t=d}^{N-1} x[t] x[t-d]` for `d = 0..=max_lag`, in `f64` (products
 /// of `f32` are exact in `f64`). `xd` is scratch for the signal in `f64`.
@@ -226,8 +242,8 @@ fn autocorrelation(x: &[f32], max_lag: usize, xd: &mut Vec<f64>) -> Vec<f64> {
     r
 }
 
-/// `sum_{t in [start, end)} x[t] x[t - g - j]` for `j = 0..8` (`end - start` a
-/// multiple of 4, `start >= g + 7`), portable.
+/// `sum_{t in [start, end)} x[t] x[t - g - j]` for `j = 0..LAG_GROUP` (`end -
+/// start` a multiple of 4, `start >= g + LAG_GROUP - 1`), portable.
 fn lag_group(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP] {
     let mut acc = [[0.0f64; 4]; LAG_GROUP];
     let mut t = start;
@@ -253,14 +269,17 @@ fn lag_group_fma(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GR
     let mut t = start;
     while t < end {
         let xt = &xd[t..t + 4];
-        // x[t - g - j .. + 4] for j = 0..8 all lie in x[t - g - 7 .. t - g + 4].
-        let base = &xd[t - g - 7..t - g + 4];
-        // SAFETY: `xt` holds 4 values and `base` 11; every load below reads 4
-        // values at offset 7 - j <= 7 of `base` (at most index 10) or at 0 of `xt`.
+        // x[t - g - j .. + 4] for j < G = LAG_GROUP all lie in
+        // x[t - g - (G - 1) .. t - g + 4].
+        const G: usize = LAG_GROUP;
+        let base = &xd[t - g - (G - 1)..t - g + 4];
+        // SAFETY: `xt` holds 4 values and `base` G + 3; every load below reads 4
+        // values at offset G - 1 - j <= G - 1 of `base` (at most index G + 2) or at
+        // 0 of `xt`.
         unsafe {
             let v = _mm256_loadu_pd(xt.as_ptr());
             for (j, a) in acc.iter_mut().enumerate() {
-                let w = _mm256_loadu_pd(base.as_ptr().add(7 - j));
+                let w = _mm256_loadu_pd(base.as_ptr().add(G - 1 - j));
                 *a = _mm256_fmadd_pd(v, w, *a);
             }
         }
@@ -434,9 +453,9 @@ mod tests {
         for (d, (a, b)) in fast.iter().zip(&exact).enumerate() {
             assert!((a - b).abs() <= 1e-12 * exact[0], "lag {d}");
         }
-        let top = 23;
+        let top = 2 * LAG_GROUP - 1;
         let end = top + (y.len() - top) / 4 * 4;
-        for g in [0, 8, 16] {
+        for g in [0, LAG_GROUP] {
             let portable = lag_group(&xd, top, end, g);
             #[cfg(target_arch = "x86_64")]
             if std::arch::is_x86_feature_detected!("avx")

@@ -62,28 +62,75 @@ pub(crate) fn check_fft_params(n_fft: usize, hop_length: usize) -> Result<()> {
 /// A reusable STFT: FFT plan, window and buffers for one `n_fft`.
 pub(crate) struct StftPlan {
     n_fft: usize,
-    fft: Arc<dyn RealToComplex<f32>>,
     window: Vec<f32>,
     frame: Vec<f32>,
-    spectrum: Vec<Complex<f32>>,
-    scratch: Vec<Complex<f32>>,
     power: Vec<f32>,
+    engine: Engine,
+}
+
+/// How the power spectrum of a real frame is computed.
+enum Engine {
+    /// Odd `n_fft`: realfft.
+    Real {
+        fft: Arc<dyn RealToComplex<f32>>,
+        spectrum: Vec<Complex<f32>>,
+        scratch: Vec<Complex<f32>>,
+    },
+    /// Even `n_fft = 2h`: the frame's even/odd samples as one complex signal of
+    /// length `h`, a complex FFT (rustfft), then the split
+    /// `X[k] = (Z[k] + conj Z[h-k]) / 2 + W^k (Z[k] - conj Z[h-k]) / 2i`,
+    /// `W = exp(-2 pi i / n_fft)`, computed straight to `|X[k]|^2` in planar,
+    /// vectorisable loops (realfft's own post-processing is scalar and cost as
+    /// much as the FFT itself).
+    Half {
+        fft: Arc<dyn rustfft::Fft<f32>>,
+        buf: Vec<Complex<f32>>,
+        scratch: Vec<Complex<f32>>,
+        /// `Re W^k`, `Im W^k` for `k = 0..=h`.
+        wr: Vec<f32>,
+        wi: Vec<f32>,
+        /// `Z` in planar form, `Z[h] = Z[0]`.
+        zr: Vec<f32>,
+        zi: Vec<f32>,
+    },
 }
 
 impl StftPlan {
     /// Plan an FFT of length `n_fft` (checked by the caller).
     pub(crate) fn new(n_fft: usize, planner: &mut RealFftPlanner<f32>) -> Self {
-        let fft = planner.plan_fft_forward(n_fft);
-        let spectrum = fft.make_output_vec();
-        let scratch = fft.make_scratch_vec();
+        let engine = if n_fft.is_multiple_of(2) {
+            let h = n_fft / 2;
+            let fft = rustfft::FftPlanner::new().plan_fft_forward(h);
+            let scratch = vec![Complex::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+            let (wr, wi) = (0..=h)
+                .map(|k| {
+                    let a = -2.0 * std::f64::consts::PI * k as f64 / n_fft as f64;
+                    (a.cos() as f32, a.sin() as f32)
+                })
+                .unzip();
+            Engine::Half {
+                fft,
+                buf: vec![Complex::new(0.0, 0.0); h],
+                scratch,
+                wr,
+                wi,
+                zr: vec![0.0; h + 1],
+                zi: vec![0.0; h + 1],
+            }
+        } else {
+            let fft = planner.plan_fft_forward(n_fft);
+            Engine::Real {
+                spectrum: fft.make_output_vec(),
+                scratch: fft.make_scratch_vec(),
+                fft,
+            }
+        };
         StftPlan {
             n_fft,
             window: hann_window(n_fft),
             frame: vec![0.0; n_fft],
-            power: vec![0.0; spectrum.len()],
-            fft,
-            spectrum,
-            scratch,
+            power: vec![0.0; n_fft / 2 + 1],
+            engine,
         }
     }
 
@@ -115,25 +162,87 @@ impl StftPlan {
         let s0 = (t * hop_length) as isize - pad;
         let j_lo = (-s0).clamp(0, n_fft as isize) as usize;
         let j_hi = (len - s0).clamp(0, n_fft as isize) as usize;
-        let frame = &mut self.frame;
-        frame[..j_lo].fill(0.0);
-        if j_hi > j_lo {
-            let src = &y[(s0 + j_lo as isize) as usize..(s0 + j_hi as isize) as usize];
-            for ((o, &x), &w) in frame[j_lo..j_hi]
-                .iter_mut()
-                .zip(src)
-                .zip(&self.window[j_lo..j_hi])
-            {
-                *o = x * w;
+        let full = j_lo == 0 && j_hi == n_fft;
+        if let (true, Engine::Half { buf, .. }) = (full, &mut self.engine) {
+            // Interior frame: window straight into the packed complex buffer.
+            let s0 = s0 as usize;
+            let (src, _) = y[s0..s0 + n_fft].as_chunks::<2>();
+            let (win, _) = self.window.as_chunks::<2>();
+            for ((b, x), w) in buf.iter_mut().zip(src).zip(win) {
+                *b = Complex::new(x[0] * w[0], x[1] * w[1]);
+            }
+        } else {
+            let frame = &mut self.frame;
+            frame[..j_lo].fill(0.0);
+            if j_hi > j_lo {
+                let src = &y[(s0 + j_lo as isize) as usize..(s0 + j_hi as isize) as usize];
+                for ((o, &x), &w) in frame[j_lo..j_hi]
+                    .iter_mut()
+                    .zip(src)
+                    .zip(&self.window[j_lo..j_hi])
+                {
+                    *o = x * w;
+                }
+            }
+            frame[j_hi.max(j_lo)..].fill(0.0);
+            if let Engine::Half { buf, .. } = &mut self.engine {
+                let (pairs, _) = frame.as_chunks::<2>();
+                for (b, p) in buf.iter_mut().zip(pairs) {
+                    *b = Complex::new(p[0], p[1]);
+                }
             }
         }
-        frame[j_hi.max(j_lo)..].fill(0.0);
-        // Lengths are those the plan was made for, so realfft cannot fail here.
-        self.fft
-            .process_with_scratch(frame, &mut self.spectrum, &mut self.scratch)
-            .expect("buffers sized by the plan");
-        for (p, c) in self.power.iter_mut().zip(&self.spectrum) {
-            *p = c.re * c.re + c.im * c.im;
+        match &mut self.engine {
+            Engine::Real {
+                fft,
+                spectrum,
+                scratch,
+            } => {
+                // Lengths are those the plan was made for, so realfft cannot fail.
+                fft.process_with_scratch(&mut self.frame, spectrum, scratch)
+                    .expect("buffers sized by the plan");
+                for (p, c) in self.power.iter_mut().zip(spectrum.iter()) {
+                    *p = c.re * c.re + c.im * c.im;
+                }
+            }
+            Engine::Half {
+                fft,
+                buf,
+                scratch,
+                wr,
+                wi,
+                zr,
+                zi,
+            } => {
+                fft.process_with_scratch(buf, scratch);
+                let h = buf.len();
+                for ((r, i), c) in zr.iter_mut().zip(zi.iter_mut()).zip(buf.iter()) {
+                    *r = c.re;
+                    *i = c.im;
+                }
+                zr[h] = zr[0];
+                zi[h] = zi[0];
+                let n = h + 1;
+                let (zr, zi, wr, wi) = (&zr[..n], &zi[..n], &wr[..n], &wi[..n]);
+                let power = &mut self.power[..n];
+                for (((((p, &ar), &ai), &br), &bi), (&c, &s)) in power
+                    .iter_mut()
+                    .zip(zr)
+                    .zip(zi)
+                    .zip(zr.iter().rev())
+                    .zip(zi.iter().rev())
+                    .zip(wr.iter().zip(wi))
+                {
+                    // a = Z[k], b = conj Z[h - k] = (br, -bi).
+                    let er = 0.5 * (ar + br);
+                    let ei = 0.5 * (ai - bi);
+                    let or = 0.5 * (ai + bi);
+                    let oi = -0.5 * (ar - br);
+                    let xr = er + c * or - s * oi;
+                    let xi = ei + c * oi + s * or;
+                    *p = xr * xr + xi * xi;
+                }
+            }
         }
     }
 
