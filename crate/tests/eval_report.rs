@@ -59,6 +59,12 @@ fn report_text_and_numbers_equal_sklearn() {
     }
     assert!((r.accuracy - f["accuracy"].as_f64().unwrap()).abs() < 1e-15);
     assert_eq!(accuracy(&yt, &yp).unwrap(), r.accuracy);
+    // smartcore's accuracy agrees.
+    let (ti, pi): (Vec<i32>, Vec<i32>) = (
+        yt.iter().map(|&v| v as i32).collect(),
+        yp.iter().map(|&v| v as i32).collect(),
+    );
+    assert!((smartcore::metrics::accuracy(&ti, &pi) - r.accuracy).abs() < 1e-15);
     let cm = ConfusionMatrix::new(&yt, &yp, &names).unwrap();
     let want: Vec<Vec<usize>> = get(&f["confusion"]);
     for (i, row) in want.iter().enumerate() {

@@ -9,6 +9,18 @@
 //!   over frames (frames taken as independent);
 //! - **row mode** ([`GmmClassifier::predict_rows`]): every row is one utterance, as
 //!   with the original project's 52-dimensional clip vectors.
+//!
+//! ```
+//! use ndarray::Array2;
+//! use speaker_similarity::models::{GmmClassifier, GmmParams};
+//! // Two speakers whose frames sit around 0 and around 5.
+//! let spk = |c: f32| Array2::from_shape_fn((60, 2), |(i, j)| c + ((i * 3 + j) % 7) as f32 / 7.0);
+//! let (a, b) = (spk(0.0), spk(5.0));
+//! let names = vec!["a".to_string(), "b".to_string()];
+//! let params = GmmParams { n_components: 2, ..GmmParams::default() };
+//! let clf = GmmClassifier::fit(&[a.view(), b.view()], &names, &params).unwrap();
+//! assert_eq!(clf.predict_clips(&[b.view(), a.view()]).unwrap(), vec![1, 0]);
+//! ```
 
 use crate::error::{Error, Result};
 use crate::models::gmm::{DiagGmm, GmmParams};

@@ -52,23 +52,69 @@ pub(crate) fn block_f64(x: ArrayView2<f32>, r0: usize, r1: usize) -> Array2<f64>
     x.slice(s![r0..r1, ..]).mapv(f64::from)
 }
 
+/// Squared distance between an `f32` row and an `f64` point, with 4
+/// independent accumulators (vectorisable).
+#[inline(always)]
+fn sq_dist_row(r: &[f32], c: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 4];
+    let rc = r.chunks_exact(4);
+    let cc = c.chunks_exact(4);
+    let (rr, cr) = (rc.remainder(), cc.remainder());
+    for (a, b) in rc.zip(cc) {
+        for l in 0..4 {
+            let d = f64::from(a[l]) - b[l];
+            acc[l] += d * d;
+        }
+    }
+    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    for (a, b) in rr.iter().zip(cr) {
+        let d = f64::from(*a) - b;
+        s += d * d;
+    }
+    s
+}
+
+#[inline(always)]
+fn sq_dist_block(x: ArrayView2<f32>, r0: usize, c: &[f64], out: &mut [f64]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let row = x.row(r0 + i);
+        *o = match row.as_slice() {
+            Some(r) => sq_dist_row(r, c),
+            None => row
+                .iter()
+                .zip(c)
+                .map(|(&a, &b)| {
+                    let d = f64::from(a) - b;
+                    d * d
+                })
+                .sum(),
+        };
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn sq_dist_block_avx2(x: ArrayView2<f32>, r0: usize, c: &[f64], out: &mut [f64]) {
+    sq_dist_block(x, r0, c, out)
+}
+
 /// Squared distances of every row of `x` to the single point `c`, written to `out`.
 fn sq_dist_to(x: ArrayView2<f32>, c: &[f64], out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
     out.par_chunks_mut(BLOCK)
         .enumerate()
         .for_each(|(bi, chunk)| {
-            let r0 = bi * BLOCK;
-            for (i, o) in chunk.iter_mut().enumerate() {
-                let row = x.row(r0 + i);
-                *o = row
-                    .iter()
-                    .zip(c)
-                    .map(|(&a, &b)| {
-                        let d = f64::from(a) - b;
-                        d * d
-                    })
-                    .sum();
+            #[cfg(target_arch = "x86_64")]
+            {
+                if avx2 {
+                    // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                    unsafe { sq_dist_block_avx2(x, bi * BLOCK, c, chunk) };
+                    return;
+                }
             }
+            sq_dist_block(x, bi * BLOCK, c, chunk);
         });
 }
 
@@ -107,7 +153,8 @@ pub fn kmeans_plusplus(x: ArrayView2<f32>, k: usize, rng: &mut StdRng) -> Result
             format!("must be between 1 and the number of rows ({n}), got {k}"),
         ));
     }
-    let n_local_trials = 2 + (k as f64).ln() as usize;
+    let t = 2 + (k as f64).ln() as usize;
+    let d = x.ncols();
     let mut chosen = Vec::with_capacity(k);
     let first = rng.random_range(0..n);
     chosen.push(first);
@@ -115,41 +162,111 @@ pub fn kmeans_plusplus(x: ArrayView2<f32>, k: usize, rng: &mut StdRng) -> Result
     let mut closest = vec![0.0f64; n];
     sq_dist_to(x, &row(first), &mut closest);
     let mut pot: f64 = closest.iter().sum();
-    let mut cand_dist = vec![vec![0.0f64; n]; n_local_trials];
+    // cand[i * t + c]: min(closest[i], |x_i − candidate c|²).
+    let mut cand = vec![0.0f64; n * t];
     let mut cumsum = vec![0.0f64; n];
+    #[cfg(target_arch = "x86_64")]
+    let avx2 =
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma");
     for _ in 1..k {
         let mut acc = 0.0;
-        for (c, &d) in cumsum.iter_mut().zip(&closest) {
-            acc += d;
+        for (c, &dv) in cumsum.iter_mut().zip(&closest) {
+            acc += dv;
             *c = acc;
         }
-        let candidates: Vec<usize> = (0..n_local_trials)
+        let candidates: Vec<usize> = (0..t)
             .map(|_| {
                 let r = rng.random::<f64>() * pot;
                 // np.searchsorted(side='left'): first index with cumsum >= r.
                 cumsum.partition_point(|&c| c < r).min(n - 1)
             })
             .collect();
-        let mut best = (f64::INFINITY, 0usize);
-        for (t, &cand) in candidates.iter().enumerate() {
-            let d = &mut cand_dist[t];
-            sq_dist_to(x, &row(cand), d);
-            let mut p = 0.0;
-            for (dv, &cl) in d.iter_mut().zip(&closest) {
-                if cl < *dv {
-                    *dv = cl;
+        let crows: Vec<f64> = candidates.iter().flat_map(|&c| row(c)).collect();
+        // One pass over the data for all candidates; per-block potentials are
+        // summed in block order (deterministic).
+        let partial: Vec<Vec<f64>> = cand
+            .par_chunks_mut(BLOCK * t)
+            .zip(closest.par_chunks(BLOCK))
+            .enumerate()
+            .map(|(bi, (out, cl))| {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if avx2 {
+                        // SAFETY: the CPU supports AVX2 and FMA (checked above).
+                        return unsafe { candidates_block_avx2(x, bi * BLOCK, &crows, d, cl, out) };
+                    }
                 }
-                p += *dv;
-            }
-            if p < best.0 {
-                best = (p, t);
+                candidates_block(x, bi * BLOCK, &crows, d, cl, out)
+            })
+            .collect();
+        let mut pots = vec![0.0f64; t];
+        for p in &partial {
+            for (a, b) in pots.iter_mut().zip(p) {
+                *a += b;
             }
         }
-        pot = best.0;
-        std::mem::swap(&mut closest, &mut cand_dist[best.1]);
-        chosen.push(candidates[best.1]);
+        let mut best = 0;
+        for c in 1..t {
+            if pots[c] < pots[best] {
+                best = c;
+            }
+        }
+        pot = pots[best];
+        closest
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(i, v)| *v = cand[i * t + best]);
+        chosen.push(candidates[best]);
     }
     Ok(chosen)
+}
+
+/// For rows `r0..r0 + cl.len()`: `out[i·t + c] = min(cl[i], |x_i − crows[c]|²)`;
+/// returns the per-candidate sums.
+#[inline(always)]
+fn candidates_block(
+    x: ArrayView2<f32>,
+    r0: usize,
+    crows: &[f64],
+    d: usize,
+    cl: &[f64],
+    out: &mut [f64],
+) -> Vec<f64> {
+    let t = crows.len() / d;
+    let mut pots = vec![0.0f64; t];
+    for (i, (o, &c0)) in out.chunks_exact_mut(t).zip(cl).enumerate() {
+        let row = x.row(r0 + i);
+        for (c, (ov, pv)) in o.iter_mut().zip(pots.iter_mut()).enumerate() {
+            let cr = &crows[c * d..(c + 1) * d];
+            let dist = match row.as_slice() {
+                Some(r) => sq_dist_row(r, cr),
+                None => row
+                    .iter()
+                    .zip(cr)
+                    .map(|(&a, &b)| {
+                        let e = f64::from(a) - b;
+                        e * e
+                    })
+                    .sum(),
+            };
+            *ov = dist.min(c0);
+            *pv += *ov;
+        }
+    }
+    pots
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn candidates_block_avx2(
+    x: ArrayView2<f32>,
+    r0: usize,
+    crows: &[f64],
+    d: usize,
+    cl: &[f64],
+    out: &mut [f64],
+) -> Vec<f64> {
+    candidates_block(x, r0, crows, d, cl, out)
 }
 
 /// Per-block result of an assignment step.

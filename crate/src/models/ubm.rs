@@ -21,6 +21,18 @@
 //! model and the UBM, averaged over frames. The adapted means, stacked and
 //! normalised by `√w_k / σ_k`, form the **supervector** whose inner products
 //! approximate the KL divergence between models, a speaker embedding.
+//!
+//! ```
+//! use ndarray::Array2;
+//! use speaker_similarity::models::{GmmParams, Ubm};
+//! let background = Array2::from_shape_fn((400, 2), |(i, j)| ((i * 7 + j * 3) % 23) as f32 / 4.0);
+//! let ubm = Ubm::fit(background.view(), &GmmParams { n_components: 4, ..GmmParams::default() }).unwrap();
+//! // A speaker whose frames are shifted by +0.5.
+//! let speaker = background.slice(ndarray::s![..100, ..]).mapv(|v| v + 0.5);
+//! let model = ubm.map_adapt(speaker.view(), 16.0).unwrap();
+//! assert!(ubm.llr(&model, speaker.view()).unwrap() > 0.0);
+//! assert_eq!(ubm.supervector(&model).unwrap().len(), 4 * 2);
+//! ```
 
 use crate::error::{Error, Result};
 use crate::models::classifier::{argmax_rows, check_names};

@@ -184,38 +184,15 @@ fn backward_input_g<const FMA: bool>(
     }
 }
 
-/// Adam (Keras / TensorFlow `ResourceApplyAdam`) on the gradient `g = g0 + g1`
-/// (`g1` empty: `g = g0`): `m += (g − m)(1 − β₁)`, `v += (g² − v)(1 − β₂)`,
-/// `p −= lr_t · m / (√v + ε)`.
+/// Adam (Keras / TensorFlow `ResourceApplyAdam`): `m += (g − m)(1 − β₁)`,
+/// `v += (g² − v)(1 − β₂)`, `p −= lr_t · m / (√v + ε)`.
 #[inline(always)]
-fn adam_g<const FMA: bool>(
-    p: &mut [f32],
-    g0: &[f32],
-    g1: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    h: &AdamStep,
-) {
+fn adam_g<const FMA: bool>(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &AdamStep) {
     let (c1, c2) = (1.0 - h.beta1, 1.0 - h.beta2);
-    let step = |p: &mut f32, g: f32, m: &mut f32, v: &mut f32| {
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
         *m = madd::<FMA>(g - *m, c1, *m);
         *v = madd::<FMA>(g * g - *v, c2, *v);
         *p -= h.lr_t * *m / (v.sqrt() + h.epsilon);
-    };
-    if g1.is_empty() {
-        for (((p, &g), m), v) in p.iter_mut().zip(g0).zip(m.iter_mut()).zip(v.iter_mut()) {
-            step(p, g, m, v);
-        }
-    } else {
-        for ((((p, &a), &b), m), v) in p
-            .iter_mut()
-            .zip(g0)
-            .zip(g1)
-            .zip(m.iter_mut())
-            .zip(v.iter_mut())
-        {
-            step(p, a + b, m, v);
-        }
     }
 }
 
@@ -264,7 +241,7 @@ macro_rules! dispatch {
 dispatch!(forward, forward_g, forward_avx2, (a: &[f32], k: usize, w: &[f32], bias: &[f32], out: &mut [f32], idx: &mut [u32], val: &mut [f32]));
 dispatch!(backward_params, backward_params_g, backward_params_avx2, (a: &[f32], k: usize, g: &[f32], gw: &mut [f32], gb: &mut [f32], idx: &mut [u32], val: &mut [f32]));
 dispatch!(backward_input, backward_input_g, backward_input_avx2, (g: &[f32], n: usize, w: &[f32], a: &[f32], scale: f32, gprev: &mut [f32], idx: &mut [u32], val: &mut [f32]));
-dispatch!(adam, adam_g, adam_avx2, (p: &mut [f32], g0: &[f32], g1: &[f32], m: &mut [f32], v: &mut [f32], h: &AdamStep));
+dispatch!(adam, adam_g, adam_avx2, (p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], h: &AdamStep));
 
 #[cfg(test)]
 mod tests {

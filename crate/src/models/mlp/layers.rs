@@ -208,18 +208,9 @@ pub fn softmax_cross_entropy(logits: ArrayView2<f32>, y: &[usize]) -> Result<(f3
 
 /// In place: logits → gradient of the mean loss. Returns (summed loss, correct
 /// predictions).
-pub(crate) fn softmax_ce_inplace(z: ArrayViewMut2<f32>, y: &[usize]) -> (f32, usize) {
-    let inv_n = 1.0 / z.nrows().max(1) as f32;
-    softmax_ce_scaled(z, y, inv_n)
-}
-
-/// As [`softmax_ce_inplace`] with the gradient scaled by `inv_n` instead of
-/// `1 / rows` (a part of a larger batch).
-pub(crate) fn softmax_ce_scaled(
-    mut z: ArrayViewMut2<f32>,
-    y: &[usize],
-    inv_n: f32,
-) -> (f32, usize) {
+pub(crate) fn softmax_ce_inplace(mut z: ArrayViewMut2<f32>, y: &[usize]) -> (f32, usize) {
+    let n = z.nrows();
+    let inv_n = 1.0 / n.max(1) as f32;
     let mut loss = 0.0f32;
     let mut correct = 0;
     for (mut row, &t) in z.outer_iter_mut().zip(y) {

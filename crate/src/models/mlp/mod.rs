@@ -38,7 +38,7 @@ pub mod layers;
 use crate::error::{Error, Result};
 use crate::models::scaler::StandardScaler;
 pub use layers::WeightInit;
-use layers::{argmax_view, softmax_ce_inplace, softmax_ce_scaled, softmax_row, Dense};
+use layers::{argmax_view, softmax_ce_inplace, softmax_row, Dense};
 use ndarray::{s, Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -227,9 +227,8 @@ impl SplitMix {
     }
 }
 
-/// Preallocated buffers of one half of a mini-batch (the two halves run on two
-/// threads).
-struct Half {
+/// Preallocated training buffers.
+struct Work {
     xb: Array2<f32>,
     bits: Vec<u32>,
     idx: Vec<u32>,
@@ -239,12 +238,16 @@ struct Half {
     grads: Vec<Array2<f32>>,
     gw: Vec<Array2<f32>>,
     gb: Vec<Array1<f32>>,
+    mw: Vec<Array2<f32>>,
+    vw: Vec<Array2<f32>>,
+    mb: Vec<Array1<f32>>,
+    vb: Vec<Array1<f32>>,
 }
 
-impl Half {
-    fn new(layers: &[Dense], hidden: &[usize], sizes: &[usize], bs: usize) -> Half {
+impl Work {
+    fn new(layers: &[Dense], hidden: &[usize], sizes: &[usize], bs: usize) -> Work {
         let widest = sizes.iter().copied().max().unwrap_or(0).max(bs);
-        Half {
+        Work {
             xb: Array2::zeros((bs, sizes[0])),
             bits: vec![0; bs * hidden.iter().copied().max().unwrap_or(0)],
             idx: vec![0; widest],
@@ -257,35 +260,6 @@ impl Half {
                 .map(|l| Array2::zeros(l.weights.dim()))
                 .collect(),
             gb: layers.iter().map(|l| Array1::zeros(l.n_out())).collect(),
-        }
-    }
-}
-
-/// Preallocated training buffers: two batch halves and Adam's moments.
-struct Work {
-    halves: [Half; 2],
-    drop_rngs: [SplitMix; 2],
-    mw: Vec<Array2<f32>>,
-    vw: Vec<Array2<f32>>,
-    mb: Vec<Array1<f32>>,
-    vb: Vec<Array1<f32>>,
-}
-
-impl Work {
-    fn new(
-        layers: &[Dense],
-        hidden: &[usize],
-        sizes: &[usize],
-        bs: usize,
-        seeds: [u64; 2],
-    ) -> Work {
-        let hb = bs.div_ceil(2);
-        Work {
-            halves: [
-                Half::new(layers, hidden, sizes, hb),
-                Half::new(layers, hidden, sizes, hb),
-            ],
-            drop_rngs: [SplitMix(seeds[0]), SplitMix(seeds[1])],
             mw: layers
                 .iter()
                 .map(|l| Array2::zeros(l.weights.dim()))
@@ -358,15 +332,10 @@ impl Mlp {
         };
         let bs = params.batch_size.min(x.nrows());
         let nl = mlp.layers.len();
-        let mut work = Work::new(
-            &mlp.layers,
-            &params.hidden,
-            &sizes,
-            bs,
-            [rng.random(), rng.random()],
-        );
+        let mut work = Work::new(&mlp.layers, &params.hidden, &sizes, bs);
         let mut history = History::default();
         let mut order: Vec<usize> = (0..x.nrows()).collect();
+        let mut drop_rng = SplitMix(rng.random());
         let mut step: i32 = 0;
         let mut best: Option<(f32, usize, Vec<Dense>)> = None;
         let mut wait = 0usize;
@@ -375,18 +344,12 @@ impl Mlp {
             order.shuffle(&mut rng);
             let mut loss_sum = 0.0f64;
             let mut correct = 0usize;
-            // The epoch runs on a rayon worker so that the per-step fork-join of
-            // the two batch halves stays inside the pool (cheap).
-            rayon::scope(|sc| {
-                sc.spawn(|_| {
-                    for chunk in order.chunks(bs) {
-                        step += 1;
-                        let (l, c) = mlp.train_step(&xs, y, chunk, &mut work, params, step);
-                        loss_sum += f64::from(l);
-                        correct += c;
-                    }
-                })
-            });
+            for chunk in order.chunks(bs) {
+                step += 1;
+                let (l, c) = mlp.train_step(&xs, y, chunk, &mut work, params, step, &mut drop_rng);
+                loss_sum += f64::from(l);
+                correct += c;
+            }
             let n = x.nrows() as f32;
             let mut log = EpochLog {
                 epoch,
@@ -446,8 +409,8 @@ impl Mlp {
         Ok((mlp, history))
     }
 
-    /// One mini-batch: forward and backward on two halves in parallel, then
-    /// Adam on the summed gradients. Returns (summed loss, correct).
+    /// One mini-batch: forward, backward, Adam. Returns (summed loss, correct).
+    #[allow(clippy::too_many_arguments)]
     fn train_step(
         &mut self,
         xs: &Array2<f32>,
@@ -456,96 +419,47 @@ impl Mlp {
         w: &mut Work,
         p: &MlpParams,
         step: i32,
+        drop_rng: &mut SplitMix,
     ) -> (f32, usize) {
-        let b = idx.len();
-        let inv_n = 1.0 / b as f32;
-        let (i0, i1) = idx.split_at(b.div_ceil(2));
-        let [h0, h1] = &mut w.halves;
-        let [r0, r1] = &mut w.drop_rngs;
-        let this = &*self;
-        let ((l0, c0), (l1, c1)) = if i1.is_empty() {
-            (this.forward_backward(xs, y, i0, h0, r0, inv_n), (0.0, 0))
-        } else {
-            rayon::join(
-                || this.forward_backward(xs, y, i0, h0, r0, inv_n),
-                || this.forward_backward(xs, y, i1, h1, r1, inv_n),
-            )
-        };
-        let two = !i1.is_empty();
-        // Adam (Keras / TF ResourceApplyAdam form) on g0 + g1, the parameters
-        // split in two halves across threads.
+        let (loss, correct) = self.forward_backward(xs, y, idx, w, drop_rng);
+        let nl = self.layers.len();
+        // Adam (Keras / TF ResourceApplyAdam form).
         let h = kernels::AdamStep {
             lr_t: p.learning_rate * (1.0 - p.beta2.powi(step)).sqrt() / (1.0 - p.beta1.powi(step)),
             beta1: p.beta1,
             beta2: p.beta2,
             epsilon: p.epsilon,
         };
-        type Job<'a> = (
-            &'a mut [f32],
-            &'a [f32],
-            &'a [f32],
-            &'a mut [f32],
-            &'a mut [f32],
-        );
-        let mut lo: Vec<Job> = Vec::with_capacity(2 * self.layers.len());
-        let mut hi: Vec<Job> = Vec::with_capacity(self.layers.len());
-        let (g0w, g0b) = (&h0.gw, &h0.gb);
-        let (g1w, g1b) = (&h1.gw, &h1.gb);
-        let moments =
-            w.mw.iter_mut()
-                .zip(w.vw.iter_mut())
-                .zip(w.mb.iter_mut().zip(w.vb.iter_mut()));
-        for (l, (layer, ((mw, vw), (mbias, vbias)))) in
-            self.layers.iter_mut().zip(moments).enumerate()
-        {
-            let pw = layer.weights.as_slice_mut().expect(CONTIGUOUS);
-            let mid = pw.len() / 2;
-            let (pa, pb) = pw.split_at_mut(mid);
-            let ga = g0w[l].as_slice().expect(CONTIGUOUS).split_at(mid);
-            let gb_ = if two {
-                g1w[l].as_slice().expect(CONTIGUOUS).split_at(mid)
-            } else {
-                (&[][..], &[][..])
-            };
-            let (ma, mb_) = mw.as_slice_mut().expect(CONTIGUOUS).split_at_mut(mid);
-            let (va, vb_) = vw.as_slice_mut().expect(CONTIGUOUS).split_at_mut(mid);
-            lo.push((pa, ga.0, gb_.0, ma, va));
-            hi.push((pb, ga.1, gb_.1, mb_, vb_));
-            let g1 = if two {
-                g1b[l].as_slice().expect(CONTIGUOUS)
-            } else {
-                &[][..]
-            };
-            lo.push((
+        for l in 0..nl {
+            let layer = &mut self.layers[l];
+            kernels::adam(
+                layer.weights.as_slice_mut().expect(CONTIGUOUS),
+                w.gw[l].as_slice().expect(CONTIGUOUS),
+                w.mw[l].as_slice_mut().expect(CONTIGUOUS),
+                w.vw[l].as_slice_mut().expect(CONTIGUOUS),
+                &h,
+            );
+            kernels::adam(
                 layer.bias.as_slice_mut().expect(CONTIGUOUS),
-                g0b[l].as_slice().expect(CONTIGUOUS),
-                g1,
-                mbias.as_slice_mut().expect(CONTIGUOUS),
-                vbias.as_slice_mut().expect(CONTIGUOUS),
-            ));
+                w.gb[l].as_slice().expect(CONTIGUOUS),
+                w.mb[l].as_slice_mut().expect(CONTIGUOUS),
+                w.vb[l].as_slice_mut().expect(CONTIGUOUS),
+                &h,
+            );
         }
-        let run = |jobs: Vec<Job>| {
-            for (p, g0, g1, m, v) in jobs {
-                kernels::adam(p, g0, g1, m, v, &h);
-            }
-        };
-        rayon::join(|| run(lo), || run(hi));
-        (l0 + l1, c0 + c1)
+        (loss, correct)
     }
 
     /// Forward and backward pass of the mini-batch `idx` (rows of the scaled
     /// `xs`), leaving the parameter gradients in `w.gw`, `w.gb`. Returns
     /// (summed loss, correct).
-    /// The loss gradient is scaled by `inv_n` (1 / the full batch size), so the
-    /// halves' gradients add up to the batch gradient.
     fn forward_backward(
         &self,
         xs: &Array2<f32>,
         y: &[usize],
         idx: &[usize],
-        w: &mut Half,
+        w: &mut Work,
         drop_rng: &mut SplitMix,
-        inv_n: f32,
     ) -> (f32, usize) {
         let b = idx.len();
         let nl = self.layers.len();
@@ -602,7 +516,7 @@ impl Mlp {
         }
         // Loss and output gradient (in place in grads[nl-1]).
         let (loss, correct) =
-            softmax_ce_scaled(w.grads[nl - 1].slice_mut(s![..b, ..]), &w.yb[..b], inv_n);
+            softmax_ce_inplace(w.grads[nl - 1].slice_mut(s![..b, ..]), &w.yb[..b]);
         // Backward.
         for l in (0..nl).rev() {
             let layer = &self.layers[l];
@@ -660,11 +574,10 @@ impl Mlp {
         let mut sizes = vec![self.n_features()];
         sizes.extend(self.layers.iter().map(Dense::n_out));
         let hidden = &sizes[1..sizes.len() - 1];
-        let mut half = Half::new(&self.layers, hidden, &sizes, bs);
+        let mut work = Work::new(&self.layers, hidden, &sizes, bs);
         let idx: Vec<usize> = (0..bs).collect();
-        let (loss, _) =
-            no_dropout.forward_backward(&xs, y, &idx, &mut half, &mut SplitMix(0), 1.0 / bs as f32);
-        let grads = half.gw.into_iter().zip(half.gb).collect();
+        let (loss, _) = no_dropout.forward_backward(&xs, y, &idx, &mut work, &mut SplitMix(0));
+        let grads = work.gw.into_iter().zip(work.gb).collect();
         Ok((loss / bs as f32, grads))
     }
 
@@ -906,42 +819,4 @@ fn thousands(n: usize) -> String {
         out.push(c);
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn two_half_batches_give_the_full_batch_gradient() {
-        let x = Array2::from_shape_fn((10, 5), |(i, j)| ((i * 7 + j * 3) % 11) as f32 / 5.0 - 1.0);
-        let y: Vec<usize> = (0..10).map(|i| i % 3).collect();
-        let p = MlpParams {
-            hidden: vec![6, 4],
-            epochs: 2,
-            batch_size: 4,
-            dropout: 0.0,
-            ..MlpParams::default()
-        };
-        let (mlp, _) = Mlp::fit(x.view(), &y, 3, None, &p, &mut |_| true).unwrap();
-        let xs = mlp.scaled(x.view()).unwrap().into_owned();
-        let sizes = [5, 6, 4, 3];
-        let idx: Vec<usize> = (0..10).collect();
-        let mut full = Half::new(&mlp.layers, &[6, 4], &sizes, 10);
-        let (lf, cf) = mlp.forward_backward(&xs, &y, &idx, &mut full, &mut SplitMix(1), 0.1);
-        let mut a = Half::new(&mlp.layers, &[6, 4], &sizes, 5);
-        let mut b = Half::new(&mlp.layers, &[6, 4], &sizes, 5);
-        let (la, ca) = mlp.forward_backward(&xs, &y, &idx[..5], &mut a, &mut SplitMix(2), 0.1);
-        let (lb, cb) = mlp.forward_backward(&xs, &y, &idx[5..], &mut b, &mut SplitMix(3), 0.1);
-        assert!((lf - la - lb).abs() < 1e-4);
-        assert_eq!(cf, ca + cb);
-        for l in 0..3 {
-            for ((f, ga), gb) in full.gw[l].iter().zip(a.gw[l].iter()).zip(b.gw[l].iter()) {
-                assert!((f - ga - gb).abs() < 1e-5);
-            }
-            for ((f, ga), gb) in full.gb[l].iter().zip(a.gb[l].iter()).zip(b.gb[l].iter()) {
-                assert!((f - ga - gb).abs() < 1e-5);
-            }
-        }
-    }
 }
