@@ -67,9 +67,21 @@ pub fn run(mut a: Args) -> CmdResult {
         let title = format!("{} ({})", clip, data.display_name(&data.clips[0].speaker));
         let w = plot::waveform(&audio, Some((zcr.as_slice().unwrap_or(&[]), 512)), &title)?;
         save(&w, &a.out, "waveform", &mut written)?;
-        let m = features::mfcc(&audio, &MfccParams { n_mfcc: 13, hop_length: 256, ..MfccParams::default() })?;
+        let m = features::mfcc(
+            &audio,
+            &MfccParams {
+                n_mfcc: 13,
+                hop_length: 256,
+                ..MfccParams::default()
+            },
+        )?;
         let hop_s = 256.0 / audio.sample_rate as f64;
-        let hm = plot::heatmap(m.view(), "MFCC (13 coefficients, hop 256)", "coefficient", Some(hop_s))?;
+        let hm = plot::heatmap(
+            m.view(),
+            "MFCC (13 coefficients, hop 256)",
+            "coefficient",
+            Some(hop_s),
+        )?;
         save(&hm, &a.out, "mfcc", &mut written)?;
     }
 
@@ -80,14 +92,31 @@ pub fn run(mut a: Args) -> CmdResult {
     print_report(&e, false);
     writeln!(report, "{}", serde_json::to_string_pretty(&to_json(&e))?)?;
     for r in &e.models {
-        writeln!(report, "\n{} (accuracy {:.4}):\n{}", r.model, r.accuracy, r.report)?;
+        writeln!(
+            report,
+            "\n{} (accuracy {:.4}):\n{}",
+            r.model, r.accuracy, r.report
+        )?;
     }
 
-    let names: Vec<String> = e.models.iter().map(|r| r.model.name().to_string()).collect();
+    let names: Vec<String> = e
+        .models
+        .iter()
+        .map(|r| r.model.name().to_string())
+        .collect();
     let acc: Vec<f64> = e.models.iter().map(|r| r.accuracy).collect();
-    save(&plot::bars(&names, &acc, "Test accuracy per model", "accuracy")?, &a.out, "accuracy", &mut written)?;
+    save(
+        &plot::bars(&names, &acc, "Test accuracy per model", "accuracy")?,
+        &a.out,
+        "accuracy",
+        &mut written,
+    )?;
     if let Some(best) = e.result(e.best) {
-        let labels: Vec<String> = e.speakers.iter().map(|s| data.display_name(s).to_string()).collect();
+        let labels: Vec<String> = e
+            .speakers
+            .iter()
+            .map(|s| data.display_name(s).to_string())
+            .collect();
         let cm = plot::confusion_matrix(
             best.confusion.counts.view(),
             &labels,
@@ -101,7 +130,12 @@ pub fn run(mut a: Args) -> CmdResult {
         .map(|v| (v.embedding.as_str(), v.det.as_slice()))
         .collect();
     if !curves.is_empty() {
-        save(&plot::det_curves(&curves, "Speaker verification (DET)")?, &a.out, "det", &mut written)?;
+        save(
+            &plot::det_curves(&curves, "Speaker verification (DET)")?,
+            &a.out,
+            "det",
+            &mut written,
+        )?;
     }
     let trained = e.trained.take().ok_or("evaluation kept no models")?;
     if let Some(h) = &trained.history {
@@ -114,7 +148,17 @@ pub fn run(mut a: Args) -> CmdResult {
         .as_ref()
         .unwrap_or(&trained.enrolled_clip_vectors);
     let sim: Array2<f32> = enrolled.similarity_matrix();
-    save(&plot::heatmap(sim.view(), "Similarity between enrolled speakers", "speaker", None)?, &a.out, "speaker_similarity", &mut written)?;
+    save(
+        &plot::heatmap(
+            sim.view(),
+            "Similarity between enrolled speakers",
+            "speaker",
+            None,
+        )?,
+        &a.out,
+        "speaker_similarity",
+        &mut written,
+    )?;
     if let Some(&i) = data.split(&split)?.test.first() {
         let audio = data.clips[i].load()?;
         let f = pipeline::extract(&audio, &trained.params)?;
@@ -123,7 +167,12 @@ pub fn run(mut a: Args) -> CmdResult {
             "Who does a test clip of {} sound like?",
             data.display_name(&data.clips[i].speaker)
         );
-        save(&plot::similarity_bars(&ranked, &title)?, &a.out, "similar", &mut written)?;
+        save(
+            &plot::similarity_bars(&ranked, &title)?,
+            &a.out,
+            "similar",
+            &mut written,
+        )?;
     }
     let model_dir = a.out.join("model");
     trained.save(&model_dir)?;
@@ -139,8 +188,15 @@ pub fn run(mut a: Args) -> CmdResult {
         let quiet = EvalProgress::new(true);
         let l = pipeline::evaluate_with_split(&data, &leaky, &p, true, &|ev| quiet.on(ev))?;
         let shared = leaky.shared_clips().len();
-        println!("\n== the original project's split: {shared} of {} test clips were also training clips", leaky.test.len());
-        writeln!(report, "\nleaky split: {shared} of {} test clips inside the training set", leaky.test.len())?;
+        println!(
+            "\n== the original project's split: {shared} of {} test clips were also training clips",
+            leaky.test.len()
+        );
+        writeln!(
+            report,
+            "\nleaky split: {shared} of {} test clips inside the training set",
+            leaky.test.len()
+        )?;
         for r in &l.models {
             let honest = e.result(r.model).map(|h| h.accuracy).unwrap_or(f64::NAN);
             let line = format!(
@@ -156,9 +212,18 @@ pub fn run(mut a: Args) -> CmdResult {
 
     let report_path = a.out.join("report.txt");
     super::write_file_atomic(&report_path, report.as_bytes())?;
-    super::write_file_atomic(&a.out.join("evaluation.json"), serde_json::to_string_pretty(&to_json(&e))?.as_bytes())?;
-    println!("\nwrote {} and {} plots ({} files) to {}; models in {}",
-        report_path.display(), written.len() / 2, written.len(), a.out.display(), model_dir.display());
+    super::write_file_atomic(
+        &a.out.join("evaluation.json"),
+        serde_json::to_string_pretty(&to_json(&e))?.as_bytes(),
+    )?;
+    println!(
+        "\nwrote {} and {} plots ({} files) to {}; models in {}",
+        report_path.display(),
+        written.len() / 2,
+        written.len(),
+        a.out.display(),
+        model_dir.display()
+    );
     Ok(())
 }
 

@@ -76,7 +76,12 @@ pub fn to_json(e: &Evaluation) -> serde_json::Value {
     let verification: serde_json::Map<String, serde_json::Value> = e
         .verification
         .iter()
-        .map(|v| (v.embedding.clone(), json!({ "eer": v.eer.eer, "trials": [v.trials.0, v.trials.1] })))
+        .map(|v| {
+            (
+                v.embedding.clone(),
+                json!({ "eer": v.eer.eer, "trials": [v.trials.0, v.trials.1] }),
+            )
+        })
         .collect();
     json!({
         "speakers": e.speakers.len(),

@@ -46,9 +46,9 @@ pub struct SimilarArgs {
 /// A prediction as JSON: the MLP's and the headline GMM's answers, every model's
 /// guess, and the similar speakers.
 pub fn prediction_json(models: &SpeakerModels, p: &Prediction) -> Value {
-    let mlp = p.by(ModelKind::Mlp).map(|g| {
-        json!({ "speaker": g.speaker, "name": g.name, "probability": g.score })
-    });
+    let mlp = p
+        .by(ModelKind::Mlp)
+        .map(|g| json!({ "speaker": g.speaker, "name": g.name, "probability": g.score }));
     let gmm = models.headline_gmm().and_then(|k| p.by(k)).map(|g| {
         json!({ "model": g.model.name(), "speaker": g.speaker, "name": g.name, "score": g.score })
     });
@@ -111,10 +111,7 @@ pub fn run_predict(a: PredictArgs) -> CmdResult {
             "overall": prediction_json(&models, &r.overall),
         }));
     }
-    let gmm_name = models
-        .headline_gmm()
-        .map(|k| k.name())
-        .unwrap_or("gmm");
+    let gmm_name = models.headline_gmm().map(|k| k.name()).unwrap_or("gmm");
     println!(
         "{}: {:.2} s, {} segment(s) of {} s",
         a.audio.display(),

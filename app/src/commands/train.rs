@@ -91,7 +91,11 @@ fn check_destination(out: &Path) -> CmdResult {
 }
 
 /// Train on every clip of the data set.
-fn train_all(data: &Dataset, params: &PipelineParams, progress: &EvalProgress) -> speaker_similarity::Result<SpeakerModels> {
+fn train_all(
+    data: &Dataset,
+    params: &PipelineParams,
+    progress: &EvalProgress,
+) -> speaker_similarity::Result<SpeakerModels> {
     let all: Vec<usize> = (0..data.len()).collect();
     let pb = bar(all.len() as u64, "features");
     let (features, failed) =

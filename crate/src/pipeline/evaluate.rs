@@ -217,12 +217,19 @@ fn evaluate_split(
     }
     let best = models
         .iter()
-        .max_by(|a, b| a.accuracy.total_cmp(&b.accuracy).then(b.model.cmp(&a.model)))
+        .max_by(|a, b| {
+            a.accuracy
+                .total_cmp(&b.accuracy)
+                .then(b.model.cmp(&a.model))
+        })
         .map(|r| r.model)
         .ok_or_else(|| Error::Training("no model was trained".into()))?;
 
     let mut verification = Vec::new();
-    let mut verify = |name: &str, enrolled: &EnrolledSpeakers, embed: &dyn Fn(&ClipFeatures) -> Result<Vec<f32>>| -> Result<()> {
+    let mut verify = |name: &str,
+                      enrolled: &EnrolledSpeakers,
+                      embed: &dyn Fn(&ClipFeatures) -> Result<Vec<f32>>|
+     -> Result<()> {
         let queries: Vec<(String, Vec<f32>)> = test_f
             .iter()
             .zip(&y_true)
@@ -240,8 +247,7 @@ fn evaluate_split(
     };
     if let (Some(enrolled), Some(g)) = (&trained.enrolled_supervectors, &trained.gmm_ubm) {
         verify("supervector", enrolled, &|f| {
-            let adapted = g.ubm().map_adapt(f.frames.view(), g.relevance_factor())?;
-            Ok(g.ubm().supervector(&adapted)?.to_vec())
+            Ok(super::train::supervector_offset(g, f)?.to_vec())
         })?;
     }
     verify("clip-vector", &trained.enrolled_clip_vectors, &|f| {

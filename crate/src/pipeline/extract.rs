@@ -23,6 +23,10 @@ pub struct ClipFeatures {
     pub frames: Array2<f32>,
 }
 
+/// Features of the clips that worked and errors of those that did not, each with
+/// the clip's index in the data set.
+pub type Extracted = (Vec<(usize, ClipFeatures)>, Vec<(usize, Error)>);
+
 thread_local! {
     static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
 }
@@ -46,7 +50,7 @@ pub fn extract_dataset(
     indices: &[usize],
     params: &PipelineParams,
     on_progress: &(dyn Fn(usize, usize) + Sync),
-) -> (Vec<(usize, ClipFeatures)>, Vec<(usize, Error)>) {
+) -> Extracted {
     let done = AtomicUsize::new(0);
     let total = indices.len();
     let results: Vec<(usize, Result<ClipFeatures>)> = indices

@@ -23,8 +23,10 @@ mod predict;
 mod store;
 mod train;
 
-pub use evaluate::{evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification};
-pub use extract::{extract, extract_dataset, ClipFeatures};
+pub use evaluate::{
+    evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
+};
+pub use extract::{extract, extract_dataset, ClipFeatures, Extracted};
 pub use params::{ModelKind, PipelineParams};
 pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::features::{ClipVectorParams, FrameFeatureParams};
-use crate::models::{BaselineKind, GmmParams, MlpParams};
+use crate::models::{BaselineKind, GmmInit, GmmParams, MlpParams};
 
 /// A speaker model the pipeline can train and evaluate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -152,8 +152,14 @@ pub struct PipelineParams {
     /// The 52-dim clip vector (default: the original recipe — MFCC and delta means
     /// of the first 2 s at 16 kHz, 13 ZCR splits, LPC of order 12).
     pub clip: ClipVectorParams,
-    /// Frame features for the GMMs (default: 20 MFCC + 20 delta at 16 kHz, 25 ms
-    /// hop 10 ms, voice frames only, CMVN — over the whole clip).
+    /// Frame features for the GMMs (default: 20 MFCC + 20 delta at 16 kHz, 32 ms
+    /// windows every 10 ms, voiced frames only, over the whole clip — and, unlike
+    /// [`FrameFeatureParams::default`], *without* per-utterance mean/variance
+    /// normalisation: on short clips CMVN removes the speaker's average spectral
+    /// envelope along with the channel. Measured with seed 42, GMM-UBM accuracy
+    /// without/with CMVN: dsp34 99.5 % / 93.6 %, fsdd 99.1 % / 99.1 %, synthetic
+    /// 97.2 % / 95.8 %; frame GMM: 99.3 / 88.2, 100 / 98.2, 98.6 / 97.2. Turn it on
+    /// for recordings that each come through a different channel.)
     pub frames: FrameFeatureParams,
     /// The neural network (default: `MlpParams::default()`, inputs standardised).
     pub mlp: MlpParams,
@@ -163,11 +169,14 @@ pub struct PipelineParams {
     /// The original's per-speaker GMM on clip vectors (default
     /// `GmmParams::original()`: 16 components, n_init 3).
     pub gmm_clip: GmmParams,
-    /// Per-speaker GMM on frames (default 32 components).
+    /// Per-speaker GMM on frames (default 32 components, k-means++ initialisation,
+    /// at most 50 EM iterations).
     pub gmm_frame: GmmParams,
-    /// The universal background model (default 64 components).
+    /// The universal background model (default 128 components, k-means++
+    /// initialisation, at most 50 EM iterations).
     pub ubm: GmmParams,
-    /// At most this many frames (evenly spaced) train the UBM. Default 200 000.
+    /// At most this many frames (evenly spaced over the training clips) train the
+    /// UBM. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
     pub ubm_max_frames: usize,
     /// MAP relevance factor r: a component's mean moves toward the speaker's data
     /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
@@ -182,19 +191,26 @@ impl Default for PipelineParams {
     fn default() -> Self {
         PipelineParams {
             clip: ClipVectorParams::default(),
-            frames: FrameFeatureParams::default(),
+            frames: FrameFeatureParams {
+                cmvn: false,
+                ..FrameFeatureParams::default()
+            },
             mlp: MlpParams::default(),
             validation_fraction: 0.2,
             gmm_clip: GmmParams::original(),
             gmm_frame: GmmParams {
                 n_components: 32,
+                max_iter: 50,
+                init: GmmInit::KMeansPlusPlus,
                 ..GmmParams::default()
             },
             ubm: GmmParams {
-                n_components: 64,
+                n_components: 128,
+                max_iter: 50,
+                init: GmmInit::KMeansPlusPlus,
                 ..GmmParams::default()
             },
-            ubm_max_frames: 200_000,
+            ubm_max_frames: 50_000,
             relevance_factor: 16.0,
             models: ModelKind::MAIN.to_vec(),
             seed: 42,

@@ -67,7 +67,13 @@ pub struct RecordingPrediction {
 fn argmax(v: impl IntoIterator<Item = f64>) -> (usize, f64) {
     v.into_iter()
         .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, s)| if s > best.1 { (i, s) } else { best })
+        .fold((0, f64::NEG_INFINITY), |best, (i, s)| {
+            if s > best.1 {
+                (i, s)
+            } else {
+                best
+            }
+        })
 }
 
 impl SpeakerModels {
@@ -123,10 +129,7 @@ impl SpeakerModels {
     /// supervector when the UBM is trained, else its standardised clip vector.
     pub fn embedding(&self, features: &ClipFeatures) -> Result<Array1<f32>> {
         match &self.gmm_ubm {
-            Some(g) => {
-                let adapted = g.ubm().map_adapt(features.frames.view(), g.relevance_factor())?;
-                g.ubm().supervector(&adapted)
-            }
+            Some(g) => super::train::supervector_offset(g, features),
             None => {
                 let x = clip_matrix([features])?;
                 Ok(self.clip_scaler.transform(x.view())?.row(0).to_owned())

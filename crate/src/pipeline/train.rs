@@ -3,18 +3,19 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::extract::ClipFeatures;
 use super::params::{ModelKind, PipelineParams};
 use crate::error::{Error, Result};
 use crate::models::{
-    Baseline, EpochLog, GmmClassifier, GmmParams, GmmUbmClassifier, History, Mlp,
-    StandardScaler, Ubm,
+    Baseline, EpochLog, GmmClassifier, GmmParams, GmmUbmClassifier, History, Mlp, StandardScaler,
+    Ubm,
 };
 use crate::similarity::EnrolledSpeakers;
 
@@ -65,6 +66,37 @@ pub struct SpeakerModels {
     pub train_seconds: BTreeMap<ModelKind, f64>,
 }
 
+/// The mean of the rows of each class (rows = embeddings, one per clip).
+fn class_means<'a>(
+    rows: impl Iterator<Item = ArrayView1<'a, f32>>,
+    labels: &[usize],
+    counts: &[usize],
+) -> Result<Array2<f32>> {
+    let mut means: Option<Array2<f32>> = None;
+    for (row, &l) in rows.zip(labels) {
+        let m = means.get_or_insert_with(|| Array2::zeros((counts.len(), row.len())));
+        if row.len() != m.ncols() {
+            return Err(Error::Shape("embeddings of different lengths".into()));
+        }
+        let mut r = m.row_mut(l);
+        r += &row;
+    }
+    let mut means = means.ok_or_else(|| Error::Training("no embeddings".into()))?;
+    for (mut m, &n) in means.rows_mut().into_iter().zip(counts) {
+        m /= n.max(1) as f32;
+    }
+    Ok(means)
+}
+
+/// The embedding of one clip in GMM-UBM space: the KL-normalised offset of its
+/// MAP-adapted means from the UBM's (the speaker-specific part of the supervector).
+pub(crate) fn supervector_offset(clf: &GmmUbmClassifier, f: &ClipFeatures) -> Result<Array1<f32>> {
+    let adapted = clf
+        .ubm()
+        .map_adapt(f.frames.view(), clf.relevance_factor())?;
+    clf.ubm().supervector_offset(&adapted)
+}
+
 /// Group rows of `features` by label.
 fn per_class<'a, F>(
     features: &'a [ClipFeatures],
@@ -85,7 +117,9 @@ where
 }
 
 /// Stack clip vectors into a matrix (rows = clips).
-pub(crate) fn clip_matrix<'a>(features: impl IntoIterator<Item = &'a ClipFeatures>) -> Result<Array2<f32>> {
+pub(crate) fn clip_matrix<'a>(
+    features: impl IntoIterator<Item = &'a ClipFeatures>,
+) -> Result<Array2<f32>> {
     let rows: Vec<&[f32]> = features.into_iter().map(|f| f.clip.as_slice()).collect();
     let dim = rows.first().map(|r| r.len()).unwrap_or(0);
     if rows.iter().any(|r| r.len() != dim) {
@@ -117,7 +151,12 @@ fn subsample_frames(clips: &[&ClipFeatures], max: usize) -> Result<Array2<f32>> 
 
 /// Split training indices per class into (fit, validation) for early stopping.
 /// Classes with fewer than 3 clips keep them all for fitting.
-fn validation_split(labels: &[usize], n_classes: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+fn validation_split(
+    labels: &[usize],
+    n_classes: usize,
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_7a11);
     let mut fit = Vec::new();
     let mut val = Vec::new();
@@ -164,7 +203,10 @@ impl SpeakerModels {
             )));
         }
         if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
-            return Err(Error::param("labels", format!("label {bad} but {k} speakers")));
+            return Err(Error::param(
+                "labels",
+                format!("label {bad} but {k} speakers"),
+            ));
         }
         let mut clip_counts = vec![0usize; k];
         for &l in labels {
@@ -183,14 +225,7 @@ impl SpeakerModels {
         let mut train_seconds = BTreeMap::new();
 
         // Mean standardised clip vector per speaker: the simple embedding.
-        let mut means = Array2::<f32>::zeros((k, xs.ncols()));
-        for (row, &l) in xs.rows().into_iter().zip(labels) {
-            let mut m = means.row_mut(l);
-            m += &row;
-        }
-        for (mut m, &n) in means.rows_mut().into_iter().zip(&clip_counts) {
-            m /= n as f32;
-        }
+        let means = class_means(xs.rows().into_iter(), labels, &clip_counts)?;
         let enrolled_clip_vectors = EnrolledSpeakers::enroll(speakers.clone(), means.view(), true)?;
 
         let mut mlp = None;
@@ -279,8 +314,18 @@ impl SpeakerModels {
                 .collect::<Result<_>>()?;
             let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
             let clf = GmmUbmClassifier::fit(ubm, &views, &speakers, params.relevance_factor)?;
-            let sv = clf.supervectors()?;
-            enrolled_supervectors = Some(EnrolledSpeakers::enroll(speakers.clone(), sv.view(), true)?);
+            // A speaker's embedding is the mean of its clips' embeddings, each made
+            // exactly as a query's is, so enrolment and queries are comparable.
+            let per_clip: Vec<Array1<f32>> = features
+                .par_iter()
+                .map(|f| supervector_offset(&clf, f))
+                .collect::<Result<_>>()?;
+            let means = class_means(per_clip.iter().map(|v| v.view()), labels, &clip_counts)?;
+            enrolled_supervectors = Some(EnrolledSpeakers::enroll(
+                speakers.clone(),
+                means.view(),
+                true,
+            )?);
             gmm_ubm = Some(clf);
             let s = t.elapsed().as_secs_f64();
             train_seconds.insert(ModelKind::GmmUbm, s);
@@ -321,7 +366,10 @@ impl SpeakerModels {
 
     /// The display name of a speaker id (the id itself when it has none).
     pub fn display_name<'a>(&'a self, speaker: &'a str) -> &'a str {
-        self.names.get(speaker).map(String::as_str).unwrap_or(speaker)
+        self.names
+            .get(speaker)
+            .map(String::as_str)
+            .unwrap_or(speaker)
     }
 
     /// The models this set holds, in [`ModelKind`] order.
@@ -384,9 +432,12 @@ impl SpeakerModels {
         for (_, b) in &self.baselines {
             b.validate()?;
         }
-        for e in [Some(&self.enrolled_clip_vectors), self.enrolled_supervectors.as_ref()]
-            .into_iter()
-            .flatten()
+        for e in [
+            Some(&self.enrolled_clip_vectors),
+            self.enrolled_supervectors.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
         {
             if e.names() != self.speakers.as_slice() {
                 return bad("enrolled speakers differ from the model's".into());
