@@ -79,6 +79,9 @@ pub enum Error {
         /// What was needed and what was given.
         reason: String,
     },
+    /// The audio holds no speech to analyse (digital silence or nearly so).
+    #[error("no speech: {0}")]
+    NoSpeech(String),
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),

@@ -31,8 +31,20 @@ thread_local! {
     static EXTRACTOR: RefCell<FeatureExtractor> = RefCell::new(FeatureExtractor::new());
 }
 
-/// Extract both kinds of features from one recording.
+/// Peak level below which a recording counts as silent: -70 dBFS.
+pub const SILENCE_PEAK: f32 = 3.162e-4;
+
+/// Extract both kinds of features from one recording. A recording whose peak stays
+/// below [`SILENCE_PEAK`] (-70 dBFS) is [`Error::NoSpeech`]: its "voice" would be
+/// the noise floor of the converter.
 pub fn extract(audio: &Audio, params: &PipelineParams) -> Result<ClipFeatures> {
+    let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
+    if !audio.samples.is_empty() && peak < SILENCE_PEAK {
+        return Err(Error::NoSpeech(format!(
+            "the recording is silent (peak {:.1} dBFS, below -70 dBFS)",
+            20.0 * (peak.max(1e-12) as f64).log10()
+        )));
+    }
     EXTRACTOR.with(|cell| {
         let mut ex = cell.borrow_mut();
         let clip = ex.clip_vector(audio, &params.clip)?;

@@ -26,7 +26,7 @@ mod train;
 pub use evaluate::{
     evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
 };
-pub use extract::{extract, extract_dataset, ClipFeatures, Extracted};
+pub use extract::{extract, extract_dataset, ClipFeatures, Extracted, SILENCE_PEAK};
 pub use params::{ModelKind, PipelineParams};
 pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
