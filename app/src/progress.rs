@@ -87,6 +87,12 @@ impl EvalProgress {
                     ));
                 }
             }
+            TrainEvent::Skipped(kind, why) => {
+                if let Some(pb) = m.take() {
+                    pb.finish_and_clear();
+                }
+                eprintln!("skipped {kind}: {why}");
+            }
             TrainEvent::Finished(kind, secs) => {
                 if let Some(pb) = m.take() {
                     pb.finish_and_clear();

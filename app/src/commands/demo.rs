@@ -62,9 +62,14 @@ pub fn run(mut a: Args) -> CmdResult {
     }
 
     // 2. One clip: waveform with ZCR, MFCC.
-    if let Some((clip, audio)) = first_readable(&data) {
+    if let Some((i, audio)) = first_readable(&data) {
         let zcr = features::zero_crossing_rate(&audio.samples, &ZcrParams::default())?;
-        let title = format!("{} ({})", clip, data.display_name(&data.clips[0].speaker));
+        let clip = &data.clips[i];
+        let title = format!(
+            "{} ({})",
+            clip.file_name(),
+            data.display_name(&clip.speaker)
+        );
         let w = plot::waveform(&audio, Some((zcr.as_slice().unwrap_or(&[]), 512)), &title)?;
         save(&w, &a.out, "waveform", &mut written)?;
         let m = features::mfcc(
@@ -227,9 +232,10 @@ pub fn run(mut a: Args) -> CmdResult {
     Ok(())
 }
 
-fn first_readable(data: &Dataset) -> Option<(String, speaker_similarity::audio::Audio)> {
+fn first_readable(data: &Dataset) -> Option<(usize, speaker_similarity::audio::Audio)> {
     data.clips
         .iter()
+        .enumerate()
         .take(20)
-        .find_map(|c| c.load().ok().map(|a| (c.file_name(), a)))
+        .find_map(|(i, c)| c.load().ok().map(|a| (i, a)))
 }

@@ -91,6 +91,7 @@ pub fn to_json(e: &Evaluation) -> serde_json::Value {
         "best": e.best.name(),
         "verification": verification,
         "skipped_speakers": e.skipped.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        "skipped_models": e.skipped_models.iter().map(|(k, why)| json!({ "model": k.name(), "reason": why })).collect::<Vec<_>>(),
         "unusable_clips": e.unusable.len(),
         "feature_seconds": e.feature_seconds,
         "total_seconds": e.total_seconds,
@@ -101,6 +102,9 @@ pub fn to_json(e: &Evaluation) -> serde_json::Value {
 pub fn print_report(e: &Evaluation, all_reports: bool) {
     for s in &e.skipped {
         println!("skipped speaker: {s}");
+    }
+    for (k, why) in &e.skipped_models {
+        println!("skipped model {k}: {why}");
     }
     if !e.unusable.is_empty() {
         println!("{} clip(s) could not be used:", e.unusable.len());

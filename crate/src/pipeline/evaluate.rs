@@ -63,6 +63,9 @@ pub struct Evaluation {
     pub best: ModelKind,
     /// Verification results per embedding.
     pub verification: Vec<Verification>,
+    /// Models asked for but left out (baselines that cannot fit this data), with the
+    /// reason.
+    pub skipped_models: Vec<(ModelKind, String)>,
     /// True class of every test clip.
     pub y_true: Vec<usize>,
     /// Seconds spent reading audio and extracting features.
@@ -264,6 +267,7 @@ fn evaluate_split(
         models,
         best,
         verification,
+        skipped_models: trained.skipped_models.clone(),
         y_true,
         feature_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),

@@ -28,6 +28,8 @@ pub enum TrainEvent {
     Epoch(EpochLog),
     /// A model is trained, in so many seconds.
     Finished(ModelKind, f64),
+    /// A baseline could not be trained on this data and was left out (the reason).
+    Skipped(ModelKind, String),
 }
 
 /// Every trained model of a speaker set, with what is needed to use them: the
@@ -64,6 +66,9 @@ pub struct SpeakerModels {
     pub enrolled_clip_vectors: EnrolledSpeakers,
     /// Training time per model, in seconds.
     pub train_seconds: BTreeMap<ModelKind, f64>,
+    /// Baselines asked for but not trainable on this data, with the reason.
+    #[serde(default)]
+    pub skipped_models: Vec<(ModelKind, String)>,
 }
 
 /// The mean of the rows of each class (rows = embeddings, one per clip).
@@ -333,6 +338,7 @@ impl SpeakerModels {
         }
 
         let mut baselines = Vec::new();
+        let mut skipped_models = Vec::new();
         for kind in ModelKind::ALL {
             let Some(b) = kind.baseline() else { continue };
             if !params.wants(kind) {
@@ -340,10 +346,20 @@ impl SpeakerModels {
             }
             on_event(TrainEvent::Started(kind));
             let t = Instant::now();
-            baselines.push((kind, Baseline::fit(b, xs.view(), labels)?));
-            let s = t.elapsed().as_secs_f64();
-            train_seconds.insert(kind, s);
-            on_event(TrainEvent::Finished(kind, s));
+            // Baselines are comparisons: one that cannot be fitted on this data (too
+            // few clips for smartcore's SVC, say) is reported and left out.
+            match Baseline::fit(b, xs.view(), labels) {
+                Ok(fitted) => {
+                    baselines.push((kind, fitted));
+                    let s = t.elapsed().as_secs_f64();
+                    train_seconds.insert(kind, s);
+                    on_event(TrainEvent::Finished(kind, s));
+                }
+                Err(e) => {
+                    on_event(TrainEvent::Skipped(kind, e.to_string()));
+                    skipped_models.push((kind, e.to_string()));
+                }
+            }
         }
 
         Ok(SpeakerModels {
@@ -361,6 +377,7 @@ impl SpeakerModels {
             enrolled_supervectors,
             enrolled_clip_vectors,
             train_seconds,
+            skipped_models,
         })
     }
 
