@@ -104,6 +104,7 @@ fixtures: $(VENV_REF)/.installed
 bench: $(VENV_REF)/.installed
 	$(PY_REF) bench/features_vs_librosa.py
 	$(PY_REF) bench/models_vs_sklearn.py
+	$(PY_REF) bench/pipeline_vs_python.py --data $(SHARED)/dsp34
 
 clean:
 	rm -rf $(OUT) target
