@@ -524,3 +524,38 @@ fn demo_writes_the_report_plots_and_models() {
     assert_eq!(v["skipped_models"][0]["model"], "svm");
     assert!(text.contains("skipped model svm"), "{text}");
 }
+
+#[test]
+fn features_of_a_directory_are_clip_vectors_of_every_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = corpus(dir.path(), 3, 4);
+    let files = wavs(&data);
+    std::fs::write(&files[2], "broken").unwrap();
+    let v = json(&["features", data.to_str().unwrap(), "--json"]);
+    assert_eq!(v["columns"].as_array().unwrap().len(), 52);
+    assert_eq!(v["clips"].as_array().unwrap().len(), 11);
+    assert_eq!(v["unusable"], 1);
+    // The CSV has a header and one row per usable clip; the values equal the
+    // single-file command's.
+    let csv = ok(&["features", data.to_str().unwrap()]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 12);
+    assert!(lines[0].starts_with("path,speaker,mfcc_0,"));
+    let single = json(&[
+        "features",
+        files[0].to_str().unwrap(),
+        "--kind",
+        "clip",
+        "--json",
+    ]);
+    let first: Vec<f64> = lines[1]
+        .split(',')
+        .skip(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    for (a, b) in first.iter().zip(single["data"][0].as_array().unwrap()) {
+        assert!((a - b.as_f64().unwrap()).abs() <= 1e-6 * a.abs().max(1.0));
+    }
+    let e = fails(&["features", data.to_str().unwrap(), "--kind", "mfcc"], 1);
+    assert!(e.contains("--kind clip"), "{e}");
+}

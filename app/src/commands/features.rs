@@ -27,11 +27,12 @@ pub enum Kind {
 /// Arguments of `features`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Audio file (WAV, FLAC, MP3, OGG).
+    /// Audio file (WAV, FLAC, MP3, OGG) — or a data set directory, whose clips all get
+    /// their clip vector, on all cores, as CSV (or JSON with --json).
     pub file: PathBuf,
-    /// Which feature.
-    #[arg(long, value_enum, default_value = "mfcc")]
-    pub kind: Kind,
+    /// Which feature (default: mfcc for a file, clip for a directory).
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
     /// Print {"shape": [rows, cols], "data": [[...], ...]} (rows = coefficients,
     /// cols = frames, as librosa lays them out).
     #[arg(long)]
@@ -58,6 +59,10 @@ pub struct Args {
 
 /// Run `features`.
 pub fn run(a: Args) -> CmdResult {
+    if a.file.is_dir() {
+        return run_dir(&a);
+    }
+    let kind = a.kind.unwrap_or(Kind::Mfcc);
     let mut audio = Audio::load(&a.file)?;
     if let Some(sr) = a.sr {
         audio = audio.resample(sr)?;
@@ -73,7 +78,7 @@ pub fn run(a: Args) -> CmdResult {
             },
         )
     };
-    let (m, what): (Array2<f32>, String) = match a.kind {
+    let (m, what): (Array2<f32>, String) = match kind {
         Kind::Mfcc => (mfcc()?, format!("MFCC, hop {} samples", a.hop_length)),
         Kind::Delta => (
             features::delta(&mfcc()?, 9, a.order)?,
@@ -116,7 +121,7 @@ pub fn run(a: Args) -> CmdResult {
         audio.sample_rate,
         audio.duration()
     );
-    if a.kind == Kind::Clip {
+    if kind == Kind::Clip {
         for (name, v) in features::clip_vector_names().iter().zip(m.iter()) {
             println!("{name:>8} {v:>12.5}");
         }
@@ -125,6 +130,71 @@ pub fn run(a: Args) -> CmdResult {
     for (i, row) in m.rows().into_iter().enumerate() {
         let line: Vec<String> = row.iter().map(|v| format!("{v:.4}")).collect();
         println!("{i:>3}: {}", line.join(" "));
+    }
+    Ok(())
+}
+
+/// Clip vectors of every clip of a data set directory, in parallel with a progress bar.
+fn run_dir(a: &Args) -> CmdResult {
+    if a.kind.is_some_and(|k| k != Kind::Clip) {
+        return Err(format!(
+            "{} is a directory: a directory gives one clip vector per clip (--kind clip); \
+             per-frame features are for one file at a time",
+            a.file.display()
+        )
+        .into());
+    }
+    let data = speaker_similarity::dataset::Dataset::open(&a.file)?;
+    for w in &data.warnings {
+        eprintln!("warning: {w}");
+    }
+    let pb = crate::progress::bar(data.len() as u64, "clip vectors");
+    let params = features::ClipVectorParams::default();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    use rayon::prelude::*;
+    let rows: Vec<_> = data
+        .clips
+        .par_iter()
+        .map(|c| {
+            let r = c.load().and_then(|audio| {
+                let audio = match a.sr {
+                    Some(sr) => audio.resample(sr)?,
+                    None => audio,
+                };
+                features::clip_vector_with(&audio, &params)
+            });
+            pb.set_position(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64 + 1);
+            r
+        })
+        .collect();
+    pb.finish_and_clear();
+    let mut failed = 0;
+    let names = features::clip_vector_names();
+    let mut out = Vec::new();
+    for (c, r) in data.clips.iter().zip(rows) {
+        match r {
+            Ok(v) => out.push((c, v)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("warning: skipped {}: {e}", c.path.display());
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} of {} clips could not be used", data.len());
+    }
+    if a.json {
+        let clips: Vec<_> = out
+            .iter()
+            .map(|(c, v)| json!({ "path": c.path, "speaker": c.speaker, "clip": v }))
+            .collect();
+        return super::print_json(&json!({ "columns": names, "clips": clips, "unusable": failed }));
+    }
+    println!("path,speaker,{}", names.join(","));
+    for (c, v) in out {
+        let values: Vec<String> = v.iter().map(|x| format!("{x}")).collect();
+        let path = c.path.display().to_string().replace('"', "\"\"");
+        println!("\"{path}\",{},{}", c.speaker, values.join(","));
     }
     Ok(())
 }
