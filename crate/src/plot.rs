@@ -145,7 +145,18 @@ where
         draw(&root)?;
         root.present().map_err(plot_err)?;
     }
-    Ok(Chart { svg, size })
+    Ok(Chart {
+        svg: compact_svg(&svg),
+        size,
+    })
+}
+
+/// Drop the attributes plotters writes with their SVG default values
+/// (`opacity="1"`, `stroke="none"`): a third of the bytes of a heat map, whose
+/// cells are one `<rect>` each, and nothing changes on screen.
+fn compact_svg(svg: &str) -> String {
+    svg.replace(" opacity=\"1\"", "")
+        .replace(" stroke=\"none\"", "")
 }
 
 fn check_finite(values: impl IntoIterator<Item = f64>, what: &str) -> Result<()> {
@@ -296,8 +307,9 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
         return Err(Error::param("audio", "no samples to draw"));
     }
     let sr = audio.sample_rate as f64;
-    // At most ~2000 min/max columns keep the SVG small.
-    let cols = audio.samples.len().min(2000);
+    // The min/max envelope in at most ~800 columns (about one per pixel), drawn as
+    // one polygon: the upper edge left to right, then the lower edge back.
+    let cols = audio.samples.len().min(800);
     let per = audio.samples.len().div_ceil(cols);
     let envelope: Vec<(f64, f32, f32)> = audio
         .samples
@@ -311,6 +323,11 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
                 });
             ((i * per) as f64 / sr, lo, hi)
         })
+        .collect();
+    let outline: Vec<(f64, f64)> = envelope
+        .iter()
+        .map(|&(t, _, hi)| (t, hi as f64))
+        .chain(envelope.iter().rev().map(|&(t, lo, _)| (t, lo as f64)))
         .collect();
     let peak = audio
         .samples
@@ -336,9 +353,14 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
             .draw()
             .map_err(plot_err)?;
         chart
-            .draw_series(envelope.iter().map(|&(t, lo, hi)| {
-                PathElement::new(vec![(t, lo as f64), (t, hi as f64)], COLORS[0])
-            }))
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                ShapeStyle {
+                    color: COLORS[0].to_rgba(),
+                    filled: true,
+                    stroke_width: 1,
+                },
+            )))
             .map_err(plot_err)?
             .label("waveform")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[0]));
@@ -364,6 +386,197 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
             .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(plot_err)?;
+        Ok(())
+    })
+}
+
+/// The range of `values` padded by 5 % on each side (a unit range around a
+/// constant).
+fn padded_range(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    if hi > lo {
+        let pad = (hi - lo) * 0.05;
+        (lo - pad, hi + pad)
+    } else {
+        (lo - 0.5, hi + 0.5)
+    }
+}
+
+/// Line chart of one or more named series of `(x, y)` points, each in its own
+/// colour with a legend: EM's log-likelihood per iteration, a spectrum and its LPC
+/// envelope, accuracy against a parameter. A series named `""` gets no legend entry
+/// (for many similar curves, such as the filters of a mel filterbank).
+///
+/// ```
+/// use speaker_similarity::plot;
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let a: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, (i as f64).sqrt())).collect();
+/// let b: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, i as f64 / 3.0)).collect();
+/// let chart = plot::lines(&[("sqrt", &a), ("linear", &b)], "Two curves", "x", "y")?;
+/// assert!(chart.svg().contains("sqrt"));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Errors: no series, an empty series, or a non-finite coordinate.
+pub fn lines(
+    series: &[(&str, &[(f64, f64)])],
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+) -> Result<Chart> {
+    if series.is_empty() || series.iter().any(|(_, p)| p.is_empty()) {
+        return Err(Error::param("series", "nothing to draw"));
+    }
+    for (name, points) in series {
+        check_finite(
+            points.iter().flat_map(|&(x, y)| [x, y]),
+            &format!("points of `{name}`"),
+        )?;
+    }
+    let all = || series.iter().flat_map(|(_, p)| p.iter());
+    let (x0, x1) = padded_range(all().map(|p| p.0));
+    let (y0, y1) = padded_range(all().map(|p| p.1));
+    render(SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(64)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc(y_label)
+            .draw()
+            .map_err(plot_err)?;
+        for (k, (name, points)) in series.iter().enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            let style = color.stroke_width(2);
+            let drawn = if points.len() == 1 {
+                chart.draw_series(std::iter::once(Circle::new(points[0], 4, color.filled())))
+            } else {
+                chart.draw_series(LineSeries::new(points.iter().copied(), style))
+            };
+            let drawn = drawn.map_err(plot_err)?;
+            if !name.is_empty() {
+                drawn
+                    .label(*name)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+            }
+        }
+        if series.iter().any(|(name, _)| !name.is_empty()) {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .draw()
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
+/// Overlaid histograms of several named samples on common bins, each as the share
+/// of its own values per bin (so samples of different sizes compare): the scores
+/// of target and non-target verification trials, for instance.
+///
+/// ```
+/// use speaker_similarity::plot;
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let same = [0.7, 0.8, 0.75, 0.9];
+/// let other = [0.1, 0.3, 0.2, 0.0, 0.25, 0.15];
+/// let chart = plot::histograms(&[("target", &same), ("non-target", &other)], 10, "Scores", "cosine")?;
+/// assert!(chart.svg().contains("non-target"));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Errors: no sample, an empty sample, `bins == 0`, or a non-finite value.
+pub fn histograms(
+    samples: &[(&str, &[f64])],
+    bins: usize,
+    title: &str,
+    x_label: &str,
+) -> Result<Chart> {
+    if samples.is_empty() || samples.iter().any(|(_, v)| v.is_empty()) {
+        return Err(Error::param("samples", "nothing to draw"));
+    }
+    if bins == 0 {
+        return Err(Error::param("bins", "at least one bin"));
+    }
+    for (name, values) in samples {
+        check_finite(values.iter().copied(), &format!("values of `{name}`"))?;
+    }
+    let (lo, hi) = samples
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let width = if hi > lo {
+        (hi - lo) / bins as f64
+    } else {
+        1.0
+    };
+    let shares: Vec<Vec<f64>> = samples
+        .iter()
+        .map(|(_, values)| {
+            let mut counts = vec![0usize; bins];
+            for &v in values.iter() {
+                counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
+            }
+            counts
+                .iter()
+                .map(|&c| c as f64 / values.len() as f64)
+                .collect()
+        })
+        .collect();
+    let top = shares.iter().flatten().fold(0f64, |m, &v| m.max(v)) * 1.1;
+    render(SIZE, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(64)
+            .build_cartesian_2d(lo..lo + width * bins as f64, 0f64..top.max(1e-9))
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .x_desc(x_label)
+            .y_desc("share per bin")
+            .draw()
+            .map_err(plot_err)?;
+        for (k, ((name, _), share)) in samples.iter().zip(&shares).enumerate() {
+            let color = COLORS[k % COLORS.len()];
+            chart
+                .draw_series(
+                    share
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, &s)| s > 0.0)
+                        .map(|(i, &s)| {
+                            let x0 = lo + width * i as f64;
+                            Rectangle::new([(x0, 0.0), (x0 + width, s)], color.mix(0.5).filled())
+                        }),
+                )
+                .map_err(plot_err)?
+                .label(*name)
+                .legend(move |(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.mix(0.5).filled())
+                });
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .draw()
             .map_err(plot_err)?;
@@ -427,6 +640,13 @@ pub fn heatmap(
             (a.min(v), b.max(v))
         });
     let span = if vmax > vmin { vmax - vmin } else { 1.0 };
+    // Colour-bar labels: whole numbers for dB-like ranges, decimals for small ones
+    // (a similarity matrix spans about 2).
+    let decimals = match span {
+        s if s >= 20.0 => 0,
+        s if s >= 2.0 => 1,
+        _ => 2,
+    };
     let unit = seconds_per_column.unwrap_or(1.0) * group as f64;
     let x_max = shown as f64 * unit;
     render(SIZE, |root| {
@@ -479,7 +699,7 @@ pub fn heatmap(
             .disable_x_axis()
             .y_labels(6)
             .y_label_style(("sans-serif", 12))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| format!("{v:.decimals$}"))
             .draw()
             .map_err(plot_err)?;
         let steps = 64;

@@ -165,6 +165,11 @@ fn similarity_det_waveform_and_bars_render() {
         .svg()
         .to_string();
     assert!(svg.contains("zero-crossing rate") && svg.contains("A clip"));
+    // The envelope is one polygon of at most 800 columns (x2 edges): a small file.
+    assert_eq!(count(&svg, "<polygon"), 1);
+    assert!(svg.len() < 40_000, "{} bytes", svg.len());
+    // Default-valued attributes are left out.
+    assert!(!svg.contains("opacity=\"1\"") && !svg.contains("stroke=\"none\""));
     assert!(plot::waveform(&Audio::new(vec![], 16000).unwrap(), None, "x").is_err());
 
     let names: Vec<String> = (0..12).map(|i| format!("model{i}")).collect();
@@ -212,4 +217,95 @@ fn save_writes_svg_and_png_or_says_why_not() {
 /// Whether this build has the `png` feature (on in workspace builds: the app enables it).
 fn png_feature() -> bool {
     cfg!(feature = "png")
+}
+
+#[test]
+fn lines_draw_every_series_with_its_legend_and_reject_bad_input() {
+    let a: Vec<(f64, f64)> = (0..20).map(|i| (i as f64, -(i as f64).ln_1p())).collect();
+    let b: Vec<(f64, f64)> = (0..5).map(|i| (i as f64 * 4.0, -1.0)).collect();
+    let svg = plot::lines(
+        &[("k-means", &a), ("k-means++", &b)],
+        "EM",
+        "iteration",
+        "lower bound",
+    )
+    .unwrap()
+    .svg()
+    .to_string();
+    assert!(has_text(&svg, "k-means") && has_text(&svg, "k-means++"));
+    assert!(svg.contains("iteration") && svg.contains("lower bound"));
+    // One polyline per series, plus one per legend entry, in the series' colours.
+    assert_eq!(count(&svg, "stroke=\"#1F77B4\" stroke-width=\"2\""), 2);
+    assert_eq!(count(&svg, "stroke=\"#FF7F0E\" stroke-width=\"2\""), 2);
+    assert!(
+        svg.contains("points=\"109,56 144,133 "),
+        "the first series starts top left"
+    );
+    assert!(
+        svg.contains("opacity=\"0.85\" fill=\"#FFFFFF\""),
+        "a legend box"
+    );
+    // A single point is drawn as a dot.
+    let one = [(1.0, 2.0)];
+    let svg = plot::lines(&[("one", &one)], "", "", "")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert_eq!(count(&svg, "<circle"), 1);
+    // Unnamed series: no legend box at all.
+    let svg = plot::lines(&[("", &a), ("", &b)], "", "", "")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert_eq!(count(&svg, "stroke=\"#1F77B4\" stroke-width=\"2\""), 1);
+    assert!(!svg.contains("opacity=\"0.85\" fill=\"#FFFFFF\""));
+    assert!(plot::lines(&[], "", "", "").is_err());
+    assert!(plot::lines(&[("empty", &[])], "", "", "").is_err());
+    assert!(matches!(
+        plot::lines(&[("nan", &[(0.0, f64::NAN)])], "", "", ""),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn histograms_share_bins_and_normalise_each_sample() {
+    // 4 target values in the top bin, 8 non-target values spread over two bins.
+    let target = [0.95, 0.96, 0.97, 1.0];
+    let other = [0.0, 0.0, 0.0, 0.0, 0.01, 0.02, 0.03, 0.04];
+    let svg = plot::histograms(
+        &[("target", &target), ("non-target", &other)],
+        10,
+        "S",
+        "cosine",
+    )
+    .unwrap()
+    .svg()
+    .to_string();
+    assert!(has_text(&svg, "target") && has_text(&svg, "non-target"));
+    assert!(svg.contains("share per bin"));
+    // Bars only where a sample has values: 1 target bin, 1 non-target bin (all
+    // of 0.0..0.04 falls in the first of 10 bins over 0..1), each reaching the
+    // same height (share 1), plus one legend box each.
+    assert_eq!(count(&svg, "opacity=\"0.5\" fill=\"#1F77B4\""), 2);
+    assert_eq!(count(&svg, "opacity=\"0.5\" fill=\"#FF7F0E\""), 2);
+    assert!(svg.contains("<rect x=\"733\" y=\"73\" width=\"74\" height=\"332\""));
+    assert!(svg.contains("<rect x=\"76\" y=\"73\" width=\"73\" height=\"332\""));
+    assert!(plot::histograms(&[], 3, "", "").is_err());
+    assert!(plot::histograms(&[("a", &[1.0])], 0, "", "").is_err());
+    assert!(plot::histograms(&[("a", &[])], 3, "", "").is_err());
+    assert!(matches!(
+        plot::histograms(&[("a", &[f64::INFINITY])], 3, "", ""),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn heatmap_colour_bar_labels_suit_the_range() {
+    // A cosine-similarity-like matrix in [-0.5, 1]: labels need decimals.
+    let m = Array2::from_shape_fn((3, 3), |(r, c)| if r == c { 1.0 } else { -0.5 });
+    let svg = plot::heatmap(m.view(), "similarity", "speaker", None)
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(has_text(&svg, "0.50") || has_text(&svg, "-0.50"), "{svg}");
 }

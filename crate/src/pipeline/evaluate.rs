@@ -1,15 +1,14 @@
 //! Honest evaluation: train on one part of a data set, report on the other.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::extract::{extract_dataset, ClipFeatures};
+use super::extract::{clip_matrix, ClipFeatures, SplitFeatures};
 use super::params::{ModelKind, PipelineParams};
 use super::train::{SpeakerModels, TrainEvent};
-use crate::dataset::{Dataset, SkipReason, SkippedSpeaker, Split, SplitParams};
+use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer, EnrolledSpeakers};
@@ -136,67 +135,20 @@ fn evaluate_split(
     on_event: &(dyn Fn(EvalEvent) + Sync),
     t0: Instant,
 ) -> Result<Evaluation> {
-    params.validate()?;
-    let mut wanted: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let (features, failed) = extract_dataset(data, &wanted, params, &|done, total| {
+    let features = SplitFeatures::extract(data, split, params, &|done, total| {
         on_event(EvalEvent::Features { done, total })
-    });
+    })?;
     let feature_seconds = t0.elapsed().as_secs_f64();
-    let unusable: Vec<(PathBuf, String)> = failed
-        .iter()
-        .map(|(i, e)| (data.clips[*i].path.clone(), e.to_string()))
-        .collect();
-    let by_index: std::collections::HashMap<usize, &ClipFeatures> =
-        features.iter().map(|(i, f)| (*i, f)).collect();
-
-    // Speakers: those of the split's training part that still have 2 usable clips
-    // after unreadable clips were dropped; the others are reported as skipped.
-    let mut usable: BTreeMap<String, usize> = BTreeMap::new();
-    for &i in &split.train {
-        *usable.entry(data.clips[i].speaker.clone()).or_default() +=
-            by_index.contains_key(&i) as usize;
-    }
-    let mut skipped = split.skipped.clone();
-    for (speaker, &n) in &usable {
-        if n < 2 {
-            skipped.push(SkippedSpeaker {
-                speaker: speaker.clone(),
-                clips: n,
-                reason: SkipReason::TooFewClips { needed: 2 },
-            });
-        }
-    }
-    let speakers: Vec<String> = usable
-        .into_iter()
-        .filter(|(_, n)| *n >= 2)
-        .map(|(s, _)| s)
-        .collect();
-    let class_of = |i: usize| speakers.binary_search(&data.clips[i].speaker).ok();
-
-    let mut train_f = Vec::new();
-    let mut train_y = Vec::new();
-    for &i in &split.train {
-        if let (Some(f), Some(c)) = (by_index.get(&i), class_of(i)) {
-            train_f.push((*f).clone());
-            train_y.push(c);
-        }
-    }
-    let mut test_f = Vec::new();
-    let mut y_true = Vec::new();
-    for &i in &split.test {
-        if let (Some(f), Some(c)) = (by_index.get(&i), class_of(i)) {
-            test_f.push((*f).clone());
-            y_true.push(c);
-        }
-    }
-    if test_f.is_empty() {
-        return Err(Error::Dataset {
-            path: data.root.clone(),
-            reason: "no usable test clip".into(),
-        });
-    }
+    let SplitFeatures {
+        speakers,
+        train: train_f,
+        y_train: train_y,
+        test: test_f,
+        y_test: y_true,
+        skipped,
+        unusable,
+        ..
+    } = features;
 
     let trained = SpeakerModels::train(
         &train_f,
@@ -254,7 +206,7 @@ fn evaluate_split(
         })?;
     }
     verify("clip-vector", &trained.enrolled_clip_vectors, &|f| {
-        let x = super::train::clip_matrix([f])?;
+        let x = clip_matrix([f])?;
         Ok(trained.clip_scaler.transform(x.view())?.row(0).to_vec())
     })?;
 

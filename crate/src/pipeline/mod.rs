@@ -26,8 +26,10 @@ mod train;
 pub use evaluate::{
     evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
 };
-pub use extract::{extract, extract_dataset, ClipFeatures, Extracted, SILENCE_PEAK};
+pub use extract::{
+    clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
+};
 pub use params::{ModelKind, PipelineParams};
 pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
-pub use train::{SpeakerModels, TrainEvent};
+pub use train::{validation_split, SpeakerModels, TrainEvent};

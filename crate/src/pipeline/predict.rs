@@ -3,9 +3,10 @@
 use ndarray::{Array1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use super::extract::clip_matrix;
 use super::extract::{extract, ClipFeatures};
 use super::params::ModelKind;
-use super::train::{clip_matrix, SpeakerModels};
+use super::train::SpeakerModels;
 use crate::audio::Audio;
 use crate::error::{Error, Result};
 use crate::similarity::Similar;

@@ -10,7 +10,7 @@ use rand::SeedableRng;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::ClipFeatures;
+use super::extract::{clip_matrix, frames_by_class, subsample_frames, ClipFeatures};
 use super::params::{ModelKind, PipelineParams};
 use crate::error::{Error, Result};
 use crate::models::{
@@ -102,61 +102,21 @@ pub(crate) fn supervector_offset(clf: &GmmUbmClassifier, f: &ClipFeatures) -> Re
     clf.ubm().supervector_offset(&adapted)
 }
 
-/// Group rows of `features` by label.
-fn per_class<'a, F>(
-    features: &'a [ClipFeatures],
-    labels: &[usize],
-    n_classes: usize,
-    pick: F,
-) -> Vec<Vec<&'a ClipFeatures>>
-where
-    F: Fn(&ClipFeatures) -> bool,
-{
-    let mut groups: Vec<Vec<&ClipFeatures>> = vec![Vec::new(); n_classes];
-    for (f, &l) in features.iter().zip(labels) {
-        if pick(f) {
-            groups[l].push(f);
-        }
-    }
-    groups
-}
-
-/// Stack clip vectors into a matrix (rows = clips).
-pub(crate) fn clip_matrix<'a>(
-    features: impl IntoIterator<Item = &'a ClipFeatures>,
-) -> Result<Array2<f32>> {
-    let rows: Vec<&[f32]> = features.into_iter().map(|f| f.clip.as_slice()).collect();
-    let dim = rows.first().map(|r| r.len()).unwrap_or(0);
-    if rows.iter().any(|r| r.len() != dim) {
-        return Err(Error::Shape("clip vectors of different lengths".into()));
-    }
-    let flat: Vec<f32> = rows.concat();
-    Array2::from_shape_vec((rows.len(), dim), flat).map_err(|e| Error::Shape(e.to_string()))
-}
-
-/// Stack frame matrices (rows = frames).
-fn stack_frames(clips: &[&ClipFeatures]) -> Result<Array2<f32>> {
-    let views: Vec<ArrayView2<f32>> = clips.iter().map(|f| f.frames.view()).collect();
-    if views.is_empty() {
-        return Err(Error::Training("no frames".into()));
-    }
-    ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
-}
-
-/// Every `step`-th frame of all clips, at most `max` frames in all.
-fn subsample_frames(clips: &[&ClipFeatures], max: usize) -> Result<Array2<f32>> {
-    let total: usize = clips.iter().map(|f| f.frames.nrows()).sum();
-    let all = stack_frames(clips)?;
-    if total <= max {
-        return Ok(all);
-    }
-    let step = total.div_ceil(max);
-    Ok(all.slice(ndarray::s![..;step, ..]).to_owned())
-}
-
-/// Split training indices per class into (fit, validation) for early stopping.
-/// Classes with fewer than 3 clips keep them all for fitting.
-fn validation_split(
+/// Split training rows per class into (fit, validation) index lists for early
+/// stopping: `labels[i]` is row `i`'s class; about `fraction` of every class's rows
+/// (at least 1, leaving at least 2 to fit) go to validation, chosen at random
+/// (seeded). Classes with fewer than 3 rows keep them all for fitting. Both lists
+/// are sorted. The pipeline holds out `PipelineParams::validation_fraction` (0.2)
+/// of the training clips this way to watch the MLP — never the test clips.
+///
+/// ```
+/// use speaker_similarity::pipeline::validation_split;
+/// let labels = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1];
+/// let (fit, val) = validation_split(&labels, 2, 0.2, 42);
+/// assert_eq!((fit.len(), val.len()), (8, 2));
+/// assert!(val.iter().all(|i| !fit.contains(i)));
+/// ```
+pub fn validation_split(
     labels: &[usize],
     n_classes: usize,
     fraction: f64,
@@ -281,15 +241,11 @@ impl SpeakerModels {
             on_event(TrainEvent::Finished(ModelKind::GmmClip, s));
         }
 
-        let groups = per_class(features, labels, k, |_| true);
         let mut gmm_frame = None;
         if params.wants(ModelKind::GmmFrame) {
             on_event(TrainEvent::Started(ModelKind::GmmFrame));
             let t = Instant::now();
-            let stacked: Vec<Array2<f32>> = groups
-                .iter()
-                .map(|g| stack_frames(g))
-                .collect::<Result<_>>()?;
+            let stacked = frames_by_class(features, labels, k)?;
             let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
             let p = GmmParams {
                 seed: params.seed,
@@ -313,10 +269,7 @@ impl SpeakerModels {
                 ..params.ubm.clone()
             };
             let ubm = Ubm::fit(pooled.view(), &p)?;
-            let stacked: Vec<Array2<f32>> = groups
-                .iter()
-                .map(|g| stack_frames(g))
-                .collect::<Result<_>>()?;
+            let stacked = frames_by_class(features, labels, k)?;
             let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
             let clf = GmmUbmClassifier::fit(ubm, &views, &speakers, params.relevance_factor)?;
             // A speaker's embedding is the mean of its clips' embeddings, each made
