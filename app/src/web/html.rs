@@ -350,7 +350,7 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
         r#"<h1>Clip segments</h1>
 <h2 id="recording-title">{title}</h2>
 <div class="facts"><span>{dur:.2} s</span><span>{nseg} segment(s) of {seg} s</span>
-<span>{rate} Hz</span><span>analysed {when}</span></div>
+<span>{rate} Hz</span><span>analysed {when}</span>{tail}</div>
 <section class="card verdict" id="verdict" data-recording-id="{id}" data-title="{title}"
   data-verdict="{verdict_attr}" data-audio="/audio/{id}/full.wav">
   <h2>The whole recording</h2>
@@ -365,6 +365,13 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
 <p class="hint">JSON of this page: <a href="/api/recordings/{id}">/api/recordings/{id}</a>.
 Kept in the server's memory for a while; nothing is written to disk.</p>"#,
         title = esc(&rec.title),
+        tail = match r.segments.last() {
+            Some(last) if r.duration - last.end > 1e-3 => format!(
+                "<span>the last {:.2} s, under half a segment, counts in the whole only</span>",
+                r.duration - last.end
+            ),
+            _ => String::new(),
+        },
         dur = r.duration,
         nseg = r.segments.len(),
         seg = seconds_text(rec.segment_seconds),
