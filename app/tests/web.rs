@@ -435,14 +435,14 @@ fn predict_names_the_speaker_segment_by_segment() {
     let t = page.text();
     assert!(t.contains("Clip segments") && t.contains("test.wav") && t.contains("Ada Voicewell"));
     assert_eq!(t.matches("<tr data-index=").count(), segments.len());
-    for i in 0..segments.len() {
+    for (i, seg) in segments.iter().enumerate() {
         let a = s.get(&format!("/audio/{id}/{i}.wav"));
         assert_eq!(a.status, 200);
         assert_eq!(a.header("content-type").as_deref(), Some("audio/wav"));
         let (rate, samples) = read_pcm16(&a.body);
         assert_eq!(rate, v["sample_rate"].as_u64().unwrap() as u32);
         let seconds = samples.len() as f64 / rate as f64;
-        let want = segments[i]["end"].as_f64().unwrap() - segments[i]["start"].as_f64().unwrap();
+        let want = seg["end"].as_f64().unwrap() - seg["start"].as_f64().unwrap();
         assert!(
             (seconds - want).abs() < 1e-3,
             "segment {i}: {seconds} s, want {want}"
