@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::Response;
@@ -112,9 +112,11 @@ fn parse_k(st: &AppState, q: &HashMap<String, String>) -> Result<usize, WebError
 /// `audio` field of a multipart form.
 async fn predict(
     State(st): St,
-    Query(q): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
     req: Request,
 ) -> Result<Json<Value>, ApiError> {
+    let Query(q) =
+        query.map_err(|e| WebError::bad_request(format!("bad query string: {}", e.body_text())))?;
     let k = parse_k(&st, &q)?;
     let up =
         upload::read_upload(req, st.config.max_upload, q.get("name").map(String::as_str)).await?;
