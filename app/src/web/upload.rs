@@ -3,16 +3,21 @@
 //! most a known extension as a hint, and nothing is ever written to disk.
 
 use std::pin::Pin;
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::StatusCode;
 
 use super::error::WebError;
 
 /// Room for the multipart framing around the file (boundaries, part headers and
 /// small fields) beyond the upload limit.
 const MULTIPART_SLACK: usize = 64 * 1024;
+
+/// A client that sends nothing for this long is answered 408 and let go.
+const IDLE: Duration = Duration::from_secs(60);
 
 /// An upload read into memory.
 #[derive(Debug)]
@@ -86,7 +91,20 @@ pub async fn read_limited(
     let mut buf: Vec<u8> = Vec::with_capacity(declared.map_or(0, |n| (n as usize).min(limit)));
     let mut seen = 0usize;
     let mut over = false;
-    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+    loop {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        let Ok(frame) = tokio::time::timeout(IDLE, next).await else {
+            return Err(WebError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the upload stalled: nothing arrived for {} s",
+                    IDLE.as_secs()
+                ),
+            ));
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let frame =
             frame.map_err(|e| WebError::bad_request(format!("the upload was interrupted: {e}")))?;
         let Ok(data) = frame.into_data() else {
