@@ -43,8 +43,10 @@ lint:
 rust-test:
 	$(CARGO) test --workspace
 
-app-test: build
-	$(PY) -m pytest -q tests/test_cli.py tests/test_web.py
+# The web app in headless Chromium (Selenium + Debian's chromium/chromedriver);
+# screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/).
+app-test: venv browser build
+	$(PY) -m pytest -q tests/test_web.py
 
 notebook-test:
 	$(PY) -m pytest -q tests/test_notebooks.py

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde_json::{json, Value};
 use speaker_similarity::audio::Audio;
-use speaker_similarity::pipeline::{ModelKind, Prediction, SpeakerModels};
+use speaker_similarity::pipeline::{ModelKind, Prediction, RecordingPrediction, SpeakerModels};
 
 use super::CmdResult;
 
@@ -62,6 +62,36 @@ pub fn prediction_json(models: &SpeakerModels, p: &Prediction) -> Value {
     })
 }
 
+/// A whole recording's prediction as JSON: its duration, one entry per segment
+/// (`start`, `end` and [`prediction_json`]'s fields, or `error` when the segment
+/// could not be scored) and the verdict on the whole recording. `predict --json`
+/// and the web API's `POST /api/predict` both answer with this shape.
+pub fn recording_json(
+    models: &SpeakerModels,
+    r: &RecordingPrediction,
+    segment_seconds: f64,
+) -> Value {
+    let segments: Vec<Value> = r
+        .segments
+        .iter()
+        .map(|s| {
+            let mut v = match &s.result {
+                Ok(p) => prediction_json(models, p),
+                Err(e) => json!({ "error": e }),
+            };
+            v["start"] = json!(s.start);
+            v["end"] = json!(s.end);
+            v
+        })
+        .collect();
+    json!({
+        "duration": r.duration,
+        "segment_seconds": segment_seconds,
+        "segments": segments,
+        "overall": prediction_json(models, &r.overall),
+    })
+}
+
 fn short(p: &Prediction, models: &SpeakerModels) -> (String, String, String) {
     let mlp = p
         .by(ModelKind::Mlp)
@@ -90,26 +120,9 @@ pub fn run_predict(a: PredictArgs) -> CmdResult {
     let audio = Audio::load(&a.audio)?;
     let r = models.predict_recording(&audio, a.segment, a.k)?;
     if a.json {
-        let segments: Vec<Value> = r
-            .segments
-            .iter()
-            .map(|s| {
-                let mut v = match &s.result {
-                    Ok(p) => prediction_json(&models, p),
-                    Err(e) => json!({ "error": e }),
-                };
-                v["start"] = json!(s.start);
-                v["end"] = json!(s.end);
-                v
-            })
-            .collect();
-        return super::print_json(&json!({
-            "file": a.audio,
-            "duration": r.duration,
-            "segment_seconds": a.segment,
-            "segments": segments,
-            "overall": prediction_json(&models, &r.overall),
-        }));
+        let mut v = recording_json(&models, &r, a.segment);
+        v["file"] = json!(a.audio);
+        return super::print_json(&v);
     }
     let gmm_name = models.headline_gmm().map(|k| k.name()).unwrap_or("gmm");
     println!(

@@ -1,0 +1,740 @@
+//! End-to-end tests of `speaker-similarity serve`: the real binary on a free
+//! loopback port, over a model directory the tests train on a small synthetic
+//! corpus (`synth` + `train --all`), spoken to with plain HTTP/1.1 over TcpStream.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Barrier, OnceLock};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_speaker-similarity");
+const SPEAKERS: [(&str, &str); 4] = [
+    ("spk01", "Basil Resonaut"),
+    ("spk02", "Cyrus Pitchford"),
+    ("spk03", "Ada Voicewell"),
+    ("spk04", "Beatrice Tonebridge"),
+];
+
+// ------------------------------------------------------------------ fixtures
+
+struct Fixture {
+    corpus: PathBuf,
+    model: PathBuf,
+}
+
+/// The synthetic corpus and the model trained on it, made once per test run.
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-test");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).unwrap();
+        let corpus = root.join("corpus");
+        let model = root.join("model");
+        run_ok(Command::new(BIN).arg("synth").arg(&corpus).args([
+            "--speakers",
+            "4",
+            "--clips",
+            "20",
+        ]));
+        run_ok(
+            Command::new(BIN)
+                .arg("train")
+                .arg("--data")
+                .arg(&corpus)
+                .arg("--all")
+                .arg("--out")
+                .arg(&model),
+        );
+        Fixture { corpus, model }
+    })
+}
+
+fn run_ok(cmd: &mut Command) {
+    let out = cmd.output().expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The clips of one speaker, sorted.
+fn clips(speaker: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![fixture().corpus.join(speaker)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wav") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no clips for {speaker}");
+    out
+}
+
+/// 16-bit PCM mono WAV: (rate, samples). Enough for the corpus `synth` writes.
+fn read_pcm16(bytes: &[u8]) -> (u32, Vec<i16>) {
+    assert_eq!(&bytes[..4], b"RIFF");
+    let mut pos = 12;
+    let mut rate = 0;
+    while pos + 8 <= bytes.len() {
+        let id = &bytes[pos..pos + 4];
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        let body = &bytes[pos + 8..(pos + 8 + len).min(bytes.len())];
+        if id == b"fmt " {
+            assert_eq!(u16::from_le_bytes([body[0], body[1]]), 1, "PCM");
+            assert_eq!(u16::from_le_bytes([body[2], body[3]]), 1, "mono");
+            rate = u32::from_le_bytes(body[4..8].try_into().unwrap());
+            assert_eq!(u16::from_le_bytes([body[14], body[15]]), 16, "16-bit");
+        } else if id == b"data" {
+            let s = body
+                .chunks_exact(2)
+                .map(|c| i16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            return (rate, s);
+        }
+        pos += 8 + len + (len & 1);
+    }
+    panic!("no data chunk");
+}
+
+fn wav_bytes(rate: u32, samples: &[i16]) -> Vec<u8> {
+    let n = (samples.len() * 2) as u32;
+    let mut b = Vec::with_capacity(44 + n as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * 2).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&n.to_le_bytes());
+    for s in samples {
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    b
+}
+
+/// `n` clips of one speaker, each cut to its first 2 s, joined into one recording:
+/// segment `i` of the app's 2 s segments is clip `i`.
+fn joined(speaker: &str, n: usize) -> Vec<u8> {
+    let mut rate = 0;
+    let mut all = Vec::new();
+    let mut used = 0;
+    for p in clips(speaker) {
+        let (r, s) = read_pcm16(&std::fs::read(p).unwrap());
+        rate = r;
+        let two = 2 * r as usize;
+        if s.len() >= two && used < n {
+            all.extend_from_slice(&s[..two]);
+            used += 1;
+        }
+    }
+    assert_eq!(used, n, "{speaker} has {used} clips of 2 s or more");
+    wav_bytes(rate, &all)
+}
+
+// ------------------------------------------------------------------ the server
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let f = fixture();
+        // No URL fetching unless a test brings its own yt-dlp.
+        let mut extra = extra.to_vec();
+        if !extra.contains(&"--yt-dlp") {
+            extra.extend(["--yt-dlp", "/nonexistent/yt-dlp"]);
+        }
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .arg("--model")
+            .arg(&f.model)
+            .args(["--port", "0"])
+            .args(&extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start serve");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let port = loop {
+            let line = lines
+                .next()
+                .expect("serve exited before printing its URL")
+                .unwrap();
+            if let Some(rest) = line.split("http://127.0.0.1:").nth(1) {
+                break rest.split('/').next().unwrap().parse::<u16>().unwrap();
+            }
+        };
+        // Keep reading stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, port }
+    }
+
+    fn get(&self, path: &str) -> Resp {
+        http(self.port, "GET", path, &[], b"")
+    }
+
+    fn post(&self, path: &str, content_type: &str, body: &[u8]) -> Resp {
+        http(
+            self.port,
+            "POST",
+            path,
+            &[("Content-Type", content_type)],
+            body,
+        )
+    }
+
+    fn predict(&self, wav: &[u8]) -> Resp {
+        self.post("/api/predict?name=test.wav", "audio/wav", wav)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+    fn error(&self) -> String {
+        let v = self.json();
+        let e = v["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error in {v}"));
+        assert!(e.len() > 10, "a message that says something: {e:?}");
+        e.to_string()
+    }
+}
+
+fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    // A server refusing a body may stop reading it: the answer still arrives.
+    let _ = s.write_all(req.as_bytes()).and_then(|_| s.write_all(body));
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read the answer");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no HTTP head in {:?}", String::from_utf8_lossy(&raw)));
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw[split + 4..].to_vec();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let r = Resp {
+        status,
+        head,
+        body: Vec::new(),
+    };
+    if r.header("transfer-encoding")
+        .is_some_and(|v| v.contains("chunked"))
+    {
+        body = dechunk(&body);
+    }
+    Resp { body, ..r }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
+        let n = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[eol + 2..eol + 2 + n]);
+        b = &b[eol + 4 + n..];
+    }
+}
+
+fn multipart(field: &str, filename: &str, data: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----speaker-similarity-test-boundary";
+    let mut b = Vec::new();
+    b.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    b.extend_from_slice(data);
+    b.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), b)
+}
+
+fn overall(v: &Value, model: &str) -> String {
+    v["overall"][model]["speaker"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+// ------------------------------------------------------------------ tests
+
+#[test]
+fn pages_and_speaker_list() {
+    let s = Server::start(&[]);
+    let home = s.get("/");
+    assert_eq!(home.status, 200);
+    let t = home.text();
+    for want in [
+        "Upload a file",
+        "Record from the microphone",
+        "Fetch from a URL",
+        "This session's recordings",
+        "yt-dlp is not installed",
+        "/static/app.js",
+    ] {
+        assert!(t.contains(want), "home lacks {want:?}");
+    }
+    assert!(home.header("content-security-policy").is_some());
+
+    let celebs = s.get("/celebrities");
+    assert_eq!(celebs.status, 200);
+    let t = celebs.text();
+    assert!(t.contains("Known celebrities"));
+    for (id, name) in SPEAKERS {
+        assert!(
+            t.contains(id) && t.contains(name),
+            "celebrities lacks {id} {name}"
+        );
+    }
+
+    let v = s.get("/api/speakers").json();
+    let speakers = v["speakers"].as_array().unwrap();
+    assert_eq!(speakers.len(), 4);
+    for (sp, (id, name)) in speakers.iter().zip(SPEAKERS) {
+        assert_eq!(sp["id"], id);
+        assert_eq!(sp["name"], name);
+        assert_eq!(sp["clips"], 20);
+        let similar = sp["similar"].as_array().unwrap();
+        assert_eq!(similar.len(), 3, "three nearest other speakers");
+        assert!(similar.iter().all(|x| x["id"] != id));
+        let scores: Vec<f64> = similar
+            .iter()
+            .map(|x| x["score"].as_f64().unwrap())
+            .collect();
+        assert!(
+            scores.windows(2).all(|w| w[0] >= w[1]),
+            "best first: {scores:?}"
+        );
+    }
+    let models: Vec<&str> = v["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(models, ["mlp", "gmm-clip", "gmm-frame", "gmm-ubm"]);
+    assert_eq!(v["headline_gmm"], "gmm-ubm");
+    assert_eq!(v["segment_seconds"], 2.0);
+    assert_eq!(v["url_fetch"], false);
+
+    let js = s.get("/static/app.js");
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/javascript"));
+    assert!(js.text().contains("getUserMedia"));
+
+    let missing = s.get("/no/such/page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.text().contains("nothing at /no/such/page"));
+    assert_eq!(s.get("/api/nothing").status, 404);
+    assert!(s.get("/api/nothing").error().contains("nothing at"));
+    assert_eq!(s.get("/segments/0123").status, 404);
+    assert_eq!(s.get("/segments/..%2F..%2Fetc%2Fpasswd").status, 404);
+    assert_eq!(s.get("/healthz").text(), "ok");
+}
+
+#[test]
+fn predict_names_the_speaker_segment_by_segment() {
+    let s = Server::start(&[]);
+    let wav = joined("spk03", 3);
+    let r = s.predict(&wav);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let segments = v["segments"].as_array().unwrap();
+    assert_eq!(v["duration"], 6.0);
+    assert_eq!(segments.len(), 3);
+    for (i, seg) in segments.iter().enumerate() {
+        assert_eq!(seg["index"], i);
+        assert!((seg["start"].as_f64().unwrap() - 2.0 * i as f64).abs() < 1e-9);
+        assert_eq!(
+            seg["audio"],
+            format!("/audio/{}/{i}.wav", v["id"].as_str().unwrap())
+        );
+        assert!(seg.get("error").is_none(), "segment {i} not scored: {seg}");
+        let p = seg["mlp"]["probability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p));
+        assert_eq!(seg["similar"].as_array().unwrap().len(), 3);
+        assert_eq!(seg["gmm"]["model"], "gmm-ubm");
+        assert_eq!(seg["mlp"]["speaker"], "spk03", "segment {i}");
+        assert_eq!(seg["gmm"]["speaker"], "spk03", "segment {i}");
+    }
+    assert_eq!(overall(&v, "mlp"), "spk03");
+    assert_eq!(overall(&v, "gmm"), "spk03");
+    assert_eq!(v["overall"]["mlp"]["name"], "Ada Voicewell");
+    assert_eq!(v["title"], "test.wav");
+
+    // The same recording by id, its page and its players.
+    let id = v["id"].as_str().unwrap();
+    assert_eq!(id.len(), 32);
+    assert_eq!(s.get(&format!("/api/recordings/{id}")).json(), v);
+    let page = s.get(&format!("/segments/{id}"));
+    assert_eq!(page.status, 200);
+    let t = page.text();
+    assert!(t.contains("Clip segments") && t.contains("test.wav") && t.contains("Ada Voicewell"));
+    assert_eq!(t.matches("<tr data-index=").count(), segments.len());
+    for (i, seg) in segments.iter().enumerate() {
+        let a = s.get(&format!("/audio/{id}/{i}.wav"));
+        assert_eq!(a.status, 200);
+        assert_eq!(a.header("content-type").as_deref(), Some("audio/wav"));
+        let (rate, samples) = read_pcm16(&a.body);
+        assert_eq!(rate, v["sample_rate"].as_u64().unwrap() as u32);
+        let seconds = samples.len() as f64 / rate as f64;
+        let want = seg["end"].as_f64().unwrap() - seg["start"].as_f64().unwrap();
+        assert!(
+            (seconds - want).abs() < 1e-3,
+            "segment {i}: {seconds} s, want {want}"
+        );
+    }
+    let full = s.get(&format!("/audio/{id}/full.wav"));
+    assert_eq!(
+        read_pcm16(&full.body).1,
+        read_pcm16(&wav).1,
+        "the upload, sample for sample"
+    );
+    assert_eq!(
+        s.get(&format!("/audio/{id}/{}.wav", segments.len())).status,
+        404
+    );
+    assert_eq!(s.get(&format!("/audio/{id}/x.mp3")).status, 404);
+
+    // The form: POST-redirect-GET to the segments page; the name is only a title.
+    let (ct, body) = multipart("audio", "../../<b>clip</b>.wav", &joined("spk01", 1));
+    let r = s.post("/upload", &ct, &body);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let loc = r.header("location").unwrap();
+    assert!(loc.starts_with("/segments/"), "{loc}");
+    let page = s.get(&loc).text();
+    assert!(page.contains("b&gt;.wav"), "title escaped");
+    assert!(!page.contains("<b>clip"), "never raw markup");
+    assert!(page.contains("Basil Resonaut"));
+    // The multipart API answers the same shape.
+    let (ct, body) = multipart("audio", "one.wav", &joined("spk04", 2));
+    let v = s.post("/api/predict?k=2", &ct, &body).json();
+    assert_eq!(overall(&v, "mlp"), "spk04");
+    assert_eq!(v["title"], "one.wav");
+    assert_eq!(v["overall"]["similar"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn bad_uploads_get_4xx_with_a_message() {
+    let s = Server::start(&["--max-upload-mb", "1"]);
+    let good = std::fs::read(&clips("spk02")[0]).unwrap();
+    let mut random = vec![0u8; 50_000];
+    let mut x: u32 = 12345;
+    for b in random.iter_mut() {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        *b = (x >> 24) as u8;
+    }
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("empty", Vec::new(), 400, "empty"),
+        (
+            "text",
+            b"hello, this is not a recording\n".repeat(50),
+            415,
+            "not an audio file",
+        ),
+        ("random bytes", random, 415, "not an audio file"),
+        (
+            "truncated header",
+            good[..30].to_vec(),
+            422,
+            "truncated WAV header",
+        ),
+        (
+            "truncated data",
+            good[..good.len() / 3].to_vec(),
+            422,
+            "truncated data",
+        ),
+        ("too large", vec![7u8; 1536 * 1024], 413, "too large"),
+    ];
+    for (what, body, status, says) in &cases {
+        let r = s.predict(body);
+        assert_eq!(r.status, *status, "{what}: {}", r.text());
+        let e = r.error();
+        assert!(e.contains(says), "{what}: {e}");
+        // The page route answers the same status, as a page with the message.
+        let (ct, form) = multipart("audio", "x.wav", body);
+        let p = s.post("/upload", &ct, &form);
+        assert_eq!(p.status, *status, "page {what}");
+        assert!(p.header("content-type").unwrap().starts_with("text/html"));
+        assert!(p.text().contains("id=\"error-message\""), "page {what}");
+    }
+    // Forms without a file, bad parameters, bad content lengths.
+    let (ct, form) = multipart("comment", "", b"hi");
+    let body = String::from_utf8(form)
+        .unwrap()
+        .replace("; filename=\"\"", "");
+    let r = s.post("/api/predict", &ct, body.as_bytes());
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("no file"));
+    assert_eq!(
+        s.post("/api/predict", "multipart/form-data; boundary=x", b"junk")
+            .status,
+        400
+    );
+    let r = s.post("/api/predict?k=0", "audio/wav", &good);
+    assert_eq!(r.status, 400);
+    assert!(r.error().contains("k must be"));
+    let r = http(
+        s.port,
+        "POST",
+        "/api/predict",
+        &[("Content-Length", "999999999")],
+        b"",
+    );
+    assert!(r.status == 413 || r.status == 400, "{}", r.status);
+    // A too short recording: the models need some speech.
+    let (rate, samples) = read_pcm16(&good);
+    let r = s.predict(&wav_bytes(rate, &samples[..40]));
+    assert!((400..500).contains(&r.status), "{}: {}", r.status, r.text());
+    r.error();
+    // Still serving.
+    let r = s.predict(&joined("spk02", 1));
+    assert_eq!(r.status, 200);
+    assert_eq!(overall(&r.json(), "mlp"), "spk02");
+}
+
+#[test]
+fn a_hundred_concurrent_uploads_are_all_answered() {
+    let s = Server::start(&["--keep", "200"]);
+    // One clip per speaker; each answer alone first, as the reference.
+    let bodies: Vec<Vec<u8>> = SPEAKERS.iter().map(|(id, _)| joined(id, 2)).collect();
+    let alone: Vec<Value> = bodies
+        .iter()
+        .zip(SPEAKERS)
+        .map(|(b, (id, _))| {
+            let v = s.predict(b).json();
+            assert_eq!(overall(&v, "mlp"), id);
+            assert_eq!(overall(&v, "gmm"), id);
+            v
+        })
+        .collect();
+    let n = 100;
+    let barrier = Arc::new(Barrier::new(n));
+    let bodies = Arc::new(bodies);
+    let port = s.port;
+    let started = std::time::Instant::now();
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let barrier = barrier.clone();
+            let bodies = bodies.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let r = http(
+                    port,
+                    "POST",
+                    "/api/predict?name=test.wav",
+                    &[],
+                    &bodies[i % 4],
+                );
+                (i, r)
+            })
+        })
+        .collect();
+    let mut ids = HashSet::new();
+    for h in handles {
+        let (i, r) = h.join().expect("client thread");
+        assert_eq!(r.status, 200, "upload {i}: {}", r.text());
+        let mut v = r.json();
+        ids.insert(v["id"].as_str().unwrap().to_string());
+        // Everything but the id and its links is what the upload got alone.
+        let mut want = alone[i % 4].clone();
+        for x in [&mut v, &mut want] {
+            let o = x.as_object_mut().unwrap();
+            for k in ["id", "page", "audio"] {
+                o.remove(k);
+            }
+            for seg in o["segments"].as_array_mut().unwrap() {
+                seg.as_object_mut().unwrap().remove("audio");
+            }
+        }
+        assert_eq!(v, want, "upload {i}");
+    }
+    assert_eq!(ids.len(), n, "every upload got its own recording");
+    eprintln!(
+        "{n} concurrent uploads answered in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    // Still serving, and every recording of the burst is kept.
+    let v = s.get("/api/speakers").json();
+    assert_eq!(v["recordings_kept"], 4 + n);
+    assert_eq!(s.get("/").status, 200);
+}
+
+#[test]
+fn urls_without_yt_dlp_get_a_clear_message() {
+    let s = Server::start(&[]);
+    let r = s.post(
+        "/fetch",
+        "application/x-www-form-urlencoded",
+        b"url=https%3A%2F%2Fexample.org%2Fwatch%3Fv%3D1",
+    );
+    assert_eq!(r.status, 501);
+    assert!(
+        r.text().contains("yt-dlp, which is not installed"),
+        "{}",
+        r.text()
+    );
+    let r = s.post(
+        "/api/fetch",
+        "application/json",
+        br#"{"url": "https://example.org/v"}"#,
+    );
+    assert_eq!(r.status, 501);
+    assert!(r.error().contains("pip install yt-dlp"));
+    for bad in ["file:///etc/passwd", "--exec=sh", "ftp://example.org/a.wav"] {
+        let r = s.post(
+            "/api/fetch",
+            "application/json",
+            format!("{{\"url\": \"{bad}\"}}").as_bytes(),
+        );
+        assert_eq!(r.status, 400, "{bad}");
+        assert!(r.error().contains("http"), "{bad}");
+    }
+    let r = s.post("/api/fetch", "application/json", b"{\"nope\": 1}");
+    assert_eq!(r.status, 400);
+    r.error();
+}
+
+#[cfg(unix)]
+#[test]
+fn urls_are_fetched_through_yt_dlp_into_a_removed_private_folder() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("clip.wav");
+    std::fs::write(&clip, joined("spk02", 2)).unwrap();
+    let log = dir.path().join("args.txt");
+    // A stand-in for yt-dlp: writes the clip where `-o` says, logs its arguments.
+    let fake = dir.path().join("yt-dlp");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" > '{log}'\nout=''\nwhile [ $# -gt 0 ]; do\n  \
+             if [ \"$1\" = -o ]; then out=\"$2\"; fi\n  shift\ndone\n\
+             dest=$(printf '%s' \"$out\" | sed 's/%(ext)s/wav/')\ncp '{clip}' \"$dest\"\n",
+            log = log.display(),
+            clip = clip.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = Server::start(&["--yt-dlp", fake.to_str().unwrap()]);
+    assert!(s.get("/").text().contains("fetched through yt-dlp"));
+    let r = s.post(
+        "/api/fetch",
+        "application/json",
+        br#"{"url": "https://example.org/watch?v=abc"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(overall(&v, "mlp"), "spk02");
+    assert_eq!(v["title"], "https://example.org/watch?v=abc");
+    let args: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(args.last().unwrap(), "https://example.org/watch?v=abc");
+    assert_eq!(
+        args[args.len() - 2],
+        "--",
+        "the URL can never be read as an option"
+    );
+    assert!(args.iter().any(|a| a == "-x"), "audio only: {args:?}");
+    let out = &args[args.iter().position(|a| a == "-o").unwrap() + 1];
+    let folder = Path::new(out).parent().unwrap();
+    assert!(
+        !folder.exists(),
+        "the temporary folder {} is removed",
+        folder.display()
+    );
+    // The form: POST-redirect-GET.
+    let r = s.post(
+        "/fetch",
+        "application/x-www-form-urlencoded",
+        b"url=https%3A%2F%2Fexample.org%2Fx",
+    );
+    assert_eq!(r.status, 303);
+    assert!(s
+        .get(&r.header("location").unwrap())
+        .text()
+        .contains("Cyrus Pitchford"));
+}
+
+#[cfg(unix)]
+#[test]
+fn stops_gracefully_on_sigterm() {
+    let mut s = Server::start(&[]);
+    assert_eq!(s.get("/healthz").status, 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &s.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = s.child.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}

@@ -1,0 +1,367 @@
+"""The web app in a real browser: headless Chromium (Debian's chromium and
+chromedriver, driven by Selenium) against `speaker-similarity serve` started on a
+free loopback port, over a model trained here on the Free Spoken Digit Dataset.
+
+The model is trained on FSDD clips with index 5 and up (`{digit}_{speaker}_{n}.wav`,
+n >= 5); the clips uploaded are from the held-out part (n < 5). Screenshots go to
+tests/artifacts/ (gitignored).
+
+Run: `make app-test` (builds the release binary, installs chromium when missing).
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import wave
+
+import pytest
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BIN = ROOT / "target" / "release" / "speaker-similarity"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
+SPEAKERS = ["george", "jackson", "lucas", "nicolas", "theo", "yweweler"]
+# A held-out clip (index < 5) and the speaker who says it.
+CLIP, CLIP_SPEAKER = "7_theo_3.wav", "theo"
+FSDD_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)\.wav$")
+
+
+def shared_datasets() -> pathlib.Path:
+    """First of $SPEAKER_SHARED_DATASETS, <repo>/../shared/datasets and
+    /work/shared/datasets that exists."""
+    candidates = [os.environ.get("SPEAKER_SHARED_DATASETS")]
+    candidates += [str(ROOT.parent / "shared" / "datasets"), "/work/shared/datasets"]
+    for c in candidates:
+        if c and (pathlib.Path(c) / "fsdd").is_dir():
+            return pathlib.Path(c)
+    pytest.fail(
+        "the browser tests need ../shared/datasets/fsdd (real speech) beside the repository, "
+        "or SPEAKER_SHARED_DATASETS pointing at the datasets folder"
+    )
+
+
+def join_wavs(paths, out):
+    """Concatenate mono 16-bit WAV files of one rate into `out`."""
+    frames, params = [], None
+    for p in paths:
+        with wave.open(str(p)) as w:
+            params = params or w.getparams()
+            assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (
+                params.nchannels,
+                params.sampwidth,
+                params.framerate,
+            )
+            frames.append(w.readframes(w.getnframes()))
+    with wave.open(str(out), "wb") as o:
+        o.setnchannels(params.nchannels)
+        o.setsampwidth(params.sampwidth)
+        o.setframerate(params.framerate)
+        o.writeframes(b"".join(frames))
+    return out
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    with tempfile.TemporaryDirectory(prefix="speaker-similarity-web-test-") as d:
+        yield pathlib.Path(d)
+
+
+@pytest.fixture(scope="session")
+def fsdd():
+    return shared_datasets() / "fsdd"
+
+
+@pytest.fixture(scope="session")
+def model(workdir, fsdd):
+    """Train on the clips with index >= 5 (links to the shared files, no copies)."""
+    assert BIN.exists(), f"{BIN} is missing: run `cargo build --release -p speaker-similarity`"
+    train = workdir / "fsdd-train"
+    train.mkdir()
+    n = 0
+    for clip in sorted(fsdd.glob("*.wav")):
+        m = FSDD_NAME.match(clip.name)
+        if m and int(m.group(3)) >= 5:
+            (train / clip.name).symlink_to(clip)
+            n += 1
+    assert n > 2000, f"only {n} FSDD clips found in {fsdd}"
+    out = workdir / "model"
+    t0 = time.time()
+    r = subprocess.run(
+        [str(BIN), "train", "--data", str(train), "--all", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    print(f"trained on {n} FSDD clips in {time.time() - t0:.1f} s")
+    return out
+
+
+@pytest.fixture(scope="session")
+def server(model):
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--model", str(model), "--port", "0", "--yt-dlp", "/nonexistent/yt-dlp"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = None
+    lines = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+        if m:
+            url = m.group(1)
+            break
+    if url is None:
+        proc.kill()
+        pytest.fail("serve did not print its URL:\n" + "".join(lines))
+    # Keep draining the server's output so it never blocks on a full pipe.
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    yield url
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, "serve stops cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="session")
+def fake_microphone(workdir, fsdd):
+    """What Chromium's fake capture device plays: held-out clips of one speaker."""
+    clips = [fsdd / f"{d}_{CLIP_SPEAKER}_{i}.wav" for i in range(2) for d in range(10)]
+    return join_wavs(clips, workdir / "microphone.wav")
+
+
+@pytest.fixture(scope="session")
+def driver(workdir, fake_microphone):
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not os.access(exe, os.X_OK):
+            pytest.fail(f"{exe} is missing: `make browser` installs Debian's chromium and chromium-driver")
+    profile = tempfile.mkdtemp(prefix="chromium-profile-", dir=workdir)
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for flag in [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        f"--user-data-dir={profile}",
+        "--window-size=1280,1000",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_microphone}",
+        "--autoplay-policy=no-user-gesture-required",
+    ]:
+        opts.add_argument(flag)
+    d = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    d.set_page_load_timeout(60)
+    yield d
+    d.quit()
+
+
+def shot(driver, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    # The whole page, not only the window.
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(1280, max(1000, min(height + 40, 6000)))
+    path = ARTIFACTS / f"{name}.png"
+    driver.save_screenshot(str(path))
+    driver.set_window_size(1280, 1000)
+    return path
+
+
+def wait(driver, seconds=60):
+    return WebDriverWait(driver, seconds)
+
+
+def segment_rows(driver):
+    """The segments table: one dict per row."""
+    rows = []
+    for tr in driver.find_elements(By.CSS_SELECTOR, "#segments tbody tr"):
+        cells = tr.find_elements(By.TAG_NAME, "td")
+        rows.append(
+            {
+                "time": cells[1].text,
+                "player": tr.find_elements(By.TAG_NAME, "audio"),
+                "mlp": tr.get_attribute("data-mlp"),
+                "gmm": tr.get_attribute("data-gmm"),
+                "mlp_text": cells[3].text if len(cells) > 3 else "",
+                "similar": [li.text for li in tr.find_elements(By.CSS_SELECTOR, "ol.similar li")],
+            }
+        )
+    return rows
+
+
+def recorded_seconds(driver):
+    text = driver.find_element(By.ID, "rec-time").text.split()
+    return float(text[0]) if text else 0.0
+
+
+def upload(driver, server, path):
+    driver.get(server + "/")
+    driver.find_element(By.ID, "audio-file").send_keys(str(path))
+    driver.find_element(By.ID, "upload-button").click()
+
+
+# ---------------------------------------------------------------------- tests
+
+
+def test_home_page(driver, server):
+    driver.get(server + "/")
+    assert "Which speaker does this voice sound like?" in driver.page_source
+    for card in ["upload-card", "record-card", "url-card", "session"]:
+        assert driver.find_element(By.ID, card).is_displayed()
+    assert "6 enrolled speakers" in driver.find_element(By.TAG_NAME, "footer").text
+    assert "yt-dlp is not installed" in driver.find_element(By.ID, "yt-dlp-missing").text
+    shot(driver, "01-home")
+
+
+def test_upload_a_held_out_clip(driver, server, fsdd):
+    upload(driver, server, fsdd / CLIP)
+    wait(driver).until(EC.url_contains("/segments/"))
+    assert driver.find_element(By.ID, "recording-title").text == CLIP
+    rows = segment_rows(driver)
+    assert len(rows) == 1, rows
+    assert rows[0]["time"].startswith("0.0")
+    assert rows[0]["mlp"] == CLIP_SPEAKER, rows[0]
+    assert rows[0]["gmm"] == CLIP_SPEAKER, rows[0]
+    assert len(rows[0]["similar"]) == 3
+    assert len(rows[0]["player"]) == 1
+    assert driver.find_element(By.ID, "verdict-mlp").get_attribute("data-speaker") == CLIP_SPEAKER
+    print(f"{CLIP}: MLP {rows[0]['mlp_text']!r}, GMM {rows[0]['gmm']}, similar {rows[0]['similar']}")
+    shot(driver, "02-segments-one-clip")
+
+
+@pytest.mark.parametrize("speaker", ["george", "nicolas"])
+def test_upload_a_longer_recording(driver, server, fsdd, workdir, speaker):
+    """Ten held-out clips of one speaker, about 4 s: several 2 s segments."""
+    clips = [fsdd / f"{d}_{speaker}_4.wav" for d in range(10)]
+    path = join_wavs(clips, workdir / f"{speaker}-held-out.wav")
+    upload(driver, server, path)
+    wait(driver).until(EC.url_contains("/segments/"))
+    rows = segment_rows(driver)
+    assert len(rows) >= 2, rows
+    for i, r in enumerate(rows):
+        assert r["time"].startswith(f"{2 * i}.0"), r["time"]
+        assert len(r["player"]) == 1
+    right = sum(r["mlp"] == speaker for r in rows)
+    assert 2 * right > len(rows), f"MLP right in {right} of {len(rows)}: {rows}"
+    assert driver.find_element(By.ID, "verdict-mlp").get_attribute("data-speaker") == speaker
+    assert driver.find_element(By.ID, "verdict-gmm").get_attribute("data-speaker") == speaker
+    # A segment's player really plays audio served from the server's memory.
+    src = rows[0]["player"][0].get_attribute("src")
+    with urllib.request.urlopen(src, timeout=30) as resp:
+        assert resp.headers["Content-Type"] == "audio/wav"
+        assert resp.read(4) == b"RIFF"
+    print(f"{speaker}: {len(rows)} segments, MLP right in {right}")
+    shot(driver, f"03-segments-{speaker}")
+
+
+def test_celebrities(driver, server):
+    driver.get(server + "/celebrities")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Known celebrities"
+    rows = driver.find_elements(By.CSS_SELECTOR, "#celebrities tbody tr")
+    assert [r.get_attribute("data-speaker") for r in rows] == SPEAKERS
+    for r in rows:
+        clips = int(r.find_element(By.CSS_SELECTOR, "td.count").text)
+        assert clips == 450, clips  # indexes 5..49 of 10 digits
+        assert len(r.find_elements(By.CSS_SELECTOR, "ol.similar li")) == 3
+    assert driver.find_element(By.ID, "similarity-matrix").is_displayed()
+    shot(driver, "04-celebrities")
+
+
+def test_record_with_the_fake_microphone(driver, server):
+    driver.get(server + "/")
+    driver.find_element(By.ID, "record").click()
+    status = driver.find_element(By.ID, "rec-status")
+    wait(driver, 30).until(lambda d: "Format: 1 channel PCM @" in status.text)
+    print("recording:", status.text)
+    # Record a little over two segments.
+    wait(driver, 30).until(lambda d: recorded_seconds(d) >= 4.5)
+    driver.find_element(By.ID, "stop").click()
+    item = wait(driver, 30).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#session-list li.local-recording"))
+    )
+    player = item.find_element(By.TAG_NAME, "audio")
+    assert player.get_attribute("src").startswith("blob:")
+    name = item.find_element(By.CSS_SELECTOR, ".name").text
+    assert re.fullmatch(r"recording-\d+-\d+-\d{4}-\d+\.wav", name), name
+    # The recording is a real WAV of about the recorded length.
+    wait(driver, 10).until(
+        lambda d: (d.execute_script("return arguments[0].duration", player) or 0) > 0
+    )
+    duration = driver.execute_script("return arguments[0].duration", player)
+    assert 4.0 < duration < 10.0, duration
+    shot(driver, "05-recorded")
+    item.find_element(By.CSS_SELECTOR, "button.analyse").click()
+    wait(driver).until(EC.url_contains("/segments/"))
+    rows = segment_rows(driver)
+    assert len(rows) >= 2, rows
+    verdict = driver.find_element(By.ID, "verdict-mlp").get_attribute("data-speaker")
+    print(f"recorded {duration:.1f} s through the fake microphone ({CLIP_SPEAKER} speaking): "
+          f"{len(rows)} segments, MLP verdict {verdict}, per segment {[r['mlp'] for r in rows]}")
+    shot(driver, "06-segments-recorded")
+    # Back home: this session's recordings, with players, newest first.
+    driver.get(server + "/")
+    items = driver.find_elements(By.CSS_SELECTOR, "#session-list li.analysed-recording")
+    titles = [i.find_element(By.CSS_SELECTOR, ".name").text for i in items]
+    assert titles[0] == name, titles
+    assert CLIP in titles, titles
+    assert all(i.find_element(By.TAG_NAME, "audio").get_attribute("src") for i in items)
+    assert not driver.find_element(By.ID, "session-empty").is_displayed()
+    shot(driver, "07-home-session-list")
+
+
+def test_a_file_that_is_not_audio(driver, server, workdir):
+    fake = workdir / "not-audio.wav"
+    fake.write_text("this is text, whatever its name says\n" * 20)
+    upload(driver, server, fake)
+    msg = wait(driver).until(EC.presence_of_element_located((By.ID, "error-message")))
+    assert "not an audio file" in msg.text
+    shot(driver, "08-not-audio")
+
+
+def test_a_url_without_yt_dlp(driver, server):
+    driver.get(server + "/")
+    driver.find_element(By.ID, "url").send_keys("https://www.youtube.com/watch?v=0GgHhOqUrUw")
+    driver.find_element(By.ID, "url-button").click()
+    msg = wait(driver).until(EC.presence_of_element_located((By.ID, "error-message")))
+    assert "yt-dlp, which is not installed" in msg.text
+    shot(driver, "09-url-without-yt-dlp")
+
+
+def test_api_beside_the_pages(server, fsdd):
+    with urllib.request.urlopen(server + "/api/speakers", timeout=30) as r:
+        v = json.load(r)
+    assert [s["id"] for s in v["speakers"]] == SPEAKERS
+    req = urllib.request.Request(
+        server + "/api/predict?name=" + CLIP,
+        data=(fsdd / CLIP).read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:
+        v = json.load(r)
+    assert v["overall"]["mlp"]["speaker"] == CLIP_SPEAKER
+    assert v["segments"][0]["mlp"]["speaker"] == CLIP_SPEAKER
