@@ -44,11 +44,26 @@ pub enum BaselineKind {
 type Dm = DenseMatrix<f64>;
 type Knn = KNNClassifier<f64, i32, Dm, Vec<i32>, Euclidian<f64>>;
 
+/// A fitted smartcore SVC. smartcore keeps its kernel as a `Box<dyn Kernel>` without
+/// `Send`/`Sync` bounds, so the compiler cannot see that the fitted model is safe to
+/// share; the only kernel built here is `Kernels::RBF { gamma }`, a plain enum of
+/// `f64`s whose `apply` takes `&self` and mutates nothing, and everything else the
+/// model holds (support vectors, weights, biases, class pairs) is plain data never
+/// mutated after `fit`.
+struct SharedSvc(MultiClassSVC<'static, f64, i32, Dm, Vec<i32>>);
+
+// SAFETY: see `SharedSvc`: after fitting, the model and the leaked parameters it
+// borrows are immutable plain data (the RBF kernel has no interior mutability), so
+// moving it across threads and reading it from several at once is sound.
+unsafe impl Send for SharedSvc {}
+// SAFETY: as above.
+unsafe impl Sync for SharedSvc {}
+
 enum Fitted {
     Rf(Box<RandomForestClassifier<f64, i32, Dm, Vec<i32>>>),
     Knn(Box<Knn>),
     Lr(Box<LogisticRegression<f64, i32, Dm, Vec<i32>>>),
-    Svc,
+    Svc(Box<SharedSvc>),
 }
 
 impl std::fmt::Debug for Fitted {
@@ -155,7 +170,24 @@ impl Baseline {
                 LogisticRegression::fit(&xm, &self.y, LogisticRegressionParameters::default())
                     .map_err(|e| failed(self.kind, e))?,
             )),
-            BaselineKind::Svc => Fitted::Svc,
+            BaselineKind::Svc => {
+                // smartcore's MultiClassSVC borrows its training data and parameters
+                // for as long as it lives, so a fitted one cannot sit beside its data
+                // in this struct. The data and parameters are leaked instead, once per
+                // fitted SVC (a few hundred KB; a process fits a handful), so that
+                // prediction does not refit — fitting costs seconds on dsp34.
+                let x: &'static Dm = Box::leak(Box::new(xm));
+                let y: &'static Vec<i32> = Box::leak(Box::new(self.y.clone()));
+                let params: &'static SVCParameters<f64, i32, Dm, Vec<i32>> = Box::leak(Box::new(
+                    SVCParameters::default()
+                        .with_c(1.0)
+                        .with_kernel(Kernels::rbf().with_gamma(self.gamma()))
+                        .with_seed(Some(0)),
+                ));
+                Fitted::Svc(Box::new(SharedSvc(
+                    MultiClassSVC::fit(x, y, params).map_err(|e| failed(self.kind, e))?,
+                )))
+            }
         };
         let _ = self.fitted.set(f);
         self.fitted
@@ -204,15 +236,8 @@ impl Baseline {
                 .into_iter()
                 .map(i64::from)
                 .collect(),
-            Fitted::Svc => {
-                let train = dense(&self.x)?;
-                let params = SVCParameters::default()
-                    .with_c(1.0)
-                    .with_kernel(Kernels::rbf().with_gamma(self.gamma()))
-                    .with_seed(Some(0));
-                let svc = MultiClassSVC::fit(&train, &self.y, &params)
-                    .map_err(|e| failed(self.kind, e))?;
-                svc.predict(&xm)
+            Fitted::Svc(m) => {
+                m.0.predict(&xm)
                     .map_err(|e| failed(self.kind, e))?
                     .into_iter()
                     .map(|v| v.round() as i64)
