@@ -45,8 +45,11 @@ rust-test:
 
 # The web app in headless Chromium (Selenium + Debian's chromium/chromedriver);
 # screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/).
-app-test: venv browser build
-	$(PY) -m pytest -q tests/test_web.py
+# The browser tests drive the debug binary `cargo test` already built (dependencies
+# are optimised in debug builds too), sparing CI a release build.
+app-test: venv browser
+	$(CARGO) build -p speaker-similarity
+	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py
 
 notebook-test:
 	$(PY) -m pytest -q tests/test_notebooks.py

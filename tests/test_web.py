@@ -6,7 +6,7 @@ The model is trained on FSDD clips with index 5 and up (`{digit}_{speaker}_{n}.w
 n >= 5); the clips uploaded are from the held-out part (n < 5). Screenshots go to
 tests/artifacts/ (gitignored).
 
-Run: `make app-test` (builds the release binary, installs chromium when missing).
+Run: `make app-test` (builds the binary, installs chromium when missing).
 """
 
 import json
@@ -30,7 +30,11 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-BIN = ROOT / "target" / "release" / "speaker-similarity"
+# The binary under test: $SPEAKER_SIMILARITY_BIN (`make app-test` passes the debug build
+# that `cargo test` already made), else the release build.
+BIN = pathlib.Path(
+    os.environ.get("SPEAKER_SIMILARITY_BIN", ROOT / "target" / "release" / "speaker-similarity")
+)
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")
@@ -88,7 +92,7 @@ def fsdd():
 @pytest.fixture(scope="session")
 def model(workdir, fsdd):
     """Train on the clips with index >= 5 (links to the shared files, no copies)."""
-    assert BIN.exists(), f"{BIN} is missing: run `cargo build --release -p speaker-similarity`"
+    assert BIN.exists(), f"{BIN} is missing: run `cargo build -p speaker-similarity`"
     train = workdir / "fsdd-train"
     train.mkdir()
     n = 0
