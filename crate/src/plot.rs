@@ -1174,14 +1174,27 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
                 BLACK.mix(0.4),
             )))
             .map_err(plot_err)?;
+        // Points closer than about a pixel to the last one drawn are skipped: a curve
+        // of thousands of trials stays a small file and looks the same.
+        let tol = (hi - lo) / 800.0;
         for (k, (name, points)) in curves.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
             let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
+            let all: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (clamp(p.false_alarm), clamp(p.miss)))
+                .collect();
+            let mut shown: Vec<(f64, f64)> = Vec::with_capacity(all.len().min(2000));
+            for (i, &q) in all.iter().enumerate() {
+                let near = shown
+                    .last()
+                    .is_some_and(|l| (q.0 - l.0).abs() < tol && (q.1 - l.1).abs() < tol);
+                if !near || i + 1 == all.len() {
+                    shown.push(q);
+                }
+            }
             chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|p| (clamp(p.false_alarm), clamp(p.miss))),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(shown, color.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(*name)
                 .legend(move |(x, y)| {

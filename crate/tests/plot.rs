@@ -339,3 +339,32 @@ fn similarity_matrix_labels_rows_and_columns_and_writes_values() {
         Err(Error::NonFinite { .. })
     ));
 }
+
+#[test]
+fn det_curves_of_many_trials_stay_small() {
+    // 20 000 trials: one DET point per distinct score.
+    let trials: Vec<Trial> = (0..20_000)
+        .map(|i| {
+            let target = i % 5 == 0;
+            let noise = ((i * 7919) % 10_007) as f32 / 10_007.0;
+            Trial {
+                score: noise + if target { 0.6 } else { 0.0 },
+                target,
+            }
+        })
+        .collect();
+    let det = det_curve(&trials).unwrap();
+    assert!(det.len() > 5_000, "{} points", det.len());
+    let svg = plot::det_curves(&[("many", &det)], "DET")
+        .unwrap()
+        .svg()
+        .to_string();
+    let line = svg
+        .lines()
+        .find(|l| l.contains("stroke=\"#1F77B4\" stroke-width=\"2\"") && l.contains("points="))
+        .expect("the curve");
+    let drawn = line.matches(',').count();
+    assert!(drawn < 2_000, "{drawn} points drawn");
+    assert!(drawn > 50, "{drawn} points drawn");
+    assert!(svg.len() < 60_000, "{} bytes", svg.len());
+}
