@@ -903,6 +903,108 @@ pub fn confusion_matrix(
     })
 }
 
+/// A labelled square matrix of similarities (rows and columns = the same items, e.g.
+/// the cosine similarity between enrolled speakers): colour from the smallest value
+/// (dark) to the largest (yellow), the value written in each cell when there are at
+/// most 16 items.
+///
+/// ```
+/// use ndarray::array;
+/// use speaker_similarity::plot;
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let names = vec!["ada".to_string(), "ben".to_string()];
+/// let chart = plot::similarity_matrix(array![[1.0, 0.3], [0.3, 1.0]].view(), &names, "Cosine")?;
+/// assert!(chart.svg().contains("0.30"));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Errors: a matrix that is not `labels.len()` square, or a non-finite value.
+pub fn similarity_matrix(values: ArrayView2<f32>, labels: &[String], title: &str) -> Result<Chart> {
+    let n = labels.len();
+    if values.dim() != (n, n) || n == 0 {
+        return Err(Error::Shape(format!(
+            "a {:?} matrix for {n} labels",
+            values.dim()
+        )));
+    }
+    check_finite(values.iter().map(|&v| v as f64), "similarities")?;
+    let (lo, hi) = values
+        .iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        });
+    let span = if hi > lo { (hi - lo) as f64 } else { 1.0 };
+    let side = (SIZE.1 + 160).max(40 + 16 * n as u32);
+    let size = (side + 120, side);
+    render(size, |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(if n > 6 { 130 } else { 50 })
+            .y_label_area_size(130)
+            .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
+            .map_err(plot_err)?;
+        let label_x = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        // Row 0 at the top.
+        let label_y = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
+            _ => String::new(),
+        };
+        let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&label_x)
+            .y_label_formatter(&label_y)
+            .x_label_style(if n > 6 {
+                small.clone().transform(FontTransform::Rotate90)
+            } else {
+                small.clone()
+            })
+            .y_label_style(small.clone())
+            .draw()
+            .map_err(plot_err)?;
+        let shade = |v: f32| (v - lo) as f64 / span;
+        chart
+            .draw_series((0..n).flat_map(|r| {
+                (0..n).map(move |c| {
+                    let y = n - 1 - r;
+                    Rectangle::new(
+                        [
+                            (SegmentValue::Exact(c), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(c + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        viridis(shade(values[[r, c]])).filled(),
+                    )
+                })
+            }))
+            .map_err(plot_err)?;
+        if n <= 16 {
+            chart
+                .draw_series((0..n).flat_map(|r| {
+                    let small = small.clone();
+                    (0..n).map(move |c| {
+                        let v = values[[r, c]];
+                        let color = if shade(v) > 0.6 { BLACK } else { WHITE };
+                        Text::new(
+                            format!("{v:.2}"),
+                            (SegmentValue::CenterOf(c), SegmentValue::CenterOf(n - 1 - r)),
+                            small.clone().color(&color),
+                        )
+                    })
+                }))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}
+
 /// Horizontal bars of a similarity ranking, most similar on top.
 pub fn similarity_bars(ranking: &[Similar], title: &str) -> Result<Chart> {
     if ranking.is_empty() {
@@ -1072,14 +1174,27 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
                 BLACK.mix(0.4),
             )))
             .map_err(plot_err)?;
+        // Points closer than about a pixel to the last one drawn are skipped: a curve
+        // of thousands of trials stays a small file and looks the same.
+        let tol = (hi - lo) / 800.0;
         for (k, (name, points)) in curves.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
             let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
+            let all: Vec<(f64, f64)> = points
+                .iter()
+                .map(|p| (clamp(p.false_alarm), clamp(p.miss)))
+                .collect();
+            let mut shown: Vec<(f64, f64)> = Vec::with_capacity(all.len().min(2000));
+            for (i, &q) in all.iter().enumerate() {
+                let near = shown
+                    .last()
+                    .is_some_and(|l| (q.0 - l.0).abs() < tol && (q.1 - l.1).abs() < tol);
+                if !near || i + 1 == all.len() {
+                    shown.push(q);
+                }
+            }
             chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|p| (clamp(p.false_alarm), clamp(p.miss))),
-                    color.stroke_width(2),
-                ))
+                .draw_series(LineSeries::new(shown, color.stroke_width(2)))
                 .map_err(plot_err)?
                 .label(*name)
                 .legend(move |(x, y)| {

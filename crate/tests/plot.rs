@@ -309,3 +309,62 @@ fn heatmap_colour_bar_labels_suit_the_range() {
         .to_string();
     assert!(has_text(&svg, "0.50") || has_text(&svg, "-0.50"), "{svg}");
 }
+
+#[test]
+fn similarity_matrix_labels_rows_and_columns_and_writes_values() {
+    let names: Vec<String> = ["ada", "ben", "cy"].iter().map(|s| s.to_string()).collect();
+    let m = Array2::from_shape_fn(
+        (3, 3),
+        |(r, c)| if r == c { 1.0 } else { 0.1 * (r + c) as f32 },
+    );
+    let svg = plot::similarity_matrix(m.view(), &names, "Speakers")
+        .unwrap()
+        .svg()
+        .to_string();
+    for name in &names {
+        assert!(has_text(&svg, name), "{name}");
+    }
+    // 9 cells, the largest value yellow and the smallest dark.
+    assert!(has_text(&svg, "1.00") && has_text(&svg, "0.10") && has_text(&svg, "0.30"));
+    assert_eq!(
+        count(&svg, "fill=\"#FDE725\""),
+        3,
+        "the diagonal is the maximum"
+    );
+    assert_eq!(count(&svg, "fill=\"#440154\""), 2, "0.1 at (0,1) and (1,0)");
+    assert!(plot::similarity_matrix(m.view(), &names[..2], "x").is_err());
+    let bad = Array2::from_elem((3, 3), f32::NAN);
+    assert!(matches!(
+        plot::similarity_matrix(bad.view(), &names, "x"),
+        Err(Error::NonFinite { .. })
+    ));
+}
+
+#[test]
+fn det_curves_of_many_trials_stay_small() {
+    // 20 000 trials: one DET point per distinct score.
+    let trials: Vec<Trial> = (0..20_000)
+        .map(|i| {
+            let target = i % 5 == 0;
+            let noise = ((i * 7919) % 10_007) as f32 / 10_007.0;
+            Trial {
+                score: noise + if target { 0.6 } else { 0.0 },
+                target,
+            }
+        })
+        .collect();
+    let det = det_curve(&trials).unwrap();
+    assert!(det.len() > 5_000, "{} points", det.len());
+    let svg = plot::det_curves(&[("many", &det)], "DET")
+        .unwrap()
+        .svg()
+        .to_string();
+    let line = svg
+        .lines()
+        .find(|l| l.contains("stroke=\"#1F77B4\" stroke-width=\"2\"") && l.contains("points="))
+        .expect("the curve");
+    let drawn = line.matches(',').count();
+    assert!(drawn < 2_000, "{drawn} points drawn");
+    assert!(drawn > 50, "{drawn} points drawn");
+    assert!(svg.len() < 60_000, "{} bytes", svg.len());
+}
