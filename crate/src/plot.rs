@@ -234,7 +234,12 @@ pub fn histogram(values: &[f64], bins: usize, title: &str, x_label: &str) -> Res
     })
 }
 
+/// The most bars [`bars`] labels with their values.
+pub const BAR_VALUE_LABELS_UP_TO: usize = 16;
+
 /// Bars with one value per label (counts per speaker, accuracies per model, ...).
+/// Each bar is labelled with its value when there are at most
+/// [`BAR_VALUE_LABELS_UP_TO`] bars (more would overlap).
 pub fn bars(labels: &[String], values: &[f64], title: &str, y_label: &str) -> Result<Chart> {
     if labels.len() != values.len() || labels.is_empty() {
         return Err(Error::Shape(format!(
@@ -282,10 +287,15 @@ pub fn bars(labels: &[String], values: &[f64], title: &str, y_label: &str) -> Re
                     ],
                     COLORS[i % COLORS.len()].mix(0.85).filled(),
                 );
-                bar.set_margin(0, 0, 6, 6);
+                // Gaps of 12 px between few bars, 2 px between many (thin bars read badly).
+                let gap = if n > BAR_VALUE_LABELS_UP_TO { 1 } else { 6 };
+                bar.set_margin(0, 0, gap, gap);
                 bar
             }))
             .map_err(plot_err)?;
+        if n > BAR_VALUE_LABELS_UP_TO {
+            return Ok(());
+        }
         chart
             .draw_series(values.iter().enumerate().map(|(i, &v)| {
                 Text::new(

@@ -180,6 +180,17 @@ fn similarity_det_waveform_and_bars_render() {
         .to_string();
     assert!(svg.contains("model11") && svg.contains("0.917"));
     assert!(plot::bars(&names[..2], &values, "x", "y").is_err());
+
+    // Many bars: labelled on the axis, but their values would overlap, so not written.
+    let n = plot::BAR_VALUE_LABELS_UP_TO + 1;
+    let names: Vec<String> = (0..n).map(|i| format!("feature{i}")).collect();
+    let values: Vec<f64> = (0..n).map(|i| 0.5 + i as f64 / 1000.0).collect();
+    let svg = plot::bars(&names, &values, "Many", "value")
+        .unwrap()
+        .svg()
+        .to_string();
+    assert!(has_text(&svg, &format!("feature{}", n - 1)));
+    assert!(!svg.contains("0.501"), "values written on {n} bars");
 }
 
 #[test]
