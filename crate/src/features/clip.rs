@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use super::check_audio;
-use super::delta::{check_delta, delta_row, savgol_coeffs};
+use super::delta::{check_delta, delta_row_mean, savgol_coeffs};
 use super::extractor::{with_thread_extractor, FeatureExtractor};
 use super::mfcc::MfccParams;
 use super::zcr::zcr_splits_unchecked;
@@ -195,12 +195,10 @@ impl FeatureExtractor {
             other => other,
         })?;
         let coeffs = savgol_coeffs(params.delta_width, 1, 1)?;
-        let mut d = vec![0.0f32; frames];
         let mut delta_means = Vec::with_capacity(params.n_mfcc);
         for row in m.chunks_exact(frames) {
             out.push(mean(row));
-            delta_row(row, &coeffs, &mut d);
-            delta_means.push(mean(&d));
+            delta_means.push(delta_row_mean(row, &coeffs));
         }
         out.extend(delta_means);
 

@@ -168,9 +168,65 @@ pub(crate) fn delta_row(x: &[f32], coeffs: &[f64], out: &mut [f32]) {
     out[n - half..].fill(last);
 }
 
+/// The mean of [`delta_row`]`(x, coeffs)` over all frames, in `O(len)` without
+/// the row (the clip vector keeps only this mean). Same checks as `delta_row`.
+///
+/// The interior outputs are `d[t] = sum_j c_j x[t - h + j]` for `t` in
+/// `h..n - h`, so their sum is `sum_j c_j S_j` with `S_j` the sum of the `n - w + 1`
+/// samples from `x[j]`; `S_j = S_0 + D_j`, where `D_j` adds the samples entering
+/// and drops those leaving as the window slides, which keeps the sum free of
+/// cancellation. The `h` edge outputs at each end repeat the first and last
+/// interior value, as `delta_row` fills them. Everything is summed in `f64`.
+pub(crate) fn delta_row_mean(x: &[f32], coeffs: &[f64]) -> f32 {
+    let w = coeffs.len();
+    let half = w / 2;
+    let n = x.len();
+    let at = |t: usize| -> f64 {
+        x[t - half..t - half + w]
+            .iter()
+            .zip(coeffs)
+            .map(|(&v, &c)| v as f64 * c)
+            .sum()
+    };
+    let s0: f64 = x[..=n - w].iter().map(|&v| v as f64).sum();
+    let mut d = 0.0f64;
+    let mut interior = 0.0f64;
+    for (j, &c) in coeffs.iter().enumerate() {
+        if j > 0 {
+            d += x[n - w + j] as f64 - x[j - 1] as f64;
+        }
+        interior += c * (s0 + d);
+    }
+    let edges = half as f64 * (at(half) + at(n - 1 - half));
+    ((interior + edges) / n as f64) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_mean_equals_the_mean_of_the_row() {
+        for (width, order) in [(9usize, 1usize), (5, 1), (9, 2), (3, 1)] {
+            let coeffs = savgol_coeffs(width, order, order).unwrap();
+            for n in [width, width + 1, 40, 126, 1001] {
+                let x: Vec<f32> = (0..n)
+                    .map(|i| {
+                        ((i * 7919 % 1009) as f32 / 50.0 - 10.0) + (i as f32 * 0.37).sin() * 300.0
+                    })
+                    .collect();
+                let mut out = vec![0.0f32; n];
+                delta_row(&x, &coeffs, &mut out);
+                let want = out.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+                let scale = out.iter().fold(0.0f64, |m, &v| m.max((v as f64).abs()));
+                let got = delta_row_mean(&x, &coeffs) as f64;
+                assert!(
+                    (got - want).abs() <= 1e-6 * scale,
+                    "width {width} order {order} n {n}: {got} vs {want} (scale {scale})"
+                );
+            }
+        }
+    }
 
     #[test]
     fn coefficients_match_scipy() {

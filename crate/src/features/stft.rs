@@ -166,10 +166,14 @@ impl StftPlan {
         if let (true, Engine::Half { buf, .. }) = (full, &mut self.engine) {
             // Interior frame: window straight into the packed complex buffer.
             let s0 = s0 as usize;
-            let (src, _) = y[s0..s0 + n_fft].as_chunks::<2>();
-            let (win, _) = self.window.as_chunks::<2>();
-            for ((b, x), w) in buf.iter_mut().zip(src).zip(win) {
-                *b = Complex::new(x[0] * w[0], x[1] * w[1]);
+            // SAFETY: `Complex<f32>` is `#[repr(C)]` { re, im }, so `buf` is `2 * len`
+            // contiguous, initialised `f32`s; the slice borrows `buf` exclusively.
+            let packed: &mut [f32] = unsafe {
+                std::slice::from_raw_parts_mut(buf.as_mut_ptr().cast::<f32>(), 2 * buf.len())
+            };
+            // One flat multiply the compiler vectorises at full width.
+            for ((b, &x), &w) in packed.iter_mut().zip(&y[s0..s0 + n_fft]).zip(&self.window) {
+                *b = x * w;
             }
         } else {
             let frame = &mut self.frame;
@@ -222,25 +226,50 @@ impl StftPlan {
                 }
                 zr[h] = zr[0];
                 zi[h] = zi[0];
-                let n = h + 1;
-                let (zr, zi, wr, wi) = (&zr[..n], &zi[..n], &wr[..n], &wi[..n]);
-                let power = &mut self.power[..n];
-                for (((((p, &ar), &ai), &br), &bi), (&c, &s)) in power
+                // Bins k and h - k share their even/odd parts: with
+                // a = Z[k], b = conj Z[h - k] and the twiddle (c, s) of bin k,
+                //   X[k]     = (er + P) + i (ei + Q),
+                //   X[h - k] = (er - P) + i (Q - ei),
+                // where P = c or - s oi and Q = c oi + s or. One pass over
+                // k = 0..h/2 gives both halves with half the twiddle products.
+                // front: bins 0..m; back: bins m..=h, its last m filled from h down
+                // (for even h, back[0] is the middle bin h/2, which pairs with itself).
+                let m = h.div_ceil(2);
+                let power = &mut self.power[..=h];
+                let (front, back) = power.split_at_mut(m);
+                // Bins h - k of the pairs go to `frame` (free after the FFT) in k
+                // order, then into place reversed: reversed stores do not vectorise.
+                for ((((pk, pm), (&ar, &ai)), (&br, &bi)), (&c, &s)) in front
                     .iter_mut()
-                    .zip(zr)
-                    .zip(zi)
-                    .zip(zr.iter().rev())
-                    .zip(zi.iter().rev())
-                    .zip(wr.iter().zip(wi))
+                    .zip(self.frame[..m].iter_mut())
+                    .zip(zr[..m].iter().zip(&zi[..m]))
+                    .zip(
+                        zr[h + 1 - m..=h]
+                            .iter()
+                            .rev()
+                            .zip(zi[h + 1 - m..=h].iter().rev()),
+                    )
+                    .zip(wr[..m].iter().zip(&wi[..m]))
                 {
-                    // a = Z[k], b = conj Z[h - k] = (br, -bi).
                     let er = 0.5 * (ar + br);
                     let ei = 0.5 * (ai - bi);
                     let or = 0.5 * (ai + bi);
                     let oi = -0.5 * (ar - br);
-                    let xr = er + c * or - s * oi;
-                    let xi = ei + c * oi + s * or;
-                    *p = xr * xr + xi * xi;
+                    let p = c * or - s * oi;
+                    let q = c * oi + s * or;
+                    *pk = (er + p) * (er + p) + (ei + q) * (ei + q);
+                    *pm = (er - p) * (er - p) + (q - ei) * (q - ei);
+                }
+                let tail_len = back.len() - m;
+                for (o, &v) in back[tail_len..].iter_mut().rev().zip(&self.frame[..m]) {
+                    *o = v;
+                }
+                let tail = h + 1 - 2 * m;
+                if tail == 1 {
+                    // The middle bin: a = b, so er = Re Z, ei = 0, or = Im Z, oi = 0.
+                    let (er, or, c, s) = (zr[m], zi[m], wr[m], wi[m]);
+                    let (p, q) = (c * or, s * or);
+                    power[m] = (er + p) * (er + p) + q * q;
                 }
             }
         }
