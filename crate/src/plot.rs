@@ -16,6 +16,8 @@
 use std::path::Path;
 
 use ndarray::ArrayView2;
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::RangedCoordusize;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -232,6 +234,51 @@ pub fn histogram(values: &[f64], bins: usize, title: &str, x_label: &str) -> Res
             .map_err(plot_err)?;
         Ok(())
     })
+}
+
+/// A chart whose both axes are the segments `0..n` (a labelled `n x n` matrix).
+type SquareGrid<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<SegmentedCoord<RangedCoordusize>, SegmentedCoord<RangedCoordusize>>,
+>;
+
+/// The square grid of a labelled `n x n` matrix
+/// (`labels.len() == n`): a label under every column and beside every row, row 0 at
+/// the top, column labels turned upright above `rotate_over` labels, and optional
+/// axis descriptions `(x, y)`. Shared by the confusion and similarity matrices.
+fn label_square_grid(
+    chart: &mut SquareGrid<'_, '_>,
+    labels: &[String],
+    rotate_over: usize,
+    descs: Option<(&str, &str)>,
+) -> Result<()> {
+    let n = labels.len();
+    let label_x = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        _ => String::new(),
+    };
+    let label_y = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
+        _ => String::new(),
+    };
+    let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
+    let mut mesh = chart.configure_mesh();
+    mesh.disable_mesh()
+        .x_labels(n)
+        .y_labels(n)
+        .x_label_formatter(&label_x)
+        .y_label_formatter(&label_y)
+        .x_label_style(if n > rotate_over {
+            small.clone().transform(FontTransform::Rotate90)
+        } else {
+            small.clone()
+        })
+        .y_label_style(small);
+    if let Some((x, y)) = descs {
+        mesh.x_desc(x).y_desc(y);
+    }
+    mesh.draw().map_err(plot_err)
 }
 
 /// The most bars [`bars`] labels with their values.
@@ -848,33 +895,9 @@ pub fn confusion_matrix(
             .y_label_area_size(if n > 8 { 110 } else { 80 })
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(plot_err)?;
-        let label = |v: &SegmentValue<usize>| match v {
-            // Row 0 at the top, as scikit-learn draws it.
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        };
-        let label_y = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
-            _ => String::new(),
-        };
+        // Row 0 at the top, as scikit-learn draws it.
+        label_square_grid(&mut chart, labels, 8, Some(("predicted", "true")))?;
         let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(n)
-            .y_labels(n)
-            .x_label_formatter(&label)
-            .y_label_formatter(&label_y)
-            .x_label_style(if n > 8 {
-                small.clone().transform(FontTransform::Rotate90)
-            } else {
-                small.clone()
-            })
-            .y_label_style(small.clone())
-            .x_desc("predicted")
-            .y_desc("true")
-            .draw()
-            .map_err(plot_err)?;
         let row_sums: Vec<usize> = (0..n).map(|r| counts.row(r).sum()).collect();
         chart
             .draw_series((0..n).flat_map(|r| {
@@ -955,31 +978,8 @@ pub fn similarity_matrix(values: ArrayView2<f32>, labels: &[String], title: &str
             .y_label_area_size(130)
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(plot_err)?;
-        let label_x = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
-            _ => String::new(),
-        };
-        // Row 0 at the top.
-        let label_y = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
-            _ => String::new(),
-        };
+        label_square_grid(&mut chart, labels, 6, None)?;
         let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
-        chart
-            .configure_mesh()
-            .disable_mesh()
-            .x_labels(n)
-            .y_labels(n)
-            .x_label_formatter(&label_x)
-            .y_label_formatter(&label_y)
-            .x_label_style(if n > 6 {
-                small.clone().transform(FontTransform::Rotate90)
-            } else {
-                small.clone()
-            })
-            .y_label_style(small.clone())
-            .draw()
-            .map_err(plot_err)?;
         let shade = |v: f32| (v - lo) as f64 / span;
         chart
             .draw_series((0..n).flat_map(|r| {
