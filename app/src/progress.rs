@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use speaker_similarity::pipeline::{EvalEvent, ModelKind, TrainEvent};
+use speaker_similarity::progress::{Progress, Stage};
 
 /// A bar counting `total` items.
 pub fn bar(total: u64, message: &str) -> ProgressBar {
@@ -29,9 +29,10 @@ pub fn spinner(message: String) -> ProgressBar {
     pb
 }
 
-/// Shows feature extraction as a bar and each model's training as a spinner.
+/// Shows the library's [`Progress`] events: a bar per counted stage (scan, load,
+/// features) and a spinner per model while it trains, with the MLP's epochs.
 pub struct EvalProgress {
-    features: Mutex<Option<ProgressBar>>,
+    items: Mutex<Option<(Stage, ProgressBar)>>,
     model: Mutex<Option<ProgressBar>>,
     quiet: bool,
 }
@@ -40,45 +41,47 @@ impl EvalProgress {
     /// Progress display; `quiet` hides it (for --json runs it still goes to stderr).
     pub fn new(quiet: bool) -> Self {
         EvalProgress {
-            features: Mutex::new(None),
+            items: Mutex::new(None),
             model: Mutex::new(None),
             quiet,
         }
     }
 
-    /// Handle one event.
-    pub fn on(&self, e: EvalEvent) {
+    /// Handle one event (from any thread).
+    pub fn on(&self, p: Progress) {
         if self.quiet {
             return;
         }
-        match e {
-            EvalEvent::Features { done, total } => {
-                let mut f = self.features.lock().unwrap_or_else(|p| p.into_inner());
-                let pb = f.get_or_insert_with(|| bar(total as u64, "features"));
-                pb.set_position(done as u64);
-                if done == total {
-                    pb.finish_and_clear();
+        match p {
+            Progress::Items { stage, done, total } => {
+                let mut items = self.items.lock().unwrap_or_else(|p| p.into_inner());
+                if items.as_ref().map(|(s, _)| *s) != Some(stage) {
+                    if let Some((_, pb)) = items.take() {
+                        pb.finish_and_clear();
+                    }
+                    *items = Some((stage, bar(total as u64, stage.label())));
+                }
+                if let Some((_, pb)) = items.as_ref() {
+                    pb.set_position(done as u64);
+                    if done == total {
+                        pb.finish_and_clear();
+                    }
                 }
             }
-            EvalEvent::Train(t) => self.on_train(t),
+            other => self.on_model(other),
         }
     }
 
-    /// Handle one training event.
-    pub fn on_train(&self, t: TrainEvent) {
-        if self.quiet {
-            return;
-        }
+    fn on_model(&self, p: Progress) {
         let mut m = self.model.lock().unwrap_or_else(|p| p.into_inner());
-        match t {
-            TrainEvent::Started(kind) => {
+        match p {
+            Progress::Started(kind) => {
                 *m = Some(spinner(format!("training {kind}")));
             }
-            TrainEvent::Epoch(log) => {
+            Progress::Epoch(kind, log) => {
                 if let Some(pb) = m.as_ref() {
                     pb.set_message(format!(
-                        "training {} — epoch {}: loss {:.3}, val accuracy {}",
-                        ModelKind::Mlp,
+                        "training {kind} — epoch {}: loss {:.3}, val accuracy {}",
                         log.epoch,
                         log.loss,
                         log.val_accuracy
@@ -87,18 +90,19 @@ impl EvalProgress {
                     ));
                 }
             }
-            TrainEvent::Skipped(kind, why) => {
+            Progress::Skipped(kind, why) => {
                 if let Some(pb) = m.take() {
                     pb.finish_and_clear();
                 }
                 eprintln!("skipped {kind}: {why}");
             }
-            TrainEvent::Finished(kind, secs) => {
+            Progress::Finished(kind, secs) => {
                 if let Some(pb) = m.take() {
                     pb.finish_and_clear();
                 }
                 eprintln!("trained {kind:<13} in {secs:.2} s");
             }
+            Progress::Items { .. } => {}
         }
     }
 }

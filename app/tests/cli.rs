@@ -559,3 +559,61 @@ fn features_of_a_directory_are_clip_vectors_of_every_clip() {
     let e = fails(&["features", data.to_str().unwrap(), "--kind", "mfcc"], 1);
     assert!(e.contains("--kind clip"), "{e}");
 }
+
+#[test]
+fn predict_answers_with_a_model_directory_of_the_previous_format_as_it_did() {
+    // crate/tests/fixtures/model_v1: written by `train` before the models moved
+    // behind one interface (format version 1), with what `predict --json` answered.
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crate/tests/fixtures");
+    let model = fixtures.join("model_v1");
+    let clip = fixtures.join("model_v1_query.wav");
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("model_v1_predict.json")).unwrap(),
+    )
+    .unwrap();
+    let got = json(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        "--json",
+        "-k",
+        "3",
+        clip.to_str().unwrap(),
+    ]);
+    let speakers = |v: &Value| -> Vec<String> {
+        let mut out = Vec::new();
+        for p in std::iter::once(&v["overall"]).chain(v["segments"].as_array().unwrap()) {
+            out.push(p["gmm"]["model"].to_string());
+            for g in p["models"].as_array().unwrap() {
+                out.push(format!("{} {}", g["model"], g["speaker"]));
+            }
+            for s in p["similar"].as_array().unwrap() {
+                out.push(s["speaker"].to_string());
+            }
+        }
+        out
+    };
+    assert_eq!(speakers(&got), speakers(&want));
+    let score = |v: &Value| v["overall"]["gmm"]["score"].as_f64().unwrap();
+    assert!((score(&got) - score(&want)).abs() < 1e-6 * score(&want).abs());
+    // A model directory of a newer format is refused, with a message, not a panic.
+    let dir = tempfile::tempdir().unwrap();
+    let newer = dir.path().join("newer");
+    std::fs::create_dir(&newer).unwrap();
+    let text = std::fs::read_to_string(model.join("models.json")).unwrap();
+    std::fs::write(
+        newer.join("models.json"),
+        text.replacen("\"version\":1", "\"version\":7", 1),
+    )
+    .unwrap();
+    let e = fails(
+        &[
+            "predict",
+            "--model",
+            newer.to_str().unwrap(),
+            clip.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(e.contains("format version 7") && e.contains("newer"), "{e}");
+}

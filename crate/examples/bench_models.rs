@@ -159,7 +159,7 @@ fn main() {
             ..params.clone()
         };
         let t = Instant::now();
-        let (mlp, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p, &mut |_| true).unwrap();
+        let (mlp, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p, &|_| {}).unwrap();
         let el = t.elapsed().as_secs_f64() * 1e3;
         std::hint::black_box(mlp);
         if rep > 0 {
@@ -175,7 +175,7 @@ fn main() {
         ..params.clone()
     };
     let t = Instant::now();
-    let (_m, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p10, &mut |_| true).unwrap();
+    let (_m, _) = Mlp::fit(xm.view(), &ym, n_classes, None, &p10, &|_| {}).unwrap();
     let per_epoch_10 = t.elapsed().as_secs_f64() * 1e3 / 10.0;
     println!(
         "{{\"em_cpu_ms\": {}, \"mlp_cpu_ms\": {}, \"em_iter_ms\": {:.3}, \"em_rows\": {}, \"em_dims\": {}, \"em_components\": {}, \"mlp_epoch_ms\": {:.3}, \"mlp_epoch_ms_10\": {:.3}, \"mlp_rows\": {}, \"threads\": {}}}",

@@ -105,6 +105,13 @@ pub enum Error {
     /// numerical breakdown).
     #[error("training failed: {0}")]
     Training(String),
+    /// The change asked of a trained model (enrolling or removing one speaker) needs
+    /// the model trained again.
+    #[error("{what}; run `speaker-similarity train` again")]
+    RetrainNeeded {
+        /// What cannot be done, and why.
+        what: String,
+    },
     /// Resampling failed.
     #[error("resampling failed: {0}")]
     Resample(String),

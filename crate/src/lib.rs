@@ -18,6 +18,7 @@
 //! | [`similarity`] | embeddings, cosine ranking, verification trials, EER, DET |
 //! | [`plot`] | SVG charts (inline in Jupyter), PNG with the `png` feature |
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
+//! | [`progress`] | the one progress event type of every long loop |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
 //! | [`error`] | the one error type |
 //!
@@ -62,8 +63,12 @@ pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod plot;
+pub mod progress;
 pub mod similarity;
 pub mod synth;
 
 pub use audio::Audio;
 pub use error::{Error, Result};
+/// The `ndarray` this crate is built with (its matrices are `ndarray` arrays):
+/// `use speaker_similarity::ndarray::Array2;` needs no `:dep` of its own.
+pub use ndarray;

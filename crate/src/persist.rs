@@ -40,6 +40,13 @@ pub trait Persist: Serialize + DeserializeOwned {
     const VERSION: u64 = 1;
     /// Check a freshly loaded value (shapes, finiteness, ranges).
     fn check(&self) -> Result<()>;
+    /// Read the `model` field of a file of an older format `version` (below
+    /// [`Persist::VERSION`]) when this build still can; `None` when it cannot (the
+    /// file is then refused with a message to train again).
+    fn upgrade(version: u64, model: &Value) -> Option<Result<Self>> {
+        let _ = (version, model);
+        None
+    }
 }
 
 macro_rules! persist {
@@ -108,21 +115,44 @@ pub fn from_json<T: Persist>(text: &str, origin: &Path) -> Result<T> {
     if kind != T::KIND {
         return Err(bad(format!("holds a `{kind}`, expected a `{}`", T::KIND)));
     }
-    match obj.get("version").and_then(Value::as_u64) {
-        Some(v) if v == T::VERSION => {}
+    let inner = obj
+        .get("model")
+        .ok_or_else(|| bad("no `model` field".into()))?;
+    let model: T = match obj.get("version").and_then(Value::as_u64) {
+        Some(v) if v == T::VERSION => {
+            T::deserialize(inner).map_err(|e| bad(format!("damaged {}: {e}", T::KIND)))?
+        }
+        Some(v) if v < T::VERSION => match T::upgrade(v, inner) {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => {
+                return Err(bad(format!(
+                    "{} format version {v}, written by an older speaker-similarity, could \
+                     not be converted to version {} ({e}): run `speaker-similarity train` \
+                     again to rebuild it",
+                    T::KIND,
+                    T::VERSION
+                )))
+            }
+            None => {
+                return Err(bad(format!(
+                    "{} format version {v}, written by an older speaker-similarity; this \
+                     build reads version {}: run `speaker-similarity train` again to \
+                     rebuild it",
+                    T::KIND,
+                    T::VERSION
+                )))
+            }
+        },
         Some(v) => {
             return Err(bad(format!(
-                "{} format version {v}; this build reads version {}",
+                "{} format version {v}, written by a newer speaker-similarity; this \
+                 build reads version {}",
                 T::KIND,
                 T::VERSION
             )))
         }
         None => return Err(bad("no format version".into())),
-    }
-    let inner = obj
-        .get("model")
-        .ok_or_else(|| bad("no `model` field".into()))?;
-    let model: T = T::deserialize(inner).map_err(|e| bad(format!("damaged {}: {e}", T::KIND)))?;
+    };
     model
         .check()
         .map_err(|e| bad(format!("invalid {}: {e}", T::KIND)))?;

@@ -284,7 +284,11 @@ fn load_all_reports_damaged_clips_instead_of_failing() {
     let d = Dataset::open(r).unwrap();
     assert_eq!(d.len(), 5);
     let calls = std::sync::atomic::AtomicUsize::new(0);
-    let (ok, failed) = d.load_all(|done, total| {
+    let (ok, failed) = d.load_all(&|p| {
+        let speaker_similarity::progress::Progress::Items { stage, done, total } = p else {
+            panic!("unexpected event {p:?}");
+        };
+        assert_eq!(stage, speaker_similarity::progress::Stage::Load);
         assert!(done <= total && total == 5);
         calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });

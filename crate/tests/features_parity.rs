@@ -572,8 +572,13 @@ fn resampled_clip_vector_and_parallel_helpers() {
         .map(|f| dir.join(f))
         .collect();
     let done = std::sync::atomic::AtomicUsize::new(0);
-    let res = features::clip_vectors_from_files(&paths, &ClipVectorParams::default(), &|n| {
-        done.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+    let res = features::clip_vectors_from_files(&paths, &ClipVectorParams::default(), &|p| {
+        if let speaker_similarity::progress::Progress::Items {
+            done: n, total: 3, ..
+        } = p
+        {
+            done.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+        }
     });
     assert_eq!(done.into_inner(), 3);
     let audios: Vec<Audio> = paths.iter().map(|p| Audio::load(p).unwrap()).collect();

@@ -182,19 +182,24 @@ fn learns_a_separable_problem_with_history_and_callback() {
         patience: Some(10),
         ..MlpParams::default()
     };
-    let mut seen = Vec::new();
+    let seen = std::sync::Mutex::new(Vec::new());
     let (mlp, h) = Mlp::fit(
         x.view(),
         &y,
         3,
         Some((xv.view(), &yv)),
         &params,
-        &mut |log| {
-            seen.push(log.epoch);
-            true
+        &|p| match p {
+            speaker_similarity::progress::Progress::Epoch(kind, log) => {
+                assert_eq!(kind, speaker_similarity::pipeline::ModelKind::Mlp);
+                seen.lock().unwrap().push(log.epoch);
+            }
+            other => panic!("unexpected {other:?}"),
         },
     )
     .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen, (1..=h.loss.len()).collect::<Vec<_>>());
     assert_eq!(seen.len(), h.loss.len());
     assert_eq!(h.val_accuracy.len(), h.loss.len());
     let (vl, va) = mlp.evaluate(xv.view(), &yv).unwrap();
@@ -205,18 +210,10 @@ fn learns_a_separable_problem_with_history_and_callback() {
     let p = mlp.predict_proba(xv.view()).unwrap();
     assert!((p.row(0).sum() - 1.0).abs() < 1e-5);
     // Same seed, same model.
-    let (mlp2, _) = Mlp::fit(
-        x.view(),
-        &y,
-        3,
-        Some((xv.view(), &yv)),
-        &params,
-        &mut |_| true,
-    )
-    .unwrap();
+    let (mlp2, _) = Mlp::fit(x.view(), &y, 3, Some((xv.view(), &yv)), &params, &|_| {}).unwrap();
     assert_eq!(mlp, mlp2);
     // The callback can stop training.
-    let (_, h3) = Mlp::fit(x.view(), &y, 3, None, &params, &mut |log| log.epoch < 3).unwrap();
+    let (_, h3) = Mlp::fit_until(x.view(), &y, 3, None, &params, &mut |log| log.epoch < 3).unwrap();
     assert_eq!(h3.loss.len(), 3);
     assert!(h3.stopped_early);
     // Unscaled variant works too.
@@ -224,7 +221,7 @@ fn learns_a_separable_problem_with_history_and_callback() {
         standardize: false,
         ..params.clone()
     };
-    let (m4, _) = Mlp::fit(x.view(), &y, 3, None, &raw, &mut |_| true).unwrap();
+    let (m4, _) = Mlp::fit(x.view(), &y, 3, None, &raw, &|_| {}).unwrap();
     assert!(m4.scaler().is_none());
 }
 
@@ -238,15 +235,7 @@ fn early_stopping_restores_the_best_epoch() {
         patience: Some(5),
         ..MlpParams::default()
     };
-    let (mlp, h) = Mlp::fit(
-        x.view(),
-        &y,
-        3,
-        Some((xv.view(), &yv)),
-        &params,
-        &mut |_| true,
-    )
-    .unwrap();
+    let (mlp, h) = Mlp::fit(x.view(), &y, 3, Some((xv.view(), &yv)), &params, &|_| {}).unwrap();
     assert!(h.stopped_early);
     let best = h.best_epoch.unwrap();
     assert_eq!(h.loss.len(), best + 5);
@@ -264,7 +253,7 @@ fn summary_matches_the_original_keras_table() {
         patience: None,
         ..MlpParams::original()
     };
-    let (mlp, _) = Mlp::fit(x52.view(), &y, 39, None, &params, &mut |_| true).unwrap();
+    let (mlp, _) = Mlp::fit(x52.view(), &y, 39, None, &params, &|_| {}).unwrap();
     let s = mlp.summary();
     println!("{s}");
     assert_eq!(mlp.n_params(), 113_739);
@@ -293,12 +282,12 @@ fn bad_inputs_are_errors() {
         epochs: 1,
         ..MlpParams::default()
     };
-    assert!(Mlp::fit(x.view(), &y[..10], 3, None, &p, &mut |_| true).is_err());
-    assert!(Mlp::fit(x.view(), &y, 2, None, &p, &mut |_| true).is_err());
-    assert!(Mlp::fit(x.view(), &y, 1, None, &p, &mut |_| true).is_err());
+    assert!(Mlp::fit(x.view(), &y[..10], 3, None, &p, &|_| {}).is_err());
+    assert!(Mlp::fit(x.view(), &y, 2, None, &p, &|_| {}).is_err());
+    assert!(Mlp::fit(x.view(), &y, 1, None, &p, &|_| {}).is_err());
     let mut xn = x.clone();
     xn[[0, 0]] = f32::INFINITY;
-    assert!(Mlp::fit(xn.view(), &y, 3, None, &p, &mut |_| true).is_err());
+    assert!(Mlp::fit(xn.view(), &y, 3, None, &p, &|_| {}).is_err());
     assert!(MlpParams {
         dropout: 1.0,
         ..MlpParams::default()
@@ -317,7 +306,7 @@ fn bad_inputs_are_errors() {
     }
     .validate()
     .is_err());
-    let (m, _) = Mlp::fit(x.view(), &y, 3, None, &p, &mut |_| true).unwrap();
+    let (m, _) = Mlp::fit(x.view(), &y, 3, None, &p, &|_| {}).unwrap();
     assert!(m.predict(Array2::<f32>::zeros((2, 5)).view()).is_err());
     assert!(m.predict(Array2::<f32>::zeros((0, 6)).view()).is_err());
 }
@@ -334,7 +323,7 @@ fn whole_network_gradients_of_the_training_path_match_finite_differences() {
         batch_size: 4,
         ..MlpParams::default()
     };
-    let (mlp, _) = Mlp::fit(x.view(), &y, 4, None, &params, &mut |_| true).unwrap();
+    let (mlp, _) = Mlp::fit(x.view(), &y, 4, None, &params, &|_| {}).unwrap();
     let (loss, grads) = mlp.loss_and_gradients(x.view(), &y).unwrap();
     let (eval_loss, _) = mlp.evaluate(x.view(), &y).unwrap();
     assert!((loss - eval_loss).abs() < 1e-5, "{loss} vs {eval_loss}");

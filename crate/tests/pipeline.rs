@@ -160,7 +160,8 @@ fn small_set(
     })
     .unwrap();
     let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) = extract_dataset(&data, &all, &PipelineParams::default(), &|_, _| {});
+    let (feats, failed) =
+        extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
     assert!(failed.is_empty());
     let speakers = data.speakers();
     let labels = feats
@@ -179,16 +180,19 @@ fn trained_models_predict_round_trip_through_a_model_directory_and_rank_speakers
         models: ModelKind::ALL.to_vec(),
         ..PipelineParams::default()
     };
-    let mut events = 0;
+    let events = std::sync::atomic::AtomicUsize::new(0);
     let m = SpeakerModels::train(
         &feats,
         &labels,
         speakers.clone(),
         data.names.clone(),
         &params,
-        &mut |_| events += 1,
+        &|_| {
+            events.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        },
     )
     .unwrap();
+    let events = events.into_inner();
     assert!(events >= 16, "{events} events");
     assert_eq!(m.kinds(), ModelKind::ALL.to_vec());
     assert_eq!(m.clip_counts, vec![14; 4]);
@@ -257,7 +261,7 @@ fn damaged_missing_and_foreign_model_directories_are_errors() {
         speakers,
         data.names.clone(),
         &params,
-        &mut |_| {},
+        &|_| {},
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -314,7 +318,7 @@ fn training_rejects_unusable_inputs() {
         vec!["a".into()],
         names.clone(),
         &p,
-        &mut |_| {}
+        &|_| {}
     )
     .is_err());
     // A speaker with a single clip.
@@ -326,28 +330,22 @@ fn training_rejects_unusable_inputs() {
         }
     }
     assert!(matches!(
-        SpeakerModels::train(&feats, &l, speakers.clone(), names.clone(), &p, &mut |_| {}),
+        SpeakerModels::train(&feats, &l, speakers.clone(), names.clone(), &p, &|_| {}),
         Err(Error::Training(_))
     ));
     // Labels out of range, lengths that differ, bad parameters.
     let mut bad = labels.clone();
     bad[0] = 9;
-    assert!(SpeakerModels::train(
-        &feats,
-        &bad,
-        speakers.clone(),
-        names.clone(),
-        &p,
-        &mut |_| {}
-    )
-    .is_err());
+    assert!(
+        SpeakerModels::train(&feats, &bad, speakers.clone(), names.clone(), &p, &|_| {}).is_err()
+    );
     assert!(SpeakerModels::train(
         &feats[1..],
         &labels,
         speakers.clone(),
         names.clone(),
         &p,
-        &mut |_| {}
+        &|_| {}
     )
     .is_err());
     let no_models = PipelineParams {
@@ -361,7 +359,7 @@ fn training_rejects_unusable_inputs() {
             speakers.clone(),
             names.clone(),
             &no_models,
-            &mut |_| {}
+            &|_| {}
         ),
         Err(Error::InvalidParameter { .. })
     ));

@@ -26,7 +26,7 @@ fn labels_rows_and_frames_follow_the_split() {
     let data = corpus();
     let params = PipelineParams::default();
     let split = data.split(&SplitParams::default()).unwrap();
-    let f = SplitFeatures::extract(&data, &split, &params, &|_, _| {}).unwrap();
+    let f = SplitFeatures::extract(&data, &split, &params, &|_| {}).unwrap();
     assert_eq!(f.speakers, data.speakers());
     assert!(f.unusable.is_empty() && f.skipped.is_empty());
     // Every clip of the split is there, in the split's order, with its speaker's class.
@@ -85,7 +85,7 @@ fn one_extraction_serves_the_honest_and_the_leaky_split() {
     let data = corpus();
     let params = PipelineParams::default();
     let all: Vec<usize> = (0..data.len()).collect();
-    let extracted = extract_dataset(&data, &all, &params, &|_, _| {});
+    let extracted = extract_dataset(&data, &all, &params, &|_| {}).unwrap();
     let honest = data.split(&SplitParams::default()).unwrap();
     let leaky = leaky_original_split(&data, 0.7, 42).unwrap();
     let h = SplitFeatures::from_extracted(&data, &honest, &extracted).unwrap();
@@ -124,7 +124,7 @@ fn unusable_clips_are_reported_and_speakers_without_two_are_skipped() {
     }
     let data = Dataset::from_clips("<test>", None, clips, Default::default()).unwrap();
     let split = data.split(&SplitParams::default()).unwrap();
-    let f = SplitFeatures::extract(&data, &split, &PipelineParams::default(), &|_, _| {}).unwrap();
+    let f = SplitFeatures::extract(&data, &split, &PipelineParams::default(), &|_| {}).unwrap();
     assert_eq!(f.speakers, ["a", "b"]);
     assert_eq!(f.unusable.len(), 3);
     assert!(f.unusable.iter().all(|(p, _)| p.starts_with("c")));
@@ -137,7 +137,7 @@ fn unusable_clips_are_reported_and_speakers_without_two_are_skipped() {
 fn clip_matrix_and_validation_split() {
     let data = corpus();
     let all: Vec<usize> = (0..4).collect();
-    let (ok, _) = extract_dataset(&data, &all, &PipelineParams::default(), &|_, _| {});
+    let (ok, _) = extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
     let feats: Vec<_> = ok.into_iter().map(|(_, f)| f).collect();
     let x = clip_matrix(&feats).unwrap();
     assert_eq!(x.dim(), (4, 52));

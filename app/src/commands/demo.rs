@@ -143,15 +143,12 @@ pub fn run(mut a: Args) -> CmdResult {
         )?;
     }
     let trained = e.trained.take().ok_or("evaluation kept no models")?;
-    if let Some(h) = &trained.history {
+    if let Some(h) = trained.history() {
         let c = plot::training_curves(&h.loss, &h.accuracy, &h.val_loss, &h.val_accuracy)?;
         save(&c, &a.out, "training_history", &mut written)?;
     }
     // Similarity: the enrolled speakers among themselves, and one test voice.
-    let enrolled = trained
-        .enrolled_supervectors
-        .as_ref()
-        .unwrap_or(&trained.enrolled_clip_vectors);
+    let enrolled = trained.embedding().enrolled();
     let sim: Array2<f32> = enrolled.similarity_matrix();
     save(
         &plot::heatmap(
@@ -188,7 +185,7 @@ pub fn run(mut a: Args) -> CmdResult {
         let leaky = leaky_original_split(&data, 1.0 - split.test_fraction, split.seed)?;
         let p = PipelineParams {
             models: vec![ModelKind::Mlp, ModelKind::GmmClip],
-            ..params.clone()
+            ..(*params).clone()
         };
         let quiet = EvalProgress::new(true);
         let l = pipeline::evaluate_with_split(&data, &leaky, &p, true, &|ev| quiet.on(ev))?;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 use speaker_similarity::dataset::SplitParams;
-use speaker_similarity::pipeline::{self, Evaluation, ModelKind, PipelineParams};
+use speaker_similarity::pipeline::{self, Evaluation, ModelKind, PipelineParams, ValidParams};
 
 use super::CmdResult;
 use crate::data::DataArgs;
@@ -27,8 +27,8 @@ pub struct SplitArgs {
 }
 
 impl SplitArgs {
-    /// The split and pipeline settings these options ask for.
-    pub fn params(&self) -> speaker_similarity::Result<(SplitParams, PipelineParams)> {
+    /// The split and pipeline settings these options ask for, checked.
+    pub fn params(&self) -> speaker_similarity::Result<(SplitParams, ValidParams)> {
         let split = SplitParams {
             test_fraction: self.test_fraction,
             seed: self.seed,
@@ -40,8 +40,8 @@ impl SplitArgs {
             models: ModelKind::parse_list(&self.models)?,
             seed: self.seed,
             ..PipelineParams::default()
-        };
-        params.validate()?;
+        }
+        .check()?;
         Ok((split, params))
     }
 }

@@ -6,6 +6,7 @@ use ndarray::Array2;
 use serde_json::json;
 use speaker_similarity::audio::Audio;
 use speaker_similarity::features::{self, MfccParams, ZcrParams};
+use speaker_similarity::progress::{Progress, Stage};
 
 use super::CmdResult;
 
@@ -148,7 +149,8 @@ fn run_dir(a: &Args) -> CmdResult {
     for w in &data.warnings {
         eprintln!("warning: {w}");
     }
-    let pb = crate::progress::bar(data.len() as u64, "clip vectors");
+    let progress = crate::progress::EvalProgress::new(false);
+    let total = data.len();
     let params = features::ClipVectorParams::default();
     let done = std::sync::atomic::AtomicUsize::new(0);
     use rayon::prelude::*;
@@ -163,11 +165,14 @@ fn run_dir(a: &Args) -> CmdResult {
                 };
                 features::clip_vector_with(&audio, &params)
             });
-            pb.set_position(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) as u64 + 1);
+            progress.on(Progress::Items {
+                stage: Stage::Features,
+                done: done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            });
             r
         })
         .collect();
-    pb.finish_and_clear();
     let mut failed = 0;
     let names = features::clip_vector_names();
     let mut out = Vec::new();

@@ -162,11 +162,7 @@ pub fn run_similar(a: SimilarArgs) -> CmdResult {
     let audio = Audio::load(&a.audio)?;
     let f = speaker_similarity::pipeline::extract(&audio, &models.params)?;
     let ranked = models.most_similar(&f, a.k)?;
-    let embedding = if models.gmm_ubm.is_some() {
-        "supervector"
-    } else {
-        "clip-vector"
-    };
+    let embedding = models.embedding().name();
     if a.json {
         return super::print_json(&json!({
             "file": a.audio,

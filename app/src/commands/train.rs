@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use speaker_similarity::dataset::Dataset;
-use speaker_similarity::pipeline::{self, PipelineParams, SpeakerModels};
+use speaker_similarity::pipeline::{self, SpeakerModels, ValidParams};
 
 use super::evaluate::{print_report, to_json, SplitArgs};
 use super::CmdResult;
 use crate::data::DataArgs;
-use crate::progress::{bar, EvalProgress};
+use crate::progress::EvalProgress;
 
 /// Arguments of `train`.
 #[derive(clap::Args, Debug)]
@@ -93,14 +93,11 @@ fn check_destination(out: &Path) -> CmdResult {
 /// Train on every clip of the data set.
 fn train_all(
     data: &Dataset,
-    params: &PipelineParams,
+    params: &ValidParams,
     progress: &EvalProgress,
 ) -> speaker_similarity::Result<SpeakerModels> {
     let all: Vec<usize> = (0..data.len()).collect();
-    let pb = bar(all.len() as u64, "features");
-    let (features, failed) =
-        pipeline::extract_dataset(data, &all, params, &|done, _| pb.set_position(done as u64));
-    pb.finish_and_clear();
+    let (features, failed) = pipeline::extract_dataset(data, &all, params, &|p| progress.on(p))?;
     for (i, e) in failed.iter().take(10) {
         eprintln!("warning: skipped {}: {e}", data.clips[*i].path.display());
     }
@@ -129,7 +126,7 @@ fn train_all(
             y.push(c);
         }
     }
-    SpeakerModels::train(&f, &y, speakers, data.names.clone(), params, &mut |e| {
-        progress.on_train(e)
+    SpeakerModels::train(&f, &y, speakers, data.names.clone(), params, &|p| {
+        progress.on(p)
     })
 }

@@ -152,10 +152,8 @@ pub struct Celebrities {
 impl Celebrities {
     fn new(models: &SpeakerModels) -> Self {
         // The same embedding `SpeakerModels::most_similar` ranks queries with.
-        let (enrolled, embedding) = match (&models.enrolled_supervectors, &models.gmm_ubm) {
-            (Some(e), Some(_)) => (e, "supervector"),
-            _ => (&models.enrolled_clip_vectors, "clip-vector"),
-        };
+        let e = models.embedding();
+        let (enrolled, embedding) = (e.enrolled(), e.name());
         let ids = enrolled.names().to_vec();
         let m = enrolled.similarity_matrix();
         let matrix: Vec<Vec<f32>> = m.rows().into_iter().map(|r| r.to_vec()).collect();

@@ -40,6 +40,7 @@ use rayon::prelude::*;
 
 use crate::audio::{Audio, AudioInfo};
 use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressFn, Stage};
 
 pub mod layout;
 pub mod split;
@@ -295,12 +296,9 @@ impl Dataset {
 
     /// Decode every clip, in parallel. Returns the decoded clips and the failures,
     /// each with its index into [`Dataset::clips`], both sorted by index; a damaged
-    /// file is a failure in the list, never an abort. `on_progress(done, total)` is
-    /// called after each clip, from worker threads.
-    pub fn load_all<F>(&self, on_progress: F) -> LoadResult
-    where
-        F: Fn(usize, usize) + Sync,
-    {
+    /// file is a failure in the list, never an abort. `on_progress` receives
+    /// [`Progress::Items`] of [`Stage::Load`] after each clip, from worker threads.
+    pub fn load_all(&self, on_progress: ProgressFn<'_>) -> LoadResult {
         let total = self.clips.len();
         let done = AtomicUsize::new(0);
         let results: Vec<(usize, Result<Audio>)> = self
@@ -309,8 +307,11 @@ impl Dataset {
             .enumerate()
             .map(|(i, clip)| {
                 let r = clip.load();
-                let n = done.fetch_add(1, Ordering::Relaxed) + 1;
-                on_progress(n, total);
+                on_progress(Progress::Items {
+                    stage: Stage::Load,
+                    done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                    total,
+                });
                 (i, r)
             })
             .collect();
@@ -332,6 +333,12 @@ impl Dataset {
 
     /// Count speakers, clips, durations and sample rates (see [`DatasetSummary`]).
     pub fn summary(&self) -> DatasetSummary {
-        summary::summarize(self)
+        summary::summarize(self, &|_| {})
+    }
+
+    /// [`Dataset::summary`], reporting [`Progress::Items`] of [`Stage::Scan`] as
+    /// clip headers are read (from worker threads).
+    pub fn summary_with(&self, on_progress: ProgressFn<'_>) -> DatasetSummary {
+        summary::summarize(self, on_progress)
     }
 }

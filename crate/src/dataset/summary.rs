@@ -3,12 +3,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
 use super::Dataset;
 use crate::audio::AudioInfo;
 use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressFn, Stage};
 
 /// One speaker's line of a [`DatasetSummary`].
 #[derive(Debug, Clone, PartialEq)]
@@ -66,9 +68,24 @@ impl DatasetSummary {
     }
 }
 
-/// Read every clip's header (in parallel) and count.
-pub fn summarize(data: &Dataset) -> DatasetSummary {
-    let infos: Vec<Result<AudioInfo>> = data.clips.par_iter().map(|c| c.info()).collect();
+/// Read every clip's header (in parallel; `on_progress` receives
+/// [`Progress::Items`] of [`Stage::Scan`]) and count.
+pub fn summarize(data: &Dataset, on_progress: ProgressFn<'_>) -> DatasetSummary {
+    let done = AtomicUsize::new(0);
+    let total = data.clips.len();
+    let infos: Vec<Result<AudioInfo>> = data
+        .clips
+        .par_iter()
+        .map(|c| {
+            let info = c.info();
+            on_progress(Progress::Items {
+                stage: Stage::Scan,
+                done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                total,
+            });
+            info
+        })
+        .collect();
     let mut durations = Vec::with_capacity(infos.len());
     let mut sample_rates = BTreeMap::new();
     let mut failures = Vec::new();

@@ -1,9 +1,9 @@
 //! Many clips at once, in parallel (rayon), with a progress callback.
 //!
 //! Every worker thread uses its own cached [`FeatureExtractor`](super::FeatureExtractor),
-//! so plans are built once per thread. The callback receives the number of clips
-//! finished so far (in completion order, from any thread); a CLI can forward it to
-//! a progress bar.
+//! so plans are built once per thread. The callback receives
+//! [`Progress::Items`] of [`Stage::Features`] as clips finish (in completion order,
+//! from any thread); a CLI can forward it to a progress bar.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,19 +15,25 @@ use super::clip::{clip_vector_with, ClipVectorParams};
 use super::frames::{frame_features_with, FrameFeatureParams};
 use crate::audio::Audio;
 use crate::error::Result;
+use crate::progress::{Progress, ProgressFn, Stage};
 
 /// Map `f` over `items` in parallel, reporting progress.
 fn par_map<T: Sync, R: Send>(
     items: &[T],
-    progress: &(dyn Fn(usize) + Sync),
+    progress: ProgressFn<'_>,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
     let done = AtomicUsize::new(0);
+    let total = items.len();
     items
         .par_iter()
         .map(|item| {
             let r = f(item);
-            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            progress(Progress::Items {
+                stage: Stage::Features,
+                done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                total,
+            });
             r
         })
         .collect()
@@ -43,7 +49,7 @@ fn par_map<T: Sync, R: Send>(
 /// let clips: Vec<Audio> = (1..4)
 ///     .map(|k| Audio::new((0..8000).map(|i| (i as f32 * 0.01 * k as f32).sin()).collect(), 16000))
 ///     .collect::<Result<_, _>>()?;
-/// let x = clip_vectors_par(&clips, &ClipVectorParams::default(), &|_done| {})?;
+/// let x = clip_vectors_par(&clips, &ClipVectorParams::default(), &|_| {})?;
 /// assert_eq!(x.dim(), (3, 52));
 /// # Ok(())
 /// # }
@@ -51,7 +57,7 @@ fn par_map<T: Sync, R: Send>(
 pub fn clip_vectors_par(
     audios: &[Audio],
     params: &ClipVectorParams,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: ProgressFn<'_>,
 ) -> Result<Array2<f32>> {
     params.validate()?;
     let rows = par_map(audios, progress, |a| clip_vector_with(a, params));
@@ -71,7 +77,7 @@ pub fn clip_vectors_par(
 pub fn clip_vectors_from_files<P: AsRef<Path> + Sync>(
     paths: &[P],
     params: &ClipVectorParams,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: ProgressFn<'_>,
 ) -> Vec<Result<Vec<f32>>> {
     par_map(paths, progress, |p| {
         let audio = Audio::load(p.as_ref())?;
@@ -84,7 +90,7 @@ pub fn clip_vectors_from_files<P: AsRef<Path> + Sync>(
 pub fn frame_features_par(
     audios: &[Audio],
     params: &FrameFeatureParams,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: ProgressFn<'_>,
 ) -> Result<Vec<Array2<f32>>> {
     params.validate()?;
     par_map(audios, progress, |a| frame_features_with(a, params))
@@ -97,7 +103,7 @@ pub fn frame_features_par(
 pub fn frame_features_from_files<P: AsRef<Path> + Sync>(
     paths: &[P],
     params: &FrameFeatureParams,
-    progress: &(dyn Fn(usize) + Sync),
+    progress: ProgressFn<'_>,
 ) -> Vec<Result<Array2<f32>>> {
     par_map(paths, progress, |p| {
         let audio = Audio::load(p.as_ref())?;

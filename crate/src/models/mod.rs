@@ -13,6 +13,8 @@
 //! - [`mlp`] — [`Mlp`], a dense neural network trained with Adam.
 //! - [`scaler`] — [`StandardScaler`].
 //! - [`baselines`] — smartcore classifiers for comparison.
+//! - [`speaker`] — the one interface every pipeline model implements
+//!   ([`SpeakerModel`], [`Trainable`]) and the table that registers them.
 
 pub mod baselines;
 pub mod classifier;
@@ -21,6 +23,7 @@ pub mod gmm;
 pub mod kmeans;
 pub mod mlp;
 pub mod scaler;
+pub mod speaker;
 pub mod ubm;
 
 pub use baselines::{Baseline, BaselineKind};
@@ -30,6 +33,10 @@ pub use mlp::{EpochLog, History, Mlp, MlpParams, Monitor};
 pub use ubm::{GmmUbmClassifier, Ubm};
 
 pub use scaler::StandardScaler;
+pub use speaker::{
+    ClipBatch, Enrolment, Hyperparams, ModelKind, ModelSettings, NoParams, ParamGuard, ScoreUnit,
+    Scores, SpeakerEmbedding, SpeakerModel, Trainable, TrainedModel, TrainingSet, Valid,
+};
 
 use crate::error::{Error, Result};
 use ndarray::ArrayView2;

@@ -5,13 +5,15 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::extract::{clip_matrix, ClipFeatures, SplitFeatures};
-use super::params::{ModelKind, PipelineParams};
-use super::train::{SpeakerModels, TrainEvent};
+use super::extract::SplitFeatures;
+use super::params::{ModelKind, PipelineParams, ValidParams};
+use super::train::SpeakerModels;
 use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
-use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer, EnrolledSpeakers};
+use crate::models::speaker::ParamGuard;
+use crate::progress::ProgressFn;
+use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer};
 
 /// How one model did on the test clips.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,33 +85,23 @@ impl Evaluation {
     }
 }
 
-/// What [`evaluate`] reports as it goes.
-#[derive(Debug, Clone, PartialEq)]
-pub enum EvalEvent {
-    /// Features of `done` of `total` clips extracted.
-    Features {
-        /// Clips done.
-        done: usize,
-        /// Clips in all.
-        total: usize,
-    },
-    /// A training event.
-    Train(TrainEvent),
-}
-
 /// Split `data` (seeded, per speaker, disjoint by construction), extract features,
 /// train `params.models` on the training part and report on the test part: accuracy,
 /// classification report and confusion matrix per model, verification EER.
+///
+/// `params` are checked once, here (unless they are [`ValidParams`] already), and
+/// travel on checked; `on_progress` receives the feature extraction's and the
+/// training's [`Progress`](crate::progress::Progress).
 pub fn evaluate(
     data: &Dataset,
     split_params: &SplitParams,
-    params: &PipelineParams,
-    on_event: &(dyn Fn(EvalEvent) + Sync),
+    params: &impl ParamGuard<PipelineParams>,
+    on_progress: ProgressFn<'_>,
 ) -> Result<Evaluation> {
     let t0 = Instant::now();
-    params.validate()?;
+    let params = params.checked()?;
     let split = data.split(split_params)?;
-    evaluate_split(data, &split, params, on_event, t0)
+    evaluate_split(data, &split, &params, on_progress, t0)
 }
 
 /// [`evaluate`] on a split made elsewhere (the tutorial uses it to show what the
@@ -118,26 +110,26 @@ pub fn evaluate(
 pub fn evaluate_with_split(
     data: &Dataset,
     split: &Split,
-    params: &PipelineParams,
+    params: &impl ParamGuard<PipelineParams>,
     allow_overlap: bool,
-    on_event: &(dyn Fn(EvalEvent) + Sync),
+    on_progress: ProgressFn<'_>,
 ) -> Result<Evaluation> {
+    let t0 = Instant::now();
+    let params = params.checked()?;
     if !allow_overlap {
         split.check_disjoint()?;
     }
-    evaluate_split(data, split, params, on_event, Instant::now())
+    evaluate_split(data, split, &params, on_progress, t0)
 }
 
 fn evaluate_split(
     data: &Dataset,
     split: &Split,
-    params: &PipelineParams,
-    on_event: &(dyn Fn(EvalEvent) + Sync),
+    params: &ValidParams,
+    on_progress: ProgressFn<'_>,
     t0: Instant,
 ) -> Result<Evaluation> {
-    let features = SplitFeatures::extract(data, split, params, &|done, total| {
-        on_event(EvalEvent::Features { done, total })
-    })?;
+    let features = SplitFeatures::extract(data, split, params, on_progress)?;
     let feature_seconds = t0.elapsed().as_secs_f64();
     let SplitFeatures {
         speakers,
@@ -156,7 +148,7 @@ fn evaluate_split(
         speakers.clone(),
         data.names.clone(),
         params,
-        &mut |e| on_event(EvalEvent::Train(e)),
+        on_progress,
     )?;
 
     let mut models = Vec::new();
@@ -180,35 +172,23 @@ fn evaluate_split(
         .map(|r| r.model)
         .ok_or_else(|| Error::Training("no model was trained".into()))?;
 
+    // Verification by every embedding the models offer, then the clip vectors.
     let mut verification = Vec::new();
-    let mut verify = |name: &str,
-                      enrolled: &EnrolledSpeakers,
-                      embed: &dyn Fn(&ClipFeatures) -> Result<Vec<f32>>|
-     -> Result<()> {
+    for embedding in trained.embeddings() {
         let queries: Vec<(String, Vec<f32>)> = test_f
             .iter()
             .zip(&y_true)
-            .map(|(f, &c)| Ok((speakers[c].clone(), embed(f)?)))
+            .map(|(f, &c)| Ok((speakers[c].clone(), embedding.embed(f)?.to_vec())))
             .collect::<Result<_>>()?;
-        let trials = verification_trials(enrolled, &queries)?;
+        let trials = verification_trials(embedding.enrolled(), &queries)?;
         let targets = trials.iter().filter(|t| t.target).count();
         verification.push(Verification {
-            embedding: name.to_string(),
+            embedding: embedding.name().to_string(),
             eer: eer(&trials)?,
             det: det_curve(&trials)?,
             trials: (targets, trials.len() - targets),
         });
-        Ok(())
-    };
-    if let (Some(enrolled), Some(g)) = (&trained.enrolled_supervectors, &trained.gmm_ubm) {
-        verify("supervector", enrolled, &|f| {
-            Ok(super::train::supervector_offset(g, f)?.to_vec())
-        })?;
     }
-    verify("clip-vector", &trained.enrolled_clip_vectors, &|f| {
-        let x = clip_matrix([f])?;
-        Ok(trained.clip_scaler.transform(x.view())?.row(0).to_vec())
-    })?;
 
     Ok(Evaluation {
         speakers,

@@ -6,25 +6,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::params::PipelineParams;
+use super::params::{PipelineParams, ValidParams};
 use crate::audio::Audio;
 use crate::dataset::{Dataset, SkipReason, SkippedSpeaker, Split};
 use crate::error::{Error, Result};
 use crate::features::FeatureExtractor;
-
-/// The features of one clip: its 52-dim clip vector (for the MLP, the clip-vector
-/// GMMs and the baselines) and its frame matrix (rows = voiced frames, for the frame
-/// GMMs, the UBM and the speaker embeddings).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ClipFeatures {
-    /// The clip vector.
-    pub clip: Vec<f32>,
-    /// Frame features, one row per frame.
-    pub frames: Array2<f32>,
-}
+pub use crate::models::speaker::{clip_matrix, ClipFeatures};
+use crate::models::speaker::{frames_by_class, subsample_frames, ParamGuard};
+use crate::progress::{Progress, ProgressFn, Stage};
 
 /// Features of the clips that worked and errors of those that did not, each with
 /// the clip's index in the data set.
@@ -39,8 +31,14 @@ pub const SILENCE_PEAK: f32 = 3.162e-4;
 
 /// Extract both kinds of features from one recording. A recording whose peak stays
 /// below [`SILENCE_PEAK`] (-70 dBFS) is [`Error::NoSpeech`]: its "voice" would be
-/// the noise floor of the converter.
-pub fn extract(audio: &Audio, params: &PipelineParams) -> Result<ClipFeatures> {
+/// the noise floor of the converter. `params` are checked unless they are
+/// [`ValidParams`] already.
+pub fn extract(audio: &Audio, params: &impl ParamGuard<PipelineParams>) -> Result<ClipFeatures> {
+    let params = params.checked()?;
+    extract_valid(audio, &params)
+}
+
+fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
     let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
     if !audio.samples.is_empty() && peak < SILENCE_PEAK {
         return Err(Error::NoSpeech(format!(
@@ -58,14 +56,19 @@ pub fn extract(audio: &Audio, params: &PipelineParams) -> Result<ClipFeatures> {
 
 /// Features of many clips of a data set, decoded and extracted in parallel on all
 /// cores. Clips that cannot be read or are unusable (too short, silent, damaged) are
-/// returned apart with their error instead of stopping the run. `on_progress(done,
-/// total)` is called as clips finish, from worker threads.
+/// returned apart with their error instead of stopping the run. `on_progress`
+/// receives [`Progress::Items`] of [`Stage::Features`] as clips finish, from worker
+/// threads.
+///
+/// Errors: invalid `params` (checked unless they are [`ValidParams`]).
 pub fn extract_dataset(
     data: &Dataset,
     indices: &[usize],
-    params: &PipelineParams,
-    on_progress: &(dyn Fn(usize, usize) + Sync),
-) -> Extracted {
+    params: &impl ParamGuard<PipelineParams>,
+    on_progress: ProgressFn<'_>,
+) -> Result<Extracted> {
+    let params = params.checked()?;
+    let params: &ValidParams = &params;
     let done = AtomicUsize::new(0);
     let total = indices.len();
     let results: Vec<(usize, Result<ClipFeatures>)> = indices
@@ -77,7 +80,7 @@ pub fn extract_dataset(
                 .ok_or_else(|| Error::param("indices", format!("no clip {i}")))
                 .and_then(|clip| clip.load())
                 .and_then(|audio| {
-                    extract(&audio, params).map_err(|e| match e {
+                    extract_valid(&audio, params).map_err(|e| match e {
                         // Name the clip in feature errors, which do not know it.
                         Error::TooShort { reason } => Error::TooShort {
                             reason: format!("{}: {reason}", data.clips[i].path.display()),
@@ -85,7 +88,11 @@ pub fn extract_dataset(
                         other => other,
                     })
                 });
-            on_progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+            on_progress(Progress::Items {
+                stage: Stage::Features,
+                done: done.fetch_add(1, Ordering::Relaxed) + 1,
+                total,
+            });
             (i, r)
         })
         .collect();
@@ -97,70 +104,7 @@ pub fn extract_dataset(
             Err(e) => failed.push((i, e)),
         }
     }
-    (ok, failed)
-}
-
-/// Stack the clip vectors of `features` into a matrix, one row per clip: the input of
-/// the MLP, the clip-vector GMMs and the baselines.
-///
-/// ```
-/// use ndarray::Array2;
-/// use speaker_similarity::pipeline::{clip_matrix, ClipFeatures};
-/// # fn main() -> speaker_similarity::Result<()> {
-/// let f = |v: f32| ClipFeatures { clip: vec![v, v + 1.0], frames: Array2::zeros((1, 2)) };
-/// let x = clip_matrix(&[f(0.0), f(5.0)])?;
-/// assert_eq!(x.row(1).to_vec(), vec![5.0, 6.0]);
-/// # Ok(())
-/// # }
-/// ```
-///
-/// Errors: [`Error::Shape`] when the clip vectors differ in length.
-pub fn clip_matrix<'a>(
-    features: impl IntoIterator<Item = &'a ClipFeatures>,
-) -> Result<Array2<f32>> {
-    let rows: Vec<&[f32]> = features.into_iter().map(|f| f.clip.as_slice()).collect();
-    let dim = rows.first().map(|r| r.len()).unwrap_or(0);
-    if rows.iter().any(|r| r.len() != dim) {
-        return Err(Error::Shape("clip vectors of different lengths".into()));
-    }
-    let flat: Vec<f32> = rows.concat();
-    Array2::from_shape_vec((rows.len(), dim), flat).map_err(|e| Error::Shape(e.to_string()))
-}
-
-/// Stack frame matrices (rows = frames).
-pub(crate) fn stack_frames(clips: &[&ClipFeatures]) -> Result<Array2<f32>> {
-    let views: Vec<ArrayView2<f32>> = clips.iter().map(|f| f.frames.view()).collect();
-    if views.is_empty() {
-        return Err(Error::Training("no frames".into()));
-    }
-    ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
-}
-
-/// Every `step`-th frame of all clips, at most `max` frames in all.
-pub(crate) fn subsample_frames(clips: &[&ClipFeatures], max: usize) -> Result<Array2<f32>> {
-    let total: usize = clips.iter().map(|f| f.frames.nrows()).sum();
-    let all = stack_frames(clips)?;
-    if total <= max {
-        return Ok(all);
-    }
-    let step = total.div_ceil(max);
-    Ok(all.slice(ndarray::s![..;step, ..]).to_owned())
-}
-
-/// The frames of each class stacked into one matrix (`out[c]` = all frames of the
-/// clips labelled `c`). Errors when a class has no clip.
-pub(crate) fn frames_by_class(
-    features: &[ClipFeatures],
-    labels: &[usize],
-    n_classes: usize,
-) -> Result<Vec<Array2<f32>>> {
-    let mut groups: Vec<Vec<&ClipFeatures>> = vec![Vec::new(); n_classes];
-    for (f, &l) in features.iter().zip(labels) {
-        if let Some(g) = groups.get_mut(l) {
-            g.push(f);
-        }
-    }
-    groups.iter().map(|g| stack_frames(g)).collect()
+    Ok((ok, failed))
 }
 
 /// The features of a train/test [`Split`] with class labels: what the models train
@@ -179,7 +123,7 @@ pub(crate) fn frames_by_class(
 /// # fn main() -> speaker_similarity::Result<()> {
 /// let data = SynthCorpus::generate(&SynthParams { speakers: 3, clips_per_speaker: 5, ..SynthParams::default() })?;
 /// let split = data.split(&SplitParams::default())?;
-/// let f = SplitFeatures::extract(&data, &split, &PipelineParams::default(), &|_, _| {})?;
+/// let f = SplitFeatures::extract(&data, &split, &PipelineParams::default(), &|_| {})?;
 /// assert_eq!(f.speakers.len(), 3);
 /// assert_eq!(f.x_train()?.dim(), (f.train.len(), 52));
 /// assert_eq!(f.train_frames_by_speaker()?.len(), 3);
@@ -209,21 +153,22 @@ pub struct SplitFeatures {
 }
 
 impl SplitFeatures {
-    /// Extract the features of every clip of `split` (in parallel; `on_progress(done,
-    /// total)` as in [`extract_dataset`]) and label them.
+    /// Extract the features of every clip of `split` (in parallel; `on_progress` as
+    /// in [`extract_dataset`]) and label them.
     ///
-    /// Errors: invalid `params`; [`Error::Dataset`] when no usable test clip is left.
+    /// Errors: invalid `params` (checked unless they are [`ValidParams`]);
+    /// [`Error::Dataset`] when no usable test clip is left.
     pub fn extract(
         data: &Dataset,
         split: &Split,
-        params: &PipelineParams,
-        on_progress: &(dyn Fn(usize, usize) + Sync),
+        params: &impl ParamGuard<PipelineParams>,
+        on_progress: ProgressFn<'_>,
     ) -> Result<SplitFeatures> {
-        params.validate()?;
+        let params = params.checked()?;
         let mut wanted: Vec<usize> = split.train.iter().chain(&split.test).copied().collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let extracted = extract_dataset(data, &wanted, params, on_progress);
+        let extracted = extract_dataset(data, &wanted, &*params, on_progress)?;
         SplitFeatures::from_extracted(data, split, &extracted)
     }
 

@@ -18,18 +18,17 @@
 
 mod evaluate;
 mod extract;
+mod legacy;
 mod params;
 mod predict;
 mod store;
 mod train;
 
-pub use evaluate::{
-    evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
-};
+pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
 pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
 };
-pub use params::{ModelKind, PipelineParams};
-pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
+pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
+pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
-pub use train::{validation_split, SpeakerModels, TrainEvent};
+pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};

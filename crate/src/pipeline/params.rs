@@ -7,93 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::features::{ClipVectorParams, FrameFeatureParams};
-use crate::models::{BaselineKind, GmmInit, GmmParams, MlpParams};
-
-/// A speaker model the pipeline can train and evaluate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ModelKind {
-    /// Neural network on standardised 52-dim clip vectors (the original's model,
-    /// with scaling and best-weight restore).
-    Mlp,
-    /// One 16-component GMM per speaker on raw 52-dim clip vectors: the original
-    /// project's GMM recipe.
-    GmmClip,
-    /// One GMM per speaker on per-frame MFCC + delta (CMVN, voice activity only):
-    /// the classic text-independent speaker model.
-    GmmFrame,
-    /// Universal background model + MAP-adapted speaker models, scored by the
-    /// log-likelihood ratio (Reynolds, Quatieri & Dunn 2000).
-    GmmUbm,
-    /// Baseline: RBF support vector classifier on standardised clip vectors.
-    Svm,
-    /// Baseline: random forest on clip vectors.
-    RandomForest,
-    /// Baseline: 5 nearest neighbours on standardised clip vectors.
-    Knn,
-    /// Baseline: logistic regression on standardised clip vectors.
-    Logistic,
-}
+use crate::models::speaker::{Hyperparams, Valid};
+pub use crate::models::speaker::{ModelKind, ModelSettings};
 
 impl ModelKind {
-    /// The four models of the tutorial, trained by default.
-    pub const MAIN: [ModelKind; 4] = [
-        ModelKind::Mlp,
-        ModelKind::GmmClip,
-        ModelKind::GmmFrame,
-        ModelKind::GmmUbm,
-    ];
-
-    /// Every model, baselines included.
-    pub const ALL: [ModelKind; 8] = [
-        ModelKind::Mlp,
-        ModelKind::GmmClip,
-        ModelKind::GmmFrame,
-        ModelKind::GmmUbm,
-        ModelKind::Svm,
-        ModelKind::RandomForest,
-        ModelKind::Knn,
-        ModelKind::Logistic,
-    ];
-
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Mlp => "mlp",
-            ModelKind::GmmClip => "gmm-clip",
-            ModelKind::GmmFrame => "gmm-frame",
-            ModelKind::GmmUbm => "gmm-ubm",
-            ModelKind::Svm => "svm",
-            ModelKind::RandomForest => "random-forest",
-            ModelKind::Knn => "knn",
-            ModelKind::Logistic => "logistic",
-        }
-    }
-
-    /// One line saying what the model is.
-    pub fn description(self) -> &'static str {
-        match self {
-            ModelKind::Mlp => "neural network on standardised 52-dim clip vectors",
-            ModelKind::GmmClip => "original recipe: 16-component GMM per speaker on clip vectors",
-            ModelKind::GmmFrame => "GMM per speaker on frame MFCC+delta",
-            ModelKind::GmmUbm => "UBM + MAP-adapted speaker GMMs, log-likelihood ratio",
-            ModelKind::Svm => "baseline: RBF SVM on clip vectors",
-            ModelKind::RandomForest => "baseline: random forest on clip vectors",
-            ModelKind::Knn => "baseline: 5-nearest neighbours on clip vectors",
-            ModelKind::Logistic => "baseline: logistic regression on clip vectors",
-        }
-    }
-
-    /// The smartcore baseline this kind stands for, if it is one.
-    pub fn baseline(self) -> Option<BaselineKind> {
-        match self {
-            ModelKind::Svm => Some(BaselineKind::Svc),
-            ModelKind::RandomForest => Some(BaselineKind::RandomForest),
-            ModelKind::Knn => Some(BaselineKind::Knn),
-            ModelKind::Logistic => Some(BaselineKind::LogisticRegression),
-            _ => None,
-        }
-    }
-
     /// Parse a comma-separated list (`"mlp,gmm-ubm"`, `"all"`, `"main"`).
     pub fn parse_list(s: &str) -> Result<Vec<ModelKind>> {
         let mut out = Vec::new();
@@ -124,16 +41,9 @@ impl FromStr for ModelKind {
 
     fn from_str(s: &str) -> Result<Self> {
         let lower = s.trim().to_ascii_lowercase();
-        let alias = match lower.as_str() {
-            "svc" => "svm",
-            "rf" => "random-forest",
-            "logistic-regression" | "lr" => "logistic",
-            "nn" => "mlp",
-            other => other,
-        };
         ModelKind::ALL
             .into_iter()
-            .find(|k| k.name() == alias)
+            .find(|k| k.name() == lower || k.aliases().contains(&lower.as_str()))
             .ok_or_else(|| {
                 Error::param(
                     "models",
@@ -161,26 +71,13 @@ pub struct PipelineParams {
     /// 97.2 % / 95.8 %; frame GMM: 99.3 / 88.2, 100 / 98.2, 98.6 / 97.2. Turn it on
     /// for recordings that each come through a different channel.)
     pub frames: FrameFeatureParams,
-    /// The neural network (default: `MlpParams::default()`, inputs standardised).
-    pub mlp: MlpParams,
     /// Share of each speaker's training clips held out to monitor the MLP for early
     /// stopping (never the test clips). Default 0.2.
     pub validation_fraction: f64,
-    /// The original's per-speaker GMM on clip vectors (default
-    /// `GmmParams::original()`: 16 components, n_init 3).
-    pub gmm_clip: GmmParams,
-    /// Per-speaker GMM on frames (default 32 components, k-means++ initialisation,
-    /// at most 50 EM iterations).
-    pub gmm_frame: GmmParams,
-    /// The universal background model (default 128 components, k-means++
-    /// initialisation, at most 50 EM iterations).
-    pub ubm: GmmParams,
-    /// At most this many frames (evenly spaced over the training clips) train the
-    /// UBM. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
-    pub ubm_max_frames: usize,
-    /// MAP relevance factor r: a component's mean moves toward the speaker's data
-    /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
-    pub relevance_factor: f64,
+    /// Every model's hyperparameters, one field per model (see [`ModelSettings`]
+    /// for the defaults): `settings.mlp`, `settings.gmm_clip`, `settings.gmm_frame`,
+    /// `settings.gmm_ubm` (UBM, frames, relevance factor), ...
+    pub settings: ModelSettings,
     /// Models to train. Default [`ModelKind::MAIN`].
     pub models: Vec<ModelKind>,
     /// Seed for every random choice (splits, initialisations, shuffles). Default 42.
@@ -195,57 +92,31 @@ impl Default for PipelineParams {
                 cmvn: false,
                 ..FrameFeatureParams::default()
             },
-            mlp: MlpParams::default(),
             validation_fraction: 0.2,
-            gmm_clip: GmmParams::original(),
-            gmm_frame: GmmParams {
-                n_components: 32,
-                max_iter: 50,
-                init: GmmInit::KMeansPlusPlus,
-                ..GmmParams::default()
-            },
-            ubm: GmmParams {
-                n_components: 128,
-                max_iter: 50,
-                init: GmmInit::KMeansPlusPlus,
-                ..GmmParams::default()
-            },
-            ubm_max_frames: 50_000,
-            relevance_factor: 16.0,
+            settings: ModelSettings::default(),
             models: ModelKind::MAIN.to_vec(),
             seed: 42,
         }
     }
 }
 
+/// Pipeline parameters whose check passed: what [`evaluate`](super::evaluate),
+/// [`extract`](super::extract), [`SplitFeatures::extract`](super::SplitFeatures)
+/// and [`SpeakerModels::train`](super::SpeakerModels::train) pass on to each other,
+/// so they are checked once, where they enter. Make one with
+/// [`PipelineParams::check`]; it reads like a [`PipelineParams`].
+pub type ValidParams = Valid<PipelineParams>;
+
 impl PipelineParams {
-    /// Check every field (and the nested parameter structs).
+    /// Check every field (and every model's hyperparameters).
     pub fn validate(&self) -> Result<()> {
         self.clip.validate()?;
         self.frames.validate()?;
-        self.mlp.validate()?;
-        self.gmm_clip.validate()?;
-        self.gmm_frame.validate()?;
-        self.ubm.validate()?;
+        self.settings.validate()?;
         if !(self.validation_fraction > 0.0 && self.validation_fraction < 1.0) {
             return Err(Error::param(
                 "validation_fraction",
                 format!("must be in (0, 1), got {}", self.validation_fraction),
-            ));
-        }
-        if self.ubm_max_frames < self.ubm.n_components {
-            return Err(Error::param(
-                "ubm_max_frames",
-                format!(
-                    "{} frames cannot train {} UBM components",
-                    self.ubm_max_frames, self.ubm.n_components
-                ),
-            ));
-        }
-        if !(self.relevance_factor.is_finite() && self.relevance_factor >= 0.0) {
-            return Err(Error::param(
-                "relevance_factor",
-                format!("must be >= 0, got {}", self.relevance_factor),
             ));
         }
         if self.models.is_empty() {
@@ -254,8 +125,19 @@ impl PipelineParams {
         Ok(())
     }
 
+    /// The checked parameters.
+    pub fn check(self) -> Result<ValidParams> {
+        Hyperparams::check(self)
+    }
+
     /// Whether `kind` is among the models to train.
     pub fn wants(&self, kind: ModelKind) -> bool {
         self.models.contains(&kind)
+    }
+}
+
+impl Hyperparams for PipelineParams {
+    fn validate(&self) -> Result<()> {
+        PipelineParams::validate(self)
     }
 }

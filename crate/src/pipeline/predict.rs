@@ -1,14 +1,14 @@
 //! Using trained models: who is speaking, and whom does the voice resemble.
 
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::extract::clip_matrix;
 use super::extract::{extract, ClipFeatures};
 use super::params::ModelKind;
 use super::train::SpeakerModels;
 use crate::audio::Audio;
 use crate::error::{Error, Result};
+use crate::models::speaker::{ClipBatch, ScoreUnit, Scores};
 use crate::similarity::Similar;
 
 /// One model's answer for one recording.
@@ -20,9 +20,9 @@ pub struct Guess {
     pub speaker: String,
     /// Its display name.
     pub name: String,
-    /// The model's score for that speaker: the probability for the MLP, the mean
-    /// per-frame log-likelihood (ratio, for GMM-UBM) for the frame GMMs, the
-    /// log-likelihood for the clip-vector GMM; absent for the baselines.
+    /// The model's score for that speaker (see [`ScoreUnit`]): the probability for
+    /// the MLP, the mean per-frame log-likelihood (ratio, for GMM-UBM) for the frame
+    /// GMMs, the log-likelihood for the clip-vector GMM; absent for the baselines.
     pub score: Option<f64>,
 }
 
@@ -65,130 +65,102 @@ pub struct RecordingPrediction {
     pub overall: Prediction,
 }
 
-fn argmax(v: impl IntoIterator<Item = f64>) -> (usize, f64) {
-    v.into_iter()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |best, (i, s)| {
-            if s > best.1 {
-                (i, s)
-            } else {
-                best
-            }
-        })
-}
+/// Every model's scores for a batch of clips, in [`ModelKind`] order.
+pub type ModelScores = Vec<(ModelKind, Scores)>;
 
 impl SpeakerModels {
-    fn guess(&self, model: ModelKind, class: usize, score: Option<f64>) -> Guess {
-        let speaker = self.speakers[class].clone();
-        Guess {
-            model,
-            name: self.display_name(&speaker).to_string(),
-            speaker,
-            score,
-        }
-    }
-
     /// The model whose answer is shown as "the GMM's": GMM-UBM when trained, else the
     /// frame GMM, else the clip-vector GMM.
     pub fn headline_gmm(&self) -> Option<ModelKind> {
         [ModelKind::GmmUbm, ModelKind::GmmFrame, ModelKind::GmmClip]
             .into_iter()
-            .find(|k| self.kinds().contains(k))
+            .find(|k| self.get(*k).is_some())
+    }
+
+    /// Class scores of every trained model for every clip: the one scoring path that
+    /// evaluation, prediction, segments, the command line and the web app use.
+    pub fn scores(&self, clips: &[ClipFeatures]) -> Result<ModelScores> {
+        let batch = ClipBatch::new(clips)?;
+        self.models
+            .iter()
+            .map(|m| {
+                let s = if batch.is_empty() {
+                    Scores {
+                        unit: ScoreUnit::Vote,
+                        values: Array2::zeros((0, self.speakers.len())),
+                    }
+                } else {
+                    m.model().scores(&batch)?
+                };
+                if s.values.dim() != (batch.len(), self.speakers.len()) {
+                    return Err(Error::Shape(format!(
+                        "{} gave {:?} scores for {} clips and {} speakers",
+                        m.kind(),
+                        s.values.dim(),
+                        batch.len(),
+                        self.speakers.len()
+                    )));
+                }
+                Ok((m.kind(), s))
+            })
+            .collect()
     }
 
     /// Class predicted by every trained model for each clip, in bulk: `(model,
-    /// predicted class per clip)` in [`ModelKind`] order.
+    /// predicted class per clip)` in [`ModelKind`] order (the argmax of
+    /// [`SpeakerModels::scores`]).
     pub fn predict_classes(&self, clips: &[ClipFeatures]) -> Result<Vec<(ModelKind, Vec<usize>)>> {
-        if clips.is_empty() {
-            return Ok(self.kinds().into_iter().map(|k| (k, Vec::new())).collect());
-        }
-        let x = clip_matrix(clips)?;
-        let frames: Vec<ArrayView2<f32>> = clips.iter().map(|c| c.frames.view()).collect();
-        let mut out = Vec::new();
-        if let Some(m) = &self.mlp {
-            out.push((ModelKind::Mlp, m.predict(x.view())?));
-        }
-        if let Some(g) = &self.gmm_clip {
-            out.push((ModelKind::GmmClip, g.predict_rows(x.view())?));
-        }
-        if let Some(g) = &self.gmm_frame {
-            out.push((ModelKind::GmmFrame, g.predict_clips(&frames)?));
-        }
-        if let Some(g) = &self.gmm_ubm {
-            out.push((ModelKind::GmmUbm, g.predict_clips(&frames)?));
-        }
-        if !self.baselines.is_empty() {
-            let xs = self.clip_scaler.transform(x.view())?;
-            for (kind, b) in &self.baselines {
-                out.push((*kind, b.predict(xs.view())?));
-            }
-        }
-        Ok(out)
+        Ok(self
+            .scores(clips)?
+            .into_iter()
+            .map(|(k, s)| (k, s.predictions()))
+            .collect())
     }
 
-    /// The embedding of a recording in the space of the enrolled speakers: its MAP
-    /// supervector when the UBM is trained, else its standardised clip vector.
-    pub fn embedding(&self, features: &ClipFeatures) -> Result<Array1<f32>> {
-        match &self.gmm_ubm {
-            Some(g) => super::train::supervector_offset(g, features),
-            None => {
-                let x = clip_matrix([features])?;
-                Ok(self.clip_scaler.transform(x.view())?.row(0).to_owned())
-            }
-        }
+    /// The embedding of a recording in the space of the enrolled speakers (see
+    /// [`SpeakerModels::embedding`]): its MAP supervector when the UBM is trained,
+    /// else its standardised clip vector.
+    pub fn embed(&self, features: &ClipFeatures) -> Result<Array1<f32>> {
+        self.embedding().embed(features)
     }
 
-    /// The `k` enrolled speakers most similar to a recording's features.
+    /// The `k` enrolled speakers most similar to a recording's features (by display
+    /// name), through [`SpeakerModels::embedding`].
     pub fn most_similar(&self, features: &ClipFeatures, k: usize) -> Result<Vec<Similar>> {
-        let e = self.embedding(features)?;
-        let enrolled = self
-            .enrolled_supervectors
-            .as_ref()
-            .filter(|_| self.gmm_ubm.is_some())
-            .unwrap_or(&self.enrolled_clip_vectors);
-        let mut ranked = enrolled.most_similar(e.as_slice().unwrap_or(&e.to_vec()), k)?;
+        let embedding = self.embedding();
+        let e = embedding.embed(features)?;
+        let mut ranked = embedding
+            .enrolled()
+            .most_similar(e.as_slice().unwrap_or(&e.to_vec()), k)?;
         for s in ranked.iter_mut() {
             s.speaker = self.display_name(&s.speaker).to_string();
         }
         Ok(ranked)
     }
 
+    /// Every model's answer for each clip, from its scores.
+    fn guesses(&self, scores: &ModelScores, clip: usize) -> Vec<Guess> {
+        scores
+            .iter()
+            .map(|(model, s)| {
+                let (class, value) = s.best()[clip];
+                let speaker = self.speakers[class].clone();
+                Guess {
+                    model: *model,
+                    name: self.display_name(&speaker).to_string(),
+                    speaker,
+                    score: s.unit.shown(value),
+                }
+            })
+            .collect()
+    }
+
     /// Every model's answer for one recording's features, and its `k` most similar
     /// enrolled speakers (by display name).
     pub fn predict(&self, features: &ClipFeatures, k: usize) -> Result<Prediction> {
-        let x = clip_matrix([features])?;
-        let mut guesses = Vec::new();
-        if let Some(m) = &self.mlp {
-            let p = m.predict_proba(x.view())?;
-            let (c, s) = argmax(p.row(0).iter().map(|&v| v as f64));
-            guesses.push(self.guess(ModelKind::Mlp, c, Some(s)));
-        }
-        if let Some(g) = &self.gmm_clip {
-            let s = g.scores_rows(x.view())?;
-            let (c, v) = argmax(s.row(0).iter().copied());
-            guesses.push(self.guess(ModelKind::GmmClip, c, Some(v)));
-        }
-        let frames = [features.frames.view()];
-        let n_frames = features.frames.nrows().max(1) as f64;
-        if let Some(g) = &self.gmm_frame {
-            let s = g.scores_clips(&frames)?;
-            let (c, v) = argmax(s.row(0).iter().copied());
-            guesses.push(self.guess(ModelKind::GmmFrame, c, Some(v / n_frames)));
-        }
-        if let Some(g) = &self.gmm_ubm {
-            let s = g.scores_clips(&frames)?;
-            let (c, v) = argmax(s.row(0).iter().copied());
-            guesses.push(self.guess(ModelKind::GmmUbm, c, Some(v)));
-        }
-        if !self.baselines.is_empty() {
-            let xs = self.clip_scaler.transform(x.view())?;
-            for (kind, b) in &self.baselines {
-                let c = b.predict(xs.view())?[0];
-                guesses.push(self.guess(*kind, c, None));
-            }
-        }
+        let scores = self.scores(std::slice::from_ref(features))?;
         Ok(Prediction {
-            guesses,
+            guesses: self.guesses(&scores, 0),
             similar: self.most_similar(features, k)?,
         })
     }

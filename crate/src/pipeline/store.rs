@@ -22,8 +22,15 @@ pub const HISTORY_FILE: &str = "history.json";
 
 impl Persist for SpeakerModels {
     const KIND: &'static str = "SpeakerModels";
+    /// Version 2: the models as a list of tagged [`TrainedModel`](crate::models::TrainedModel)s
+    /// (version 1 had one field per model).
+    const VERSION: u64 = 2;
     fn check(&self) -> Result<()> {
         self.validate()
+    }
+    /// Version 1 is converted (see `pipeline::legacy`).
+    fn upgrade(version: u64, model: &serde_json::Value) -> Option<Result<Self>> {
+        (version == 1).then(|| super::legacy::from_v1(model))
     }
 }
 
@@ -71,7 +78,7 @@ impl SpeakerModels {
         let written = (|| -> Result<()> {
             std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
             persist::save(tmp.join(MODELS_FILE), self)?;
-            if let Some(h) = &self.history {
+            if let Some(h) = self.history() {
                 let json = serde_json::to_string_pretty(h)
                     .map_err(|e| Error::Training(format!("cannot serialise history: {e}")))?;
                 std::fs::write(tmp.join(HISTORY_FILE), json).map_err(io(&tmp))?;

@@ -3,103 +3,67 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::Array1;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{clip_matrix, frames_by_class, subsample_frames, ClipFeatures};
-use super::params::{ModelKind, PipelineParams};
+use super::extract::{clip_matrix, ClipFeatures};
+use super::params::{ModelKind, PipelineParams, ValidParams};
 use crate::error::{Error, Result};
-use crate::models::{
-    Baseline, EpochLog, GmmClassifier, GmmParams, GmmUbmClassifier, History, Mlp, StandardScaler,
-    Ubm,
-};
+use crate::models::speaker::{ParamGuard, SpeakerEmbedding, TrainedModel, TrainingSet, Valid};
+use crate::models::{History, StandardScaler};
+use crate::progress::{Progress, ProgressFn};
 use crate::similarity::EnrolledSpeakers;
 
-/// What training reports as it goes (for progress bars and notebook output).
-#[derive(Debug, Clone, PartialEq)]
-pub enum TrainEvent {
-    /// A model's training starts.
-    Started(ModelKind),
-    /// The MLP finished an epoch.
-    Epoch(EpochLog),
-    /// A model is trained, in so many seconds.
-    Finished(ModelKind, f64),
-    /// A baseline could not be trained on this data and was left out (the reason).
-    Skipped(ModelKind, String),
+/// The simple speaker embedding every model set has: a clip's standardised clip
+/// vector; a speaker's, the mean over its training clips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipVectorEmbedding {
+    /// Standardises clip vectors (fitted on the training clips).
+    pub scaler: StandardScaler,
+    /// The speakers, by mean standardised clip vector.
+    pub enrolled: EnrolledSpeakers,
 }
 
-/// Every trained model of a speaker set, with what is needed to use them: the
-/// speakers, their display names, the clip-vector scaler and the enrolled speaker
-/// embeddings for similarity ranking. Saved and loaded as one model directory
-/// (see [`SpeakerModels::save`]).
+impl SpeakerEmbedding for ClipVectorEmbedding {
+    fn name(&self) -> &'static str {
+        "clip-vector"
+    }
+
+    fn embed(&self, clip: &ClipFeatures) -> Result<Array1<f32>> {
+        let x = clip_matrix([clip])?;
+        Ok(self.scaler.transform(x.view())?.row(0).to_owned())
+    }
+
+    fn enrolled(&self) -> &EnrolledSpeakers {
+        &self.enrolled
+    }
+}
+
+/// Every trained model of one speaker set, with what is needed to use them: the
+/// speakers, their display names, the feature settings and the speaker embeddings.
+/// Saved as a model directory ([`SpeakerModels::save`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpeakerModels {
-    /// Speaker ids; class index `c` is `speakers[c]`.
+    /// Speaker ids, in class order.
     pub speakers: Vec<String>,
-    /// Display names (celebrity names from VoxCeleb's meta file, for instance).
+    /// Display names by speaker id (from VoxCeleb's meta file, for instance).
     pub names: BTreeMap<String, String>,
     /// Training clips per speaker, in class order.
     pub clip_counts: Vec<usize>,
-    /// The settings the models were trained with.
-    pub params: PipelineParams,
-    /// Standardises clip vectors for the baselines and the clip-vector embeddings.
-    pub clip_scaler: StandardScaler,
-    /// The neural network, when trained.
-    pub mlp: Option<Mlp>,
-    /// The neural network's training history.
-    pub history: Option<History>,
-    /// Per-speaker GMMs on clip vectors (the original recipe), when trained.
-    pub gmm_clip: Option<GmmClassifier>,
-    /// Per-speaker GMMs on frames, when trained.
-    pub gmm_frame: Option<GmmClassifier>,
-    /// UBM and MAP-adapted speaker models, when trained.
-    pub gmm_ubm: Option<GmmUbmClassifier>,
-    /// smartcore baselines, when asked for.
-    pub baselines: Vec<(ModelKind, Baseline)>,
-    /// Enrolled speakers by MAP supervector (when the UBM is trained).
-    pub enrolled_supervectors: Option<EnrolledSpeakers>,
-    /// Enrolled speakers by mean standardised clip vector (always available).
-    pub enrolled_clip_vectors: EnrolledSpeakers,
+    /// The settings the models were trained with (checked again when loaded).
+    pub params: ValidParams,
+    /// The clip-vector embedding (always available).
+    pub clip_vectors: ClipVectorEmbedding,
+    /// The trained models, in [`ModelKind`] order, one per kind.
+    pub models: Vec<TrainedModel>,
     /// Training time per model, in seconds.
     pub train_seconds: BTreeMap<ModelKind, f64>,
-    /// Baselines asked for but not trainable on this data, with the reason.
-    #[serde(default)]
+    /// Optional models (baselines) asked for but not trainable on this data, with
+    /// the reason.
     pub skipped_models: Vec<(ModelKind, String)>,
-}
-
-/// The mean of the rows of each class (rows = embeddings, one per clip).
-fn class_means<'a>(
-    rows: impl Iterator<Item = ArrayView1<'a, f32>>,
-    labels: &[usize],
-    counts: &[usize],
-) -> Result<Array2<f32>> {
-    let mut means: Option<Array2<f32>> = None;
-    for (row, &l) in rows.zip(labels) {
-        let m = means.get_or_insert_with(|| Array2::zeros((counts.len(), row.len())));
-        if row.len() != m.ncols() {
-            return Err(Error::Shape("embeddings of different lengths".into()));
-        }
-        let mut r = m.row_mut(l);
-        r += &row;
-    }
-    let mut means = means.ok_or_else(|| Error::Training("no embeddings".into()))?;
-    for (mut m, &n) in means.rows_mut().into_iter().zip(counts) {
-        m /= n.max(1) as f32;
-    }
-    Ok(means)
-}
-
-/// The embedding of one clip in GMM-UBM space: the KL-normalised offset of its
-/// MAP-adapted means from the UBM's (the speaker-specific part of the supervector).
-pub(crate) fn supervector_offset(clf: &GmmUbmClassifier, f: &ClipFeatures) -> Result<Array1<f32>> {
-    let adapted = clf
-        .ubm()
-        .map_adapt(f.frames.view(), clf.relevance_factor())?;
-    clf.ubm().supervector_offset(&adapted)
 }
 
 /// Split training rows per class into (fit, validation) index lists for early
@@ -145,190 +109,72 @@ impl SpeakerModels {
     /// Train the models named in `params.models` on clips with class labels
     /// (`labels[i]` in `0..speakers.len()`; every speaker needs at least two clips).
     /// `names` maps speaker ids to display names (missing ones show the id).
+    /// `params` are checked unless they are [`ValidParams`] already; `on_progress`
+    /// receives [`Progress::Started`], [`Progress::Epoch`], [`Progress::Finished`]
+    /// and [`Progress::Skipped`].
     pub fn train(
         features: &[ClipFeatures],
         labels: &[usize],
         speakers: Vec<String>,
         names: BTreeMap<String, String>,
-        params: &PipelineParams,
-        on_event: &mut dyn FnMut(TrainEvent),
+        params: &impl ParamGuard<PipelineParams>,
+        on_progress: ProgressFn<'_>,
     ) -> Result<SpeakerModels> {
-        params.validate()?;
-        let k = speakers.len();
-        if k < 2 {
-            return Err(Error::Training(format!(
-                "need at least 2 speakers to train, got {k}"
-            )));
-        }
-        if features.len() != labels.len() {
-            return Err(Error::Shape(format!(
-                "{} feature sets for {} labels",
-                features.len(),
-                labels.len()
-            )));
-        }
-        if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
-            return Err(Error::param(
-                "labels",
-                format!("label {bad} but {k} speakers"),
-            ));
-        }
-        let mut clip_counts = vec![0usize; k];
-        for &l in labels {
-            clip_counts[l] += 1;
-        }
-        if let Some(c) = clip_counts.iter().position(|&n| n < 2) {
-            return Err(Error::Training(format!(
-                "speaker `{}` has {} training clip(s); at least 2 are needed",
-                speakers[c], clip_counts[c]
-            )));
-        }
-
-        let x = clip_matrix(features)?;
-        let clip_scaler = StandardScaler::fit(x.view())?;
-        let xs = clip_scaler.transform(x.view())?;
-        let mut train_seconds = BTreeMap::new();
+        let params = params.checked()?.into_owned();
+        let data = TrainingSet::new(
+            features,
+            labels,
+            &speakers,
+            params.seed,
+            params.validation_fraction,
+        )?;
 
         // Mean standardised clip vector per speaker: the simple embedding.
-        let means = class_means(xs.rows().into_iter(), labels, &clip_counts)?;
-        let enrolled_clip_vectors = EnrolledSpeakers::enroll(speakers.clone(), means.view(), true)?;
+        let x = data.clip_vectors();
+        let scaler = StandardScaler::fit(x)?;
+        let xs = scaler.transform(x)?;
+        let means = data.speaker_means(xs.rows().into_iter())?;
+        let clip_vectors = ClipVectorEmbedding {
+            scaler,
+            enrolled: EnrolledSpeakers::enroll(speakers.clone(), means.view(), true)?,
+        };
 
-        let mut mlp = None;
-        let mut history = None;
-        if params.wants(ModelKind::Mlp) {
-            on_event(TrainEvent::Started(ModelKind::Mlp));
-            let t = Instant::now();
-            let (fit_idx, val_idx) =
-                validation_split(labels, k, params.validation_fraction, params.seed);
-            let xf = x.select(Axis(0), &fit_idx);
-            let yf: Vec<usize> = fit_idx.iter().map(|&i| labels[i]).collect();
-            let xv = x.select(Axis(0), &val_idx);
-            let yv: Vec<usize> = val_idx.iter().map(|&i| labels[i]).collect();
-            let mut p = params.mlp.clone();
-            p.seed = params.seed;
-            let validation = if val_idx.is_empty() {
-                p.patience = None;
-                None
-            } else {
-                Some((xv.view(), yv.as_slice()))
-            };
-            let (m, h) = Mlp::fit(xf.view(), &yf, k, validation, &p, &mut |log| {
-                on_event(TrainEvent::Epoch(log.clone()));
-                true
-            })?;
-            mlp = Some(m);
-            history = Some(h);
-            let s = t.elapsed().as_secs_f64();
-            train_seconds.insert(ModelKind::Mlp, s);
-            on_event(TrainEvent::Finished(ModelKind::Mlp, s));
-        }
-
-        let mut gmm_clip = None;
-        if params.wants(ModelKind::GmmClip) {
-            on_event(TrainEvent::Started(ModelKind::GmmClip));
-            let t = Instant::now();
-            // scikit-learn refuses fewer samples than components: cap the number of
-            // components at the smallest speaker's clip count.
-            let fewest = *clip_counts.iter().min().unwrap_or(&1);
-            let p = GmmParams {
-                n_components: params.gmm_clip.n_components.min(fewest),
-                seed: params.seed,
-                ..params.gmm_clip.clone()
-            };
-            gmm_clip = Some(GmmClassifier::fit_rows(x.view(), labels, &speakers, &p)?);
-            let s = t.elapsed().as_secs_f64();
-            train_seconds.insert(ModelKind::GmmClip, s);
-            on_event(TrainEvent::Finished(ModelKind::GmmClip, s));
-        }
-
-        let mut gmm_frame = None;
-        if params.wants(ModelKind::GmmFrame) {
-            on_event(TrainEvent::Started(ModelKind::GmmFrame));
-            let t = Instant::now();
-            let stacked = frames_by_class(features, labels, k)?;
-            let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
-            let p = GmmParams {
-                seed: params.seed,
-                ..params.gmm_frame.clone()
-            };
-            gmm_frame = Some(GmmClassifier::fit(&views, &speakers, &p)?);
-            let s = t.elapsed().as_secs_f64();
-            train_seconds.insert(ModelKind::GmmFrame, s);
-            on_event(TrainEvent::Finished(ModelKind::GmmFrame, s));
-        }
-
-        let mut gmm_ubm = None;
-        let mut enrolled_supervectors = None;
-        if params.wants(ModelKind::GmmUbm) {
-            on_event(TrainEvent::Started(ModelKind::GmmUbm));
-            let t = Instant::now();
-            let all: Vec<&ClipFeatures> = features.iter().collect();
-            let pooled = subsample_frames(&all, params.ubm_max_frames)?;
-            let p = GmmParams {
-                seed: params.seed,
-                ..params.ubm.clone()
-            };
-            let ubm = Ubm::fit(pooled.view(), &p)?;
-            let stacked = frames_by_class(features, labels, k)?;
-            let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
-            let clf = GmmUbmClassifier::fit(ubm, &views, &speakers, params.relevance_factor)?;
-            // A speaker's embedding is the mean of its clips' embeddings, each made
-            // exactly as a query's is, so enrolment and queries are comparable.
-            let per_clip: Vec<Array1<f32>> = features
-                .par_iter()
-                .map(|f| supervector_offset(&clf, f))
-                .collect::<Result<_>>()?;
-            let means = class_means(per_clip.iter().map(|v| v.view()), labels, &clip_counts)?;
-            enrolled_supervectors = Some(EnrolledSpeakers::enroll(
-                speakers.clone(),
-                means.view(),
-                true,
-            )?);
-            gmm_ubm = Some(clf);
-            let s = t.elapsed().as_secs_f64();
-            train_seconds.insert(ModelKind::GmmUbm, s);
-            on_event(TrainEvent::Finished(ModelKind::GmmUbm, s));
-        }
-
-        let mut baselines = Vec::new();
+        // The settings were checked with the parameters, so they are valid.
+        let settings = Valid::assume_valid(params.settings.clone());
+        let mut models = Vec::new();
+        let mut train_seconds = BTreeMap::new();
         let mut skipped_models = Vec::new();
         for kind in ModelKind::ALL {
-            let Some(b) = kind.baseline() else { continue };
             if !params.wants(kind) {
                 continue;
             }
-            on_event(TrainEvent::Started(kind));
+            on_progress(Progress::Started(kind));
             let t = Instant::now();
-            // Baselines are comparisons: one that cannot be fitted on this data (too
-            // few clips for smartcore's SVC, say) is reported and left out.
-            match Baseline::fit(b, xs.view(), labels) {
-                Ok(fitted) => {
-                    baselines.push((kind, fitted));
+            match TrainedModel::fit(kind, &data, &settings, on_progress) {
+                Ok(m) => {
                     let s = t.elapsed().as_secs_f64();
+                    models.push(m);
                     train_seconds.insert(kind, s);
-                    on_event(TrainEvent::Finished(kind, s));
+                    on_progress(Progress::Finished(kind, s));
                 }
-                Err(e) => {
-                    on_event(TrainEvent::Skipped(kind, e.to_string()));
+                // Baselines are comparisons: one that cannot be fitted on this data
+                // (too few clips for smartcore's SVC, say) is reported and left out.
+                Err(e) if kind.optional() => {
+                    on_progress(Progress::Skipped(kind, e.to_string()));
                     skipped_models.push((kind, e.to_string()));
                 }
+                Err(e) => return Err(e),
             }
         }
 
+        let clip_counts = data.clip_counts.clone();
         Ok(SpeakerModels {
             speakers,
             names,
             clip_counts,
-            params: params.clone(),
-            clip_scaler,
-            mlp,
-            history,
-            gmm_clip,
-            gmm_frame,
-            gmm_ubm,
-            baselines,
-            enrolled_supervectors,
-            enrolled_clip_vectors,
+            params,
+            clip_vectors,
+            models,
             train_seconds,
             skipped_models,
         })
@@ -344,21 +190,38 @@ impl SpeakerModels {
 
     /// The models this set holds, in [`ModelKind`] order.
     pub fn kinds(&self) -> Vec<ModelKind> {
-        let mut out = Vec::new();
-        if self.mlp.is_some() {
-            out.push(ModelKind::Mlp);
-        }
-        if self.gmm_clip.is_some() {
-            out.push(ModelKind::GmmClip);
-        }
-        if self.gmm_frame.is_some() {
-            out.push(ModelKind::GmmFrame);
-        }
-        if self.gmm_ubm.is_some() {
-            out.push(ModelKind::GmmUbm);
-        }
-        out.extend(self.baselines.iter().map(|(k, _)| *k));
+        self.models.iter().map(TrainedModel::kind).collect()
+    }
+
+    /// The trained model of one kind, if this set holds it.
+    pub fn get(&self, kind: ModelKind) -> Option<&TrainedModel> {
+        self.models.iter().find(|m| m.kind() == kind)
+    }
+
+    /// The embedding similarity ranks with: the first model (in [`ModelKind`]
+    /// order) that offers one — GMM-UBM's supervectors — else the clip vectors.
+    pub fn embedding(&self) -> &dyn SpeakerEmbedding {
+        self.models
+            .iter()
+            .find_map(|m| m.model().embedding())
+            .unwrap_or(&self.clip_vectors)
+    }
+
+    /// Every embedding the set offers: the models' (in [`ModelKind`] order), then
+    /// the clip vectors.
+    pub fn embeddings(&self) -> Vec<&dyn SpeakerEmbedding> {
+        let mut out: Vec<&dyn SpeakerEmbedding> = self
+            .models
+            .iter()
+            .filter_map(|m| m.model().embedding())
+            .collect();
+        out.push(&self.clip_vectors);
         out
+    }
+
+    /// The training history of the first model that has one (the MLP's).
+    pub fn history(&self) -> Option<&History> {
+        self.models.iter().find_map(|m| m.model().history())
     }
 
     /// Check that the parts agree (used after loading a model directory).
@@ -371,50 +234,22 @@ impl SpeakerModels {
                 self.clip_counts.len()
             ));
         }
-        self.params.validate()?;
-        self.clip_scaler.validate()?;
-        let dim = self.clip_scaler.n_features();
-        if let Some(m) = &self.mlp {
-            m.validate()?;
-            if m.n_classes() != k || m.n_features() != dim {
-                return bad("the MLP does not fit the speakers or clip vectors".into());
-            }
+        self.clip_vectors.scaler.validate()?;
+        let dim = self.clip_vectors.scaler.n_features();
+        if self.clip_vectors.enrolled.names() != self.speakers.as_slice() {
+            return bad("enrolled speakers differ from the model's".into());
         }
-        for (name, g) in [("gmm-clip", &self.gmm_clip), ("gmm-frame", &self.gmm_frame)] {
-            if let Some(g) = g {
-                g.validate()?;
-                if g.names() != self.speakers.as_slice() {
-                    return bad(format!("{name} speakers differ from the model's"));
-                }
-            }
-        }
-        if let Some(g) = &self.gmm_ubm {
-            g.validate()?;
-            if g.names() != self.speakers.as_slice() {
-                return bad("gmm-ubm speakers differ from the model's".into());
-            }
-        }
-        if let Some(g) = &self.gmm_clip {
-            if g.models().first().map(|m| m.n_features()) != Some(dim) {
-                return bad("gmm-clip does not fit the clip vectors".into());
-            }
-        }
-        for (_, b) in &self.baselines {
-            b.validate()?;
-        }
-        for e in [
-            Some(&self.enrolled_clip_vectors),
-            self.enrolled_supervectors.as_ref(),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            if e.names() != self.speakers.as_slice() {
-                return bad("enrolled speakers differ from the model's".into());
-            }
-        }
-        if self.enrolled_clip_vectors.dim() != dim {
+        if self.clip_vectors.enrolled.dim() != dim {
             return bad("clip-vector embeddings do not fit the clip vectors".into());
+        }
+        let kinds = self.kinds();
+        if kinds.windows(2).any(|w| w[0] >= w[1]) {
+            return bad("models out of order or held twice".into());
+        }
+        for m in &self.models {
+            m.model()
+                .validate(&self.speakers, dim)
+                .map_err(|e| Error::Shape(format!("{}: {e}", m.kind())))?;
         }
         Ok(())
     }

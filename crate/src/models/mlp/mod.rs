@@ -46,6 +46,9 @@ use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+use crate::models::speaker::ModelKind;
+use crate::progress::{Progress, ProgressFn};
+
 /// Gradients of one dense layer: (∂L/∂W, ∂L/∂b).
 pub type LayerGrads = (Array2<f32>, Array1<f32>);
 
@@ -173,7 +176,8 @@ impl MlpParams {
     }
 }
 
-/// Metrics of one epoch, given to the `on_epoch` callback of [`Mlp::fit`].
+/// Metrics of one epoch, in [`Progress::Epoch`] of [`Mlp::fit`] and given to the
+/// callback of [`Mlp::fit_until`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochLog {
     /// Epoch number, from 1.
@@ -279,14 +283,31 @@ const CONTIGUOUS: &str = "training buffers and weights are owned standard-layout
 impl Mlp {
     /// Train a network on `x` (rows = samples) with class indices `y` in
     /// `0..n_classes`. `validation` enables validation metrics and early stopping.
-    /// `on_epoch` is called after every epoch; returning `false` stops training.
+    /// `on_progress` receives a [`Progress::Epoch`] after every epoch.
     pub fn fit(
         x: ArrayView2<f32>,
         y: &[usize],
         n_classes: usize,
         validation: Option<(ArrayView2<f32>, &[usize])>,
         params: &MlpParams,
-        on_epoch: &mut dyn FnMut(&EpochLog) -> bool,
+        on_progress: ProgressFn<'_>,
+    ) -> Result<(Mlp, History)> {
+        Self::fit_until(x, y, n_classes, validation, params, &mut |log| {
+            on_progress(Progress::Epoch(ModelKind::Mlp, log.clone()));
+            true
+        })
+    }
+
+    /// [`Mlp::fit`] that the caller can stop: `keep_going` is called after every
+    /// epoch with its metrics, and training stops (keeping the history so far, with
+    /// `stopped_early` set) when it returns `false`.
+    pub fn fit_until(
+        x: ArrayView2<f32>,
+        y: &[usize],
+        n_classes: usize,
+        validation: Option<(ArrayView2<f32>, &[usize])>,
+        params: &MlpParams,
+        keep_going: &mut dyn FnMut(&EpochLog) -> bool,
     ) -> Result<(Mlp, History)> {
         params.validate()?;
         super::check_matrix(x, "MLP training data")?;
@@ -373,7 +394,7 @@ impl Mlp {
                 history.val_loss.push(vl);
                 history.val_accuracy.push(va);
             }
-            let mut stop = !on_epoch(&log);
+            let mut stop = !keep_going(&log);
             if let Some(patience) = early {
                 let current = match params.monitor {
                     Monitor::ValAccuracy => log.val_accuracy.unwrap_or(0.0),

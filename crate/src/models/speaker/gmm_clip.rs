@@ -1,0 +1,71 @@
+//! `gmm-clip`: the original project's recipe, one Gaussian mixture per speaker on
+//! raw 52-dim clip vectors (one row per clip).
+
+use serde::{Deserialize, Serialize};
+
+use super::{ClipBatch, ScoreUnit, Scores, SpeakerModel, Trainable, TrainingSet, Valid};
+use crate::error::{Error, Result};
+use crate::models::{GmmClassifier, GmmParams};
+use crate::progress::ProgressFn;
+
+/// One mixture per speaker on clip vectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmClipModel {
+    /// The per-speaker mixtures.
+    pub classifier: GmmClassifier,
+}
+
+impl SpeakerModel for GmmClipModel {
+    /// Log-likelihood of each clip vector under each speaker's mixture
+    /// ([`ScoreUnit::LogLikelihood`]).
+    fn scores(&self, clips: &ClipBatch<'_>) -> Result<Scores> {
+        Ok(Scores {
+            unit: ScoreUnit::LogLikelihood,
+            values: self.classifier.scores_rows(clips.clip_vectors())?,
+        })
+    }
+
+    fn validate(&self, speakers: &[String], clip_dim: usize) -> Result<()> {
+        self.classifier.validate()?;
+        if self.classifier.names() != speakers {
+            return Err(Error::Shape("gmm-clip speakers differ from the model's".into()));
+        }
+        if self.classifier.models().first().map(|m| m.n_features()) != Some(clip_dim) {
+            return Err(Error::Shape("gmm-clip does not fit the clip vectors".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Trainable for GmmClipModel {
+    /// Default `GmmParams::original()`: 16 components, n_init 3; the seed is the
+    /// pipeline's (speaker `c` uses seed + c).
+    type Params = GmmParams;
+
+    fn default_params() -> GmmParams {
+        GmmParams::original()
+    }
+
+    /// scikit-learn refuses fewer samples than components, so the number of
+    /// components is capped at the smallest speaker's clip count.
+    fn fit(
+        data: &TrainingSet<'_>,
+        params: &Valid<GmmParams>,
+        _on_progress: ProgressFn<'_>,
+    ) -> Result<Self> {
+        let fewest = *data.clip_counts.iter().min().unwrap_or(&1);
+        let p = GmmParams {
+            n_components: params.n_components.min(fewest),
+            seed: data.seed,
+            ..(**params).clone()
+        };
+        Ok(GmmClipModel {
+            classifier: GmmClassifier::fit_rows(
+                data.clip_vectors(),
+                data.labels,
+                data.speakers,
+                &p,
+            )?,
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! `gmm-frame`: one Gaussian mixture per speaker on the frames (MFCC + delta of
+//! voiced frames) of the speaker's clips — the classic text-independent model.
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use super::{ClipBatch, ScoreUnit, Scores, SpeakerModel, Trainable, TrainingSet, Valid};
+use crate::error::{Error, Result};
+use crate::models::{GmmClassifier, GmmInit, GmmParams};
+use crate::progress::ProgressFn;
+
+/// One mixture per speaker on frames.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmFrameModel {
+    /// The per-speaker mixtures.
+    pub classifier: GmmClassifier,
+}
+
+impl SpeakerModel for GmmFrameModel {
+    /// Mean per-frame log-likelihood of each clip under each speaker's mixture
+    /// ([`ScoreUnit::FrameLogLikelihood`]).
+    fn scores(&self, clips: &ClipBatch<'_>) -> Result<Scores> {
+        let frames = clips.frames();
+        let mut values = self.classifier.scores_clips(&frames)?;
+        for (mut row, f) in values.rows_mut().into_iter().zip(&frames) {
+            let n = f.nrows().max(1) as f64;
+            row.mapv_inplace(|v| v / n);
+        }
+        Ok(Scores {
+            unit: ScoreUnit::FrameLogLikelihood,
+            values,
+        })
+    }
+
+    fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {
+        self.classifier.validate()?;
+        if self.classifier.names() != speakers {
+            return Err(Error::Shape(
+                "gmm-frame speakers differ from the model's".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Trainable for GmmFrameModel {
+    /// Default 32 components, k-means++ initialisation, at most 50 EM iterations;
+    /// the seed is the pipeline's (speaker `c` uses seed + c).
+    type Params = GmmParams;
+
+    fn default_params() -> GmmParams {
+        GmmParams {
+            n_components: 32,
+            max_iter: 50,
+            init: GmmInit::KMeansPlusPlus,
+            ..GmmParams::default()
+        }
+    }
+
+    fn fit(
+        data: &TrainingSet<'_>,
+        params: &Valid<GmmParams>,
+        _on_progress: ProgressFn<'_>,
+    ) -> Result<Self> {
+        let stacked = data.frames_by_speaker()?;
+        let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
+        let p = GmmParams {
+            seed: data.seed,
+            ..(**params).clone()
+        };
+        Ok(GmmFrameModel {
+            classifier: GmmClassifier::fit(&views, data.speakers, &p)?,
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! `gmm-ubm`: a universal background model on pooled training frames, one
+//! MAP-adapted model per speaker, scored by the log-likelihood ratio; its
+//! KL-normalised supervector offsets are the `"supervector"` speaker embedding.
+
+use ndarray::{Array1, ArrayView2};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ClipBatch, ClipFeatures, Hyperparams, ScoreUnit, Scores, SpeakerEmbedding, SpeakerModel,
+    Trainable, TrainingSet, Valid,
+};
+use crate::error::{Error, Result};
+use crate::models::{GmmInit, GmmParams, GmmUbmClassifier, Ubm};
+use crate::progress::ProgressFn;
+use crate::similarity::EnrolledSpeakers;
+
+/// Hyperparameters of the GMM-UBM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UbmParams {
+    /// The universal background model (default 128 components, k-means++
+    /// initialisation, at most 50 EM iterations).
+    pub ubm: GmmParams,
+    /// At most this many frames (evenly spaced over the training clips) train the
+    /// UBM. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
+    pub max_frames: usize,
+    /// MAP relevance factor r: a component's mean moves toward the speaker's data
+    /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
+    pub relevance_factor: f64,
+}
+
+impl Default for UbmParams {
+    fn default() -> Self {
+        UbmParams {
+            ubm: GmmParams {
+                n_components: 128,
+                max_iter: 50,
+                init: GmmInit::KMeansPlusPlus,
+                ..GmmParams::default()
+            },
+            max_frames: 50_000,
+            relevance_factor: 16.0,
+        }
+    }
+}
+
+impl Hyperparams for UbmParams {
+    fn validate(&self) -> Result<()> {
+        self.ubm.validate()?;
+        if self.max_frames < self.ubm.n_components {
+            return Err(Error::param(
+                "max_frames",
+                format!(
+                    "{} frames cannot train {} UBM components",
+                    self.max_frames, self.ubm.n_components
+                ),
+            ));
+        }
+        if !(self.relevance_factor.is_finite() && self.relevance_factor >= 0.0) {
+            return Err(Error::param(
+                "relevance_factor",
+                format!("must be >= 0, got {}", self.relevance_factor),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The UBM, the adapted speaker models, and the speakers enrolled by supervector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GmmUbmModel {
+    /// UBM and MAP-adapted speaker models.
+    pub classifier: GmmUbmClassifier,
+    /// Every speaker's embedding: the mean supervector offset of its training clips.
+    pub enrolled: EnrolledSpeakers,
+}
+
+/// The embedding of one clip in GMM-UBM space: the KL-normalised offset of its
+/// MAP-adapted means from the UBM's (the speaker-specific part of the supervector).
+fn supervector_offset(clf: &GmmUbmClassifier, f: &ClipFeatures) -> Result<Array1<f32>> {
+    let adapted = clf
+        .ubm()
+        .map_adapt(f.frames.view(), clf.relevance_factor())?;
+    clf.ubm().supervector_offset(&adapted)
+}
+
+impl SpeakerEmbedding for GmmUbmModel {
+    fn name(&self) -> &'static str {
+        "supervector"
+    }
+
+    fn embed(&self, clip: &ClipFeatures) -> Result<Array1<f32>> {
+        supervector_offset(&self.classifier, clip)
+    }
+
+    fn enrolled(&self) -> &EnrolledSpeakers {
+        &self.enrolled
+    }
+}
+
+impl SpeakerModel for GmmUbmModel {
+    /// Mean per-frame log-likelihood ratio of each speaker's adapted model against
+    /// the UBM ([`ScoreUnit::FrameLogLikelihoodRatio`]).
+    fn scores(&self, clips: &ClipBatch<'_>) -> Result<Scores> {
+        Ok(Scores {
+            unit: ScoreUnit::FrameLogLikelihoodRatio,
+            values: self.classifier.scores_clips(&clips.frames())?,
+        })
+    }
+
+    fn embedding(&self) -> Option<&dyn SpeakerEmbedding> {
+        Some(self)
+    }
+
+    fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {
+        self.classifier.validate()?;
+        if self.classifier.names() != speakers || self.enrolled.names() != speakers {
+            return Err(Error::Shape("gmm-ubm speakers differ from the model's".into()));
+        }
+        let ubm = self.classifier.ubm().gmm();
+        if self.enrolled.dim() != ubm.n_components() * ubm.n_features() {
+            return Err(Error::Shape(
+                "supervectors do not fit the UBM".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Trainable for GmmUbmModel {
+    /// See [`UbmParams`] for the defaults; the seed is the pipeline's.
+    type Params = UbmParams;
+
+    fn default_params() -> UbmParams {
+        UbmParams::default()
+    }
+
+    fn fit(
+        data: &TrainingSet<'_>,
+        params: &Valid<UbmParams>,
+        _on_progress: ProgressFn<'_>,
+    ) -> Result<Self> {
+        let pooled = data.pooled_frames(params.max_frames)?;
+        let p = GmmParams {
+            seed: data.seed,
+            ..params.ubm.clone()
+        };
+        let ubm = Ubm::fit(pooled.view(), &p)?;
+        let stacked = data.frames_by_speaker()?;
+        let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
+        let classifier =
+            GmmUbmClassifier::fit(ubm, &views, data.speakers, params.relevance_factor)?;
+        // A speaker's embedding is the mean of its clips' embeddings, each made
+        // exactly as a query's is, so enrolment and queries are comparable.
+        let per_clip: Vec<Array1<f32>> = data
+            .features
+            .par_iter()
+            .map(|f| supervector_offset(&classifier, f))
+            .collect::<Result<_>>()?;
+        let means = data.speaker_means(per_clip.iter().map(|v| v.view()))?;
+        let enrolled = EnrolledSpeakers::enroll(data.speakers.to_vec(), means.view(), true)?;
+        Ok(GmmUbmModel {
+            classifier,
+            enrolled,
+        })
+    }
+}
