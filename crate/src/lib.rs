@@ -16,6 +16,7 @@
 //! | [`models`] | diagonal GMM (EM), UBM + MAP adaptation, MLP, scaler, smartcore baselines |
 //! | [`eval`] | accuracy, scikit-learn's classification report, confusion matrix |
 //! | [`similarity`] | embeddings, cosine ranking, verification trials, EER, DET |
+//! | [`calibration`] | calibrated LLR scores, s-norm, thresholds at an operating point, open-set verdicts |
 //! | [`plot`] | SVG charts (inline in Jupyter), PNG with the `png` feature |
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
 //! | [`progress`] | the one progress event type of every long loop |
@@ -55,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod audio;
+pub mod calibration;
 pub mod dataset;
 pub mod error;
 pub mod eval;
