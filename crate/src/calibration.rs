@@ -84,16 +84,16 @@ impl CalibrationParams {
             ));
         }
         if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return Err(Error::param(
-                "l2",
-                format!("must be >= 0, got {}", self.l2),
-            ));
+            return Err(Error::param("l2", format!("must be >= 0, got {}", self.l2)));
         }
         if self.max_iter == 0 {
             return Err(Error::param("max_iter", "must be at least 1"));
         }
         if !(self.tol.is_finite() && self.tol > 0.0) {
-            return Err(Error::param("tol", format!("must be > 0, got {}", self.tol)));
+            return Err(Error::param(
+                "tol",
+                format!("must be > 0, got {}", self.tol),
+            ));
         }
         Ok(())
     }

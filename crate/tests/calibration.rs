@@ -7,12 +7,19 @@ use speaker_similarity::calibration::{
 };
 
 fn fixture() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/calibration_sklearn.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/calibration_sklearn.json"
+    );
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 #[test]
@@ -28,7 +35,10 @@ fn linear_calibration_equals_weighted_logistic_regression() {
                 ..CalibrationParams::default()
             };
             let cal = LinearCalibration::fit(&tar, &non, &params).unwrap();
-            let (scale, offset) = (fit["scale"].as_f64().unwrap(), fit["offset"].as_f64().unwrap());
+            let (scale, offset) = (
+                fit["scale"].as_f64().unwrap(),
+                fit["offset"].as_f64().unwrap(),
+            );
             assert!(
                 (cal.scale - scale).abs() <= 1e-5 * scale.abs().max(1.0)
                     && (cal.offset - offset).abs() <= 1e-5 * offset.abs().max(1.0),
@@ -36,7 +46,10 @@ fn linear_calibration_equals_weighted_logistic_regression() {
             );
             let cost = cal.cost(&tar, &non, prior).unwrap();
             let want = fit["cost"].as_f64().unwrap();
-            assert!((cost - want).abs() < 1e-7, "case {i} prior {prior}: cost {cost} vs {want}");
+            assert!(
+                (cost - want).abs() < 1e-7,
+                "case {i} prior {prior}: cost {cost} vs {want}"
+            );
         }
     }
 }
@@ -51,7 +64,10 @@ fn open_set_det_equals_roc_curve_with_wrong_names_never_accepted() {
     assert_eq!(det.len(), want.len());
     for (p, w) in det.iter().zip(want) {
         let t = w["threshold"].as_f64().unwrap_or(f64::INFINITY);
-        assert!(p.threshold == t || (p.threshold - t).abs() < 1e-12, "{p:?} vs {w}");
+        assert!(
+            p.threshold == t || (p.threshold - t).abs() < 1e-12,
+            "{p:?} vs {w}"
+        );
         assert!((p.false_alarm - w["false_alarm"].as_f64().unwrap()).abs() < 1e-12);
         assert!((p.miss - w["miss"].as_f64().unwrap()).abs() < 1e-12);
     }
