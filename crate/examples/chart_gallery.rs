@@ -29,7 +29,7 @@ fn save(chart: &Chart, dir: &std::path::Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn main() -> Result<()> {
+fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
         std::env::args()
             .nth(1)
@@ -64,7 +64,11 @@ fn main() -> Result<()> {
     let clip = &data.clips[0];
     let audio = clip.load()?;
     let zcr = features::zero_crossing_rate(&audio.samples, &ZcrParams::default())?;
-    let title = format!("{} ({})", clip.file_name(), data.display_name(&clip.speaker));
+    let title = format!(
+        "{} ({})",
+        clip.file_name(),
+        data.display_name(&clip.speaker)
+    );
     save(
         &plot::waveform(&audio, Some((zcr.as_slice().unwrap_or(&[]), 512)), &title)?,
         &dir,
@@ -81,7 +85,12 @@ fn main() -> Result<()> {
     )?;
     let hop_s = hop as f64 / audio.sample_rate as f64;
     save(
-        &plot::heatmap(m.view(), "MFCC (13 coefficients)", "coefficient", Some(hop_s))?,
+        &plot::heatmap(
+            m.view(),
+            "MFCC (13 coefficients)",
+            "coefficient",
+            Some(hop_s),
+        )?,
         &dir,
         "heatmap",
     )?;
@@ -131,7 +140,11 @@ fn main() -> Result<()> {
                 query_label.push(k);
             }
         }
-        enrol_rows.push(sum.iter().map(|v| v / half.max(1) as f32).collect::<Vec<_>>());
+        enrol_rows.push(
+            sum.iter()
+                .map(|v| v / half.max(1) as f32)
+                .collect::<Vec<_>>(),
+        );
     }
     let dim = enrol_rows[0].len();
     let means = Array2::from_shape_vec(
@@ -189,9 +202,7 @@ fn main() -> Result<()> {
     let mut counts = Array2::<usize>::zeros((n, n));
     for ((_, q), &truth) in queries.iter().zip(&query_label) {
         let s = enrolled.scores(q)?;
-        let best = (0..n)
-            .max_by(|&a, &b| s[a].total_cmp(&s[b]))
-            .unwrap_or(0);
+        let best = (0..n).max_by(|&a, &b| s[a].total_cmp(&s[b])).unwrap_or(0);
         counts[[truth, best]] += 1;
     }
     save(

@@ -153,12 +153,16 @@ pub fn run(mut a: Args) -> CmdResult {
         .as_ref()
         .unwrap_or(&trained.enrolled_clip_vectors);
     let sim: Array2<f32> = enrolled.similarity_matrix();
+    let enrolled_names: Vec<String> = enrolled
+        .names()
+        .iter()
+        .map(|s| data.display_name(s).to_string())
+        .collect();
     save(
-        &plot::heatmap(
+        &plot::similarity_matrix(
             sim.view(),
+            &enrolled_names,
             "Similarity between enrolled speakers",
-            "speaker",
-            None,
         )?,
         &a.out,
         "speaker_similarity",
