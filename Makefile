@@ -20,7 +20,7 @@ SHARED ?= ../shared/datasets
 BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
-.PHONY: run test setup venv kernel browser build lint rust-test notebook-test app-test \
+.PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test \
         lab notebooks demo fixtures bench clean help
 
 help:
@@ -33,7 +33,7 @@ run: setup build
 	@echo "Tutorial done: report and plots in $(OUT)/demo, executed notebooks in $(OUT)/notebooks"
 
 ## ---------------------------------------------------------------- tests
-test: setup browser lint rust-test app-test notebook-test
+test: setup browser lint rust-test app-test chart-test notebook-test
 	@echo "All tests passed."
 
 lint:
@@ -50,6 +50,12 @@ rust-test:
 app-test: venv browser
 	$(CARGO) build -p speaker-similarity
 	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py
+
+# One chart of every kind in headless Chromium: no clipped or overlapping labels, no
+# legend over data (crate/examples/chart_gallery.rs draws them; screenshots in
+# tests/artifacts/charts/).
+chart-test: venv browser
+	$(PY) -m pytest -q tests/test_charts.py
 
 notebook-test:
 	$(PY) -m pytest -q tests/test_notebooks.py
@@ -68,13 +74,19 @@ $(VENV)/.installed: requirements-test.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
-# The Rust Jupyter kernel: build it only when missing, then register it (idempotent).
-kernel:
+# The Rust Jupyter kernel: build evcxr_jupyter only when missing, then register the
+# `rust` kernelspec behind kernel/evcxr-slot, which gives each running kernel its own
+# persistent build slot (idempotent; see kernel/install.py).
+kernel: venv
 	@command -v evcxr_jupyter >/dev/null 2>&1 || { \
 	  echo "Installing evcxr_jupyter (cargo install, about 12 minutes on 2 cores)"; \
 	  $(CARGO) install --locked evcxr_jupyter; }
-	@evcxr_jupyter --install >/dev/null
+	@$(PY) kernel/install.py
 	@echo "Rust kernel ready: $$(evcxr_jupyter --version 2>/dev/null || echo evcxr_jupyter)"
+
+# Kernel start-up on a minimal notebook, in fresh build slots: cold, then warm.
+kernel-startup: setup
+	$(PY) tests/run_notebooks.py --startup
 
 # Debian's Chromium and ChromeDriver for the browser tests, when missing.
 browser:

@@ -10,6 +10,11 @@ evcxr reports problems in three ways, and all three count as failures here:
 So a notebook passes only with no error output, no "panicked at" anywhere, and nothing on
 stderr. The notebooks print their results as parseable lines (`ACCURACY mlp 0.9867`,
 `EER supervector 0.0622`), collected in `Result.metrics`.
+
+Start-up is measured too (`Result.startup`): the kernel's start, the `:dep` cell, and the
+first result after it, with the state of the kernel's build slot (kernel/evcxr-slot):
+`warm` when a previous kernel built in that slot, `cold` for a fresh one, `no slot`
+for a kernel without the launcher (evcxr's own fresh folder: cold at every start).
 """
 
 from __future__ import annotations
@@ -40,6 +45,48 @@ def notebooks() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 
 
+def slots_root() -> Path:
+    """Where kernel/evcxr-slot keeps its build slots (same default as the launcher)."""
+    env = os.environ.get("EVCXR_SLOTS")
+    if env:
+        return Path(env)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "speaker-similarity" / "evcxr-slots"
+
+
+def slot_of(connection_file: str) -> dict | None:
+    """The slot record kernel/evcxr-slot wrote for the kernel of `connection_file`."""
+    import json
+
+    root = slots_root()
+    if not connection_file or not root.is_dir():
+        return None
+    for f in root.glob("slot-*.json"):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("connection_file") and Path(rec["connection_file"]).name == Path(connection_file).name:
+            return rec
+    return None
+
+
+@dataclass
+class Startup:
+    """How long a notebook took to become useful, from the kernel's start."""
+
+    kernel: float  # kernel process start until the first cell runs
+    dep: float  # the `:dep` cell (evcxr building the crate)
+    first_result: float  # kernel start until the end of the first cell with output after `:dep`
+    state: str  # warm | cold | no slot
+    slot: str = ""
+
+    def __str__(self) -> str:
+        where = f" {Path(self.slot).name}" if self.slot else ""
+        return (f":dep {self.dep:.1f} s ({self.state}{where}), first result {self.first_result:.1f} s "
+                f"after kernel start (kernel up {self.kernel:.1f} s)")
+
+
 @dataclass
 class Result:
     """What executing one notebook gave."""
@@ -52,6 +99,7 @@ class Result:
     svgs: int = 0
     cell_seconds: list[tuple[int, float]] = field(default_factory=list)
     stdout: str = ""
+    startup: Startup | None = None
 
     @property
     def name(self) -> str:
@@ -141,6 +189,30 @@ def _cell_seconds(nb: nbformat.NotebookNode) -> list[tuple[int, float]]:
     return out
 
 
+def _startup(nb: nbformat.NotebookNode, kernel_start: float, slot: dict | None) -> Startup | None:
+    """Start-up times from nbclient's per-cell timestamps (`kernel_start` = epoch seconds
+    just before the kernel was launched)."""
+    from datetime import datetime
+
+    def stamp(cell, key):
+        v = cell.get("metadata", {}).get("execution", {}).get(key)
+        return datetime.fromisoformat(v.replace("Z", "+00:00")).timestamp() if v else None
+
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    dep = next((i for i, c in enumerate(code) if c.source.lstrip().startswith(":dep")
+                or "\n:dep" in c.source), None)
+    if dep is None or not code:
+        return None
+    first = stamp(code[0], "iopub.execute_input")
+    d0, d1 = stamp(code[dep], "iopub.execute_input"), stamp(code[dep], "shell.execute_reply")
+    after = next((c for c in code[dep + 1:] if c.get("outputs")), None)
+    done = stamp(after, "shell.execute_reply") if after is not None else None
+    if None in (first, d0, d1, done):
+        return None
+    state = slot.get("state", "?") if slot else "no slot"
+    return Startup(first - kernel_start, d1 - d0, done - kernel_start, state, slot.get("slot", "") if slot else "")
+
+
 def strip_timing(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy without nbclient's per-cell timestamps (for notebooks kept in git)."""
     nb = copy.deepcopy(nb)
@@ -149,11 +221,32 @@ def strip_timing(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(path: Path, data: Path | None = None, out_dir: Path | None = None) -> Result:
+STARTUP_CELLS = [
+    ":cache 2000",
+    ':dep speaker_similarity = { path = "../crate" }',
+    "let clip = speaker_similarity::synth::default_dataset().clips[0].load().unwrap();\n"
+    "speaker_similarity::features::clip_vector(&clip).unwrap().len()",
+]
+
+
+def startup_notebook() -> nbformat.NotebookNode:
+    """The minimal notebook start-up is measured on: the tutorial notebooks' first two
+    cells (`:cache`, `:dep` the crate), then one call (a clip vector)."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Rust", "language": "rust"}
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in STARTUP_CELLS]
+    return nb
+
+
+def execute(path: Path, data: Path | None = None, out_dir: Path | None = None,
+            nb: nbformat.NotebookNode | None = None) -> Result:
     """Run one notebook top to bottom in a fresh `rust` kernel started in notebooks/
     (so `:dep ... path = "../crate"` resolves), with SPEAKER_DATA set to `data` (or
-    unset: the synthetic corpus). Writes the executed copy to `out_dir` when given."""
-    nb = nbformat.read(path, as_version=4)
+    unset: the synthetic corpus). Writes the executed copy to `out_dir` when given.
+    `nb` runs that notebook instead of reading `path` (which still names it and sets
+    the folder it runs in)."""
+    if nb is None:
+        nb = nbformat.read(path, as_version=4)
     env = dict(os.environ)
     env.pop("SPEAKER_DATA", None)
     if data is not None:
@@ -169,11 +262,20 @@ def execute(path: Path, data: Path | None = None, out_dir: Path | None = None) -
         record_timing=True,
         resources={"metadata": {"path": str(path.parent)}},
     )
+    slot: dict | None = None
+
+    def on_notebook_start(notebook):
+        nonlocal slot
+        slot = slot_of(getattr(client.km, "connection_file", "") or "")
+
+    client.on_notebook_start = on_notebook_start
     t0 = time.monotonic()
+    kernel_start = time.time()
     client.execute(env=env)
     seconds = time.monotonic() - t0
     problems, metrics, svgs, stdout = inspect(nb)
-    result = Result(path, nb, seconds, problems, metrics, svgs, _cell_seconds(nb), stdout)
+    result = Result(path, nb, seconds, problems, metrics, svgs, _cell_seconds(nb), stdout,
+                    _startup(nb, kernel_start, slot))
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_dir / path.name)

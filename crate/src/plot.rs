@@ -186,6 +186,265 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
+/// Pixel height of the text plotters writes for a font of `size` (its SVG backend
+/// writes `font-size = size / 1.24`).
+fn font_px(size: f64) -> f64 {
+    size / 1.24
+}
+
+/// Estimated width in pixels of `text` in a sans-serif font `px` pixels high, from
+/// DejaVu Sans' advance widths: the wide sans-serif that Linux systems, Chromium and
+/// resvg (PNG) fall back to. Narrower fonts (Arial, Helvetica) only leave more room.
+/// Label areas, chart sizes and legend boxes are sized from it.
+fn text_width(text: &str, px: f64) -> f64 {
+    text.chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | 'I' | '!' | '|' | '.' | ',' | ':' | ';' | '\'' | '`' => 0.31,
+            'f' | 't' | 'r' | ' ' | '(' | ')' | '[' | ']' | '-' | '/' => 0.42,
+            'm' | 'M' | 'W' | '%' | '@' => 1.0,
+            'w' => 0.82,
+            'a'..='z' | '0'..='9' | '_' | '+' | '=' | '<' | '>' | '?' | '$' | '#' | '*' => 0.65,
+            'A'..='Z' | '&' => 0.79,
+            // Other Latin letters (accented): about an upper-case letter.
+            c if (c as u32) < 0x250 => 0.75,
+            // CJK and other wide scripts: a full em.
+            _ => 1.0,
+        })
+        .sum::<f64>()
+        * px
+}
+
+/// The widest of `labels` in pixels at plotters font `size`.
+fn widest(labels: &[String], size: f64) -> f64 {
+    labels
+        .iter()
+        .map(|l| text_width(l, font_px(size)))
+        .fold(0.0, f64::max)
+}
+
+/// A tick label for integer positions only (epochs, rows): empty elsewhere, so an axis
+/// with fewer integers than ticks never prints one twice.
+fn integer_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+/// Draw `labels` under the columns of a chart turned upright (reading bottom-up, the
+/// end of each label at the axis, as matplotlib's vertical ticks), one per
+/// `SegmentValue::CenterOf(i)`: plotters centres rotated tick labels on their tick,
+/// which puts half of each label inside the plot.
+fn upright_column_labels(
+    root: &DrawingArea<SVGBackend, Shift>,
+    column_pixels: impl Iterator<Item = (i32, i32)>,
+    labels: &[String],
+    size: f64,
+) -> Result<()> {
+    let style = TextStyle::from(("sans-serif", size).into_font())
+        .transform(FontTransform::Rotate270)
+        .pos(Pos::new(HPos::Right, VPos::Center));
+    for ((x, y), label) in column_pixels.zip(labels) {
+        root.draw(&Text::new(label.clone(), (x, y + 8), style.clone()))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
+/// How a legend entry shows its series.
+#[derive(Debug, Clone, Copy)]
+enum Glyph {
+    Line(RGBColor),
+    Dashed(RGBColor),
+    Patch(RGBAColor),
+}
+
+/// Plotters font size of legend text, and the height of one legend row in pixels.
+const LEGEND_FONT: f64 = 14.0;
+const LEGEND_ROW: i32 = 18;
+
+/// Size in pixels of the legend box of `entries`.
+fn legend_size(entries: &[(String, Glyph)]) -> (i32, i32) {
+    let w = entries
+        .iter()
+        .map(|(n, _)| text_width(n, font_px(LEGEND_FONT)))
+        .fold(0.0, f64::max);
+    (
+        (10.0 + 24.0 + 8.0 + w + 10.0).ceil() as i32,
+        8 + LEGEND_ROW * entries.len() as i32 + 4,
+    )
+}
+
+/// Something drawn in a plot, in plot coordinates normalised to `[0, 1]` (y up).
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    Segment((f64, f64), (f64, f64)),
+    Rect((f64, f64), (f64, f64)),
+}
+
+impl Mark {
+    /// Whether the mark meets the box `[x0, x1] x [y0, y1]`.
+    fn meets(&self, x0: f64, x1: f64, y0: f64, y1: f64) -> bool {
+        match *self {
+            Mark::Rect((a, b), (c, d)) => {
+                a.min(c) <= x1 && a.max(c) >= x0 && b.min(d) <= y1 && b.max(d) >= y0
+            }
+            Mark::Segment((ax, ay), (bx, by)) => {
+                // Liang-Barsky clipping of the segment against the box.
+                let (dx, dy) = (bx - ax, by - ay);
+                let (mut t0, mut t1) = (0.0f64, 1.0f64);
+                for (p, q) in [(-dx, ax - x0), (dx, x1 - ax), (-dy, ay - y0), (dy, y1 - ay)] {
+                    if p == 0.0 {
+                        if q < 0.0 {
+                            return false;
+                        }
+                    } else {
+                        let r = q / p;
+                        if p < 0.0 {
+                            t0 = t0.max(r);
+                        } else {
+                            t1 = t1.min(r);
+                        }
+                        if t0 > t1 {
+                            return false;
+                        }
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+/// The marks of a polyline of `points`, normalised by the ranges `x` and `y`.
+fn polyline_marks(
+    points: impl IntoIterator<Item = (f64, f64)>,
+    x: (f64, f64),
+    y: (f64, f64),
+) -> Vec<Mark> {
+    let norm = |(px, py): (f64, f64)| ((px - x.0) / (x.1 - x.0), (py - y.0) / (y.1 - y.0));
+    let pts: Vec<(f64, f64)> = points.into_iter().map(norm).collect();
+    match pts.len() {
+        0 => Vec::new(),
+        1 => vec![Mark::Segment(pts[0], pts[0])],
+        _ => pts.windows(2).map(|w| Mark::Segment(w[0], w[1])).collect(),
+    }
+}
+
+/// The corners a legend may take, in order of preference.
+const CORNERS: [(bool, bool); 4] = [(true, true), (false, true), (true, false), (false, false)];
+
+/// Where a legend of `legend` pixels goes in a plot of `plot` pixels without covering
+/// any of `marks`: the top-left pixel of the first free corner (upper right, upper
+/// left, lower right, lower left), 6 px in from the frame, with 4 px to spare.
+fn free_corner(marks: &[Mark], plot: (i32, i32), legend: (i32, i32)) -> Option<(i32, i32)> {
+    let (pw, ph) = (plot.0.max(1) as f64, plot.1.max(1) as f64);
+    let (lw, lh) = (legend.0 as f64, legend.1 as f64);
+    CORNERS.iter().find_map(|&(right, top)| {
+        let left_px = if right { pw - 6.0 - lw } else { 6.0 };
+        let top_px = if top { 6.0 } else { ph - 6.0 - lh };
+        // Normalised, y up, grown by 4 px.
+        let x0 = (left_px - 4.0) / pw;
+        let x1 = (left_px + lw + 4.0) / pw;
+        let y1 = 1.0 - (top_px - 4.0) / ph;
+        let y0 = 1.0 - (top_px + lh + 4.0) / ph;
+        (!marks.iter().any(|m| m.meets(x0, x1, y0, y1)))
+            .then_some((left_px.round() as i32, top_px.round() as i32))
+    })
+}
+
+/// Headroom (fractions of the data's y span added above it) tried in turn until a
+/// legend fits in a corner without covering data.
+const HEADROOM: [f64; 5] = [0.0, 0.15, 0.3, 0.5, 0.8];
+
+/// `marks` normalised to a y span grown by `headroom` above the data.
+fn squeeze(marks: &[Mark], headroom: f64) -> Vec<Mark> {
+    let s = |(x, y): (f64, f64)| (x, y / (1.0 + headroom));
+    marks
+        .iter()
+        .map(|m| match *m {
+            Mark::Segment(a, b) => Mark::Segment(s(a), s(b)),
+            Mark::Rect(a, b) => Mark::Rect(s(a), s(b)),
+        })
+        .collect()
+}
+
+/// The smallest headroom from [`HEADROOM`] that frees a corner for the legend, with
+/// that corner; the largest and the upper right corner when none does. `marks` are
+/// normalised to the data's y span, `plot` is the plot's estimated size in pixels.
+fn legend_headroom(marks: &[Mark], plot: (i32, i32), legend: (i32, i32)) -> f64 {
+    for &h in &HEADROOM {
+        if free_corner(&squeeze(marks, h), plot, legend).is_some() {
+            return h;
+        }
+    }
+    HEADROOM[HEADROOM.len() - 1]
+}
+
+/// Draw a legend box of `entries` on the plotting area of `chart`, in the first corner
+/// that covers none of `marks` (normalised to the chart's final ranges); in the upper
+/// right corner when every corner is covered.
+fn draw_legend<X, Y>(
+    chart: &ChartContext<'_, SVGBackend<'_>, Cartesian2d<X, Y>>,
+    entries: &[(String, Glyph)],
+    marks: &[Mark],
+) -> Result<()>
+where
+    X: Ranged,
+    Y: Ranged,
+{
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let area = chart.plotting_area().strip_coord_spec();
+    let (pw, ph) = area.dim_in_pixel();
+    let (lw, lh) = legend_size(entries);
+    let (x, y) =
+        free_corner(marks, (pw as i32, ph as i32), (lw, lh)).unwrap_or((pw as i32 - 6 - lw, 6));
+    area.draw(&Rectangle::new(
+        [(x, y), (x + lw, y + lh)],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(plot_err)?;
+    area.draw(&Rectangle::new(
+        [(x, y), (x + lw, y + lh)],
+        BLACK.stroke_width(1),
+    ))
+    .map_err(plot_err)?;
+    let font = TextStyle::from(("sans-serif", LEGEND_FONT).into_font())
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (k, (name, glyph)) in entries.iter().enumerate() {
+        let cy = y + 8 + LEGEND_ROW * k as i32 + LEGEND_ROW / 2;
+        let (g0, g1) = (x + 10, x + 34);
+        match *glyph {
+            Glyph::Line(c) => area.draw(&PathElement::new(
+                vec![(g0, cy), (g1, cy)],
+                c.stroke_width(2),
+            )),
+            Glyph::Dashed(c) => area
+                .draw(&PathElement::new(
+                    vec![(g0, cy), (g0 + 9, cy)],
+                    c.stroke_width(2),
+                ))
+                .and_then(|_| {
+                    area.draw(&PathElement::new(
+                        vec![(g1 - 9, cy), (g1, cy)],
+                        c.stroke_width(2),
+                    ))
+                }),
+            Glyph::Patch(c) => area.draw(&Rectangle::new(
+                [(g0 + 2, cy - 6), (g1 - 2, cy + 6)],
+                c.filled(),
+            )),
+        }
+        .map_err(plot_err)?;
+        area.draw(&Text::new(name.clone(), (x + 42, cy), font.clone()))
+            .map_err(plot_err)?;
+    }
+    Ok(())
+}
+
 /// A histogram of `values` in `bins` equal bins (the original notebook's look at clip
 /// durations).
 pub fn histogram(values: &[f64], bins: usize, title: &str, x_label: &str) -> Result<Chart> {
@@ -243,42 +502,86 @@ type SquareGrid<'a, 'b> = ChartContext<
     Cartesian2d<SegmentedCoord<RangedCoordusize>, SegmentedCoord<RangedCoordusize>>,
 >;
 
-/// The square grid of a labelled `n x n` matrix
-/// (`labels.len() == n`): a label under every column and beside every row, row 0 at
-/// the top, column labels turned upright above `rotate_over` labels, and optional
-/// axis descriptions `(x, y)`. Shared by the confusion and similarity matrices.
+/// Layout of a labelled `n x n` matrix: label font, whether column labels stand
+/// upright, label areas and canvas size, all from the widest label.
+struct GridLayout {
+    font: f64,
+    upright: bool,
+    x_area: u32,
+    y_area: u32,
+    size: (u32, u32),
+}
+
+/// The layout of a square grid of `labels`: cells of at least 18 px in a plot of at
+/// least 460 px; column labels stand upright above `rotate_over` labels or when the
+/// widest does not fit its column; label areas hold the widest label (and the axis
+/// descriptions when `descs`).
+fn grid_layout(labels: &[String], rotate_over: usize, descs: bool) -> GridLayout {
+    let n = labels.len().max(1);
+    let font = if n > 20 { 11.0 } else { 13.0 };
+    let plot = (18 * n as u32).max(460);
+    let wide = widest(labels, font);
+    let upright = n > rotate_over || wide + 8.0 > plot as f64 / n as f64;
+    let desc = if descs { 26.0 } else { 0.0 };
+    let x_area = if upright {
+        wide + 16.0
+    } else {
+        font_px(font) * 1.3 + 12.0
+    } + desc;
+    let y_area = wide + 16.0 + desc;
+    let (x_area, y_area) = (x_area.ceil() as u32, y_area.ceil() as u32);
+    // Margins 12 + 12, caption about 36 px, 14 px spare at the right.
+    let size = (y_area + plot + 24 + 14, x_area + plot + 24 + 36);
+    GridLayout {
+        font,
+        upright,
+        x_area,
+        y_area,
+        size,
+    }
+}
+
+/// Label the square grid of a labelled `n x n` matrix (`labels.len() == n`) laid out
+/// by [`grid_layout`]: a label under every column (upright when the layout says so)
+/// and beside every row, row 0 at the top, and optional axis descriptions `(x, y)`.
+/// Shared by the confusion and similarity matrices.
 fn label_square_grid(
+    root: &DrawingArea<SVGBackend, Shift>,
     chart: &mut SquareGrid<'_, '_>,
     labels: &[String],
-    rotate_over: usize,
+    layout: &GridLayout,
     descs: Option<(&str, &str)>,
 ) -> Result<()> {
     let n = labels.len();
+    let upright = layout.upright;
     let label_x = |v: &SegmentValue<usize>| match v {
-        SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+        SegmentValue::CenterOf(i) if !upright => labels.get(*i).cloned().unwrap_or_default(),
         _ => String::new(),
     };
     let label_y = |v: &SegmentValue<usize>| match v {
         SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
         _ => String::new(),
     };
-    let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
+    let small = ("sans-serif", layout.font).into_font();
     let mut mesh = chart.configure_mesh();
     mesh.disable_mesh()
         .x_labels(n)
         .y_labels(n)
         .x_label_formatter(&label_x)
         .y_label_formatter(&label_y)
-        .x_label_style(if n > rotate_over {
-            small.clone().transform(FontTransform::Rotate90)
-        } else {
-            small.clone()
-        })
+        .x_label_style(small.clone())
         .y_label_style(small);
     if let Some((x, y)) = descs {
         mesh.x_desc(x).y_desc(y);
     }
-    mesh.draw().map_err(plot_err)
+    mesh.draw().map_err(plot_err)?;
+    if upright {
+        let pixels: Vec<(i32, i32)> = (0..n)
+            .map(|i| chart.backend_coord(&(SegmentValue::CenterOf(i), SegmentValue::Exact(0))))
+            .collect();
+        upright_column_labels(root, pixels.into_iter(), labels, layout.font)?;
+    }
+    Ok(())
 }
 
 /// The most bars [`bars`] labels with their values.
@@ -299,11 +602,22 @@ pub fn bars(labels: &[String], values: &[f64], title: &str, y_label: &str) -> Re
     let top = values.iter().cloned().fold(0.0, f64::max).max(1e-9) * 1.12;
     let bottom = values.iter().cloned().fold(0.0, f64::min) * 1.12;
     let n = labels.len();
-    render(SIZE, |root| {
+    // Labels stand upright when there are many or one does not fit under its bar.
+    let font = if n > 8 { 13.0 } else { 14.0 };
+    let wide = widest(labels, font);
+    let plot_w = (SIZE.0 - 24 - 56) as f64;
+    let upright = n > 8 || wide + 8.0 > plot_w / n as f64;
+    let x_area = if upright {
+        (wide + 16.0).ceil() as u32
+    } else {
+        42
+    };
+    let size = (SIZE.0, SIZE.1 - 42 + x_area);
+    render(size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(if n > 8 { 90 } else { 42 })
+            .x_label_area_size(x_area)
             .y_label_area_size(56)
             .build_cartesian_2d((0..n - 1).into_segmented(), bottom..top)
             .map_err(plot_err)?;
@@ -312,19 +626,21 @@ pub fn bars(labels: &[String], values: &[f64], title: &str, y_label: &str) -> Re
             .disable_x_mesh()
             .x_labels(n)
             .x_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(i) if !upright => {
+                    labels.get(*i).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
-            .x_label_style(if n > 8 {
-                ("sans-serif", 12)
-                    .into_font()
-                    .transform(FontTransform::Rotate90)
-            } else {
-                ("sans-serif", 14).into_font()
-            })
+            .x_label_style(("sans-serif", font).into_font())
             .y_desc(y_label)
             .draw()
             .map_err(plot_err)?;
+        if upright {
+            let pixels: Vec<(i32, i32)> = (0..n)
+                .map(|i| chart.backend_coord(&(SegmentValue::CenterOf(i), bottom)))
+                .collect();
+            upright_column_labels(root, pixels.into_iter(), labels, font)?;
+        }
         chart
             .draw_series(values.iter().enumerate().map(|(i, &v)| {
                 let mut bar = Rectangle::new(
@@ -393,16 +709,49 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
         .max(1e-6) as f64
         * 1.05;
     let duration = audio.duration();
+    if let Some((z, _)) = zcr {
+        check_finite(z.iter().map(|&v| v as f64), "zero-crossing rates")?;
+    }
+    // The legend takes a corner free of the envelope and the ZCR curve, with headroom
+    // above the data when no corner is free.
+    let x_span = (0.0, duration.max(1e-9));
+    let mut marks: Vec<Mark> = envelope
+        .iter()
+        .enumerate()
+        .map(|(i, &(t, lo, hi))| {
+            let t1 = envelope.get(i + 1).map_or(duration, |e| e.0);
+            let y = |v: f32| (v as f64 + peak) / (2.0 * peak);
+            Mark::Rect((t / x_span.1, y(lo)), (t1 / x_span.1, y(hi)))
+        })
+        .collect();
+    let mut entries = vec![("waveform".to_string(), Glyph::Patch(COLORS[0].to_rgba()))];
+    if let Some((z, hop)) = zcr {
+        marks.extend(polyline_marks(
+            z.iter()
+                .enumerate()
+                .map(|(i, &v)| ((i * hop) as f64 / sr, v as f64)),
+            x_span,
+            (0.0, 0.5),
+        ));
+        entries.push(("zero-crossing rate".to_string(), Glyph::Line(COLORS[3])));
+    }
+    let right = if zcr.is_some() { 60 } else { 0 };
+    let plot = (
+        SIZE.0 as i32 - 24 - 60 - right,
+        SIZE.1 as i32 - 24 - 30 - 42,
+    );
+    let h = legend_headroom(&marks, plot, legend_size(&entries));
+    let marks = squeeze(&marks, h);
     render(SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(60)
-            .right_y_label_area_size(if zcr.is_some() { 60 } else { 0 })
-            .build_cartesian_2d(0f64..duration, -peak..peak)
+            .right_y_label_area_size(right as u32)
+            .build_cartesian_2d(0f64..duration, -peak..peak + 2.0 * peak * h)
             .map_err(plot_err)?
-            .set_secondary_coord(0f64..duration, 0f64..0.5f64);
+            .set_secondary_coord(0f64..duration, 0f64..0.5 * (1.0 + h));
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -418,11 +767,8 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
                     stroke_width: 1,
                 },
             )))
-            .map_err(plot_err)?
-            .label("waveform")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[0]));
+            .map_err(plot_err)?;
         if let Some((z, hop)) = zcr {
-            check_finite(z.iter().map(|&v| v as f64), "zero-crossing rates")?;
             chart
                 .configure_secondary_axes()
                 .y_desc("zero-crossing rate")
@@ -435,17 +781,9 @@ pub fn waveform(audio: &Audio, zcr: Option<(&[f32], usize)>, title: &str) -> Res
                         .map(|(i, &v)| ((i * hop) as f64 / sr, v as f64)),
                     COLORS[3].stroke_width(2),
                 ))
-                .map_err(plot_err)?
-                .label("zero-crossing rate")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], COLORS[3]));
+                .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&chart, &entries, &marks)?;
         Ok(())
     })
 }
@@ -499,13 +837,30 @@ pub fn lines(
     let all = || series.iter().flat_map(|(_, p)| p.iter());
     let (x0, x1) = padded_range(all().map(|p| p.0));
     let (y0, y1) = padded_range(all().map(|p| p.1));
+    let entries: Vec<(String, Glyph)> = series
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| !name.is_empty())
+        .map(|(k, (name, _))| (name.to_string(), Glyph::Line(COLORS[k % COLORS.len()])))
+        .collect();
+    let marks: Vec<Mark> = series
+        .iter()
+        .flat_map(|(_, p)| polyline_marks(p.iter().copied(), (x0, x1), (y0, y1)))
+        .collect();
+    let plot = (SIZE.0 as i32 - 24 - 64, SIZE.1 as i32 - 24 - 30 - 42);
+    let h = if entries.is_empty() {
+        0.0
+    } else {
+        legend_headroom(&marks, plot, legend_size(&entries))
+    };
+    let marks = squeeze(&marks, h);
     render(SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
-            .build_cartesian_2d(x0..x1, y0..y1)
+            .build_cartesian_2d(x0..x1, y0..y1 + (y1 - y0) * h)
             .map_err(plot_err)?;
         chart
             .configure_mesh()
@@ -513,7 +868,7 @@ pub fn lines(
             .y_desc(y_label)
             .draw()
             .map_err(plot_err)?;
-        for (k, (name, points)) in series.iter().enumerate() {
+        for (k, (_, points)) in series.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
             let style = color.stroke_width(2);
             let drawn = if points.len() == 1 {
@@ -521,22 +876,9 @@ pub fn lines(
             } else {
                 chart.draw_series(LineSeries::new(points.iter().copied(), style))
             };
-            let drawn = drawn.map_err(plot_err)?;
-            if !name.is_empty() {
-                drawn
-                    .label(*name)
-                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-            }
+            drawn.map_err(plot_err)?;
         }
-        if series.iter().any(|(name, _)| !name.is_empty()) {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
-        }
+        draw_legend(&chart, &entries, &marks)?;
         Ok(())
     })
 }
@@ -596,14 +938,38 @@ pub fn histograms(
                 .collect()
         })
         .collect();
-    let top = shares.iter().flatten().fold(0f64, |m, &v| m.max(v)) * 1.1;
+    let top = (shares.iter().flatten().fold(0f64, |m, &v| m.max(v)) * 1.1).max(1e-9);
+    let entries: Vec<(String, Glyph)> = samples
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            let c = COLORS[k % COLORS.len()].mix(0.5);
+            (name.to_string(), Glyph::Patch(c))
+        })
+        .collect();
+    let marks: Vec<Mark> = shares
+        .iter()
+        .flat_map(|share| {
+            share
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v > 0.0)
+                .map(|(i, &v)| {
+                    let b = bins as f64;
+                    Mark::Rect((i as f64 / b, 0.0), ((i + 1) as f64 / b, v / top))
+                })
+        })
+        .collect();
+    let plot = (SIZE.0 as i32 - 24 - 64, SIZE.1 as i32 - 24 - 30 - 42);
+    let h = legend_headroom(&marks, plot, legend_size(&entries));
+    let marks = squeeze(&marks, h);
     render(SIZE, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
             .x_label_area_size(42)
             .y_label_area_size(64)
-            .build_cartesian_2d(lo..lo + width * bins as f64, 0f64..top.max(1e-9))
+            .build_cartesian_2d(lo..lo + width * bins as f64, 0f64..top * (1.0 + h))
             .map_err(plot_err)?;
         chart
             .configure_mesh()
@@ -611,7 +977,7 @@ pub fn histograms(
             .y_desc("share per bin")
             .draw()
             .map_err(plot_err)?;
-        for (k, ((name, _), share)) in samples.iter().zip(&shares).enumerate() {
+        for (k, share) in shares.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
             chart
                 .draw_series(
@@ -624,19 +990,9 @@ pub fn histograms(
                             Rectangle::new([(x0, 0.0), (x0 + width, s)], color.mix(0.5).filled())
                         }),
                 )
-                .map_err(plot_err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 16, y + 5)], color.mix(0.5).filled())
-                });
+                .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&chart, &entries, &marks)?;
         Ok(())
     })
 }
@@ -724,7 +1080,7 @@ pub fn heatmap(
                 "frame"
             })
             .y_desc(y_label)
-            .y_label_formatter(&|v| format!("{}", v.floor() as i64))
+            .y_label_formatter(&|v| integer_label(*v))
             .draw()
             .map_err(plot_err)?;
         chart
@@ -815,17 +1171,34 @@ pub fn training_curves(
             ("Accuracy", accuracy, val_accuracy, 1.0),
         ];
         for (panel, (name, train, val, top)) in panels.iter().zip(specs) {
+            let x_end = epochs.max(2) as f64;
+            let per_epoch = |s: &[f32]| -> Vec<(f64, f64)> {
+                s.iter()
+                    .enumerate()
+                    .map(|(i, &v)| ((i + 1) as f64, v as f64))
+                    .collect()
+            };
+            let mut entries = vec![("Train".to_string(), Glyph::Line(COLORS[0]))];
+            let mut marks = polyline_marks(per_epoch(train), (1.0, x_end), (0.0, top));
+            if !val.is_empty() {
+                entries.push(("Val".to_string(), Glyph::Dashed(COLORS[0])));
+                marks.extend(polyline_marks(per_epoch(val), (1.0, x_end), (0.0, top)));
+            }
+            let (pw, ph) = panel.dim_in_pixel();
+            let plot = (pw as i32 - 24 - 50, ph as i32 - 24 - 28 - 40);
+            let h = legend_headroom(&marks, plot, legend_size(&entries));
+            let marks = squeeze(&marks, h);
             let mut chart = ChartBuilder::on(panel)
                 .caption(name, ("sans-serif", 20))
                 .margin(12)
                 .x_label_area_size(40)
                 .y_label_area_size(50)
-                .build_cartesian_2d(1f64..(epochs.max(2)) as f64, 0f64..top)
+                .build_cartesian_2d(1f64..x_end, 0f64..top * (1.0 + h))
                 .map_err(plot_err)?;
             chart
                 .configure_mesh()
                 .x_desc("Epoch")
-                .x_label_formatter(&|v| format!("{v:.0}"))
+                .x_label_formatter(&|v| integer_label(*v))
                 .y_desc(name)
                 .draw()
                 .map_err(plot_err)?;
@@ -838,11 +1211,7 @@ pub fn training_curves(
                         .map(|(i, &v)| ((i + 1) as f64, v as f64)),
                     color.stroke_width(2),
                 ))
-                .map_err(plot_err)?
-                .label("Train")
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+                .map_err(plot_err)?;
             if !val.is_empty() {
                 chart
                     .draw_series(DashedLineSeries::new(
@@ -853,18 +1222,9 @@ pub fn training_curves(
                         4,
                         color.stroke_width(2),
                     ))
-                    .map_err(plot_err)?
-                    .label("Val")
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 8, y)], color.stroke_width(2))
-                    });
+                    .map_err(plot_err)?;
             }
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(plot_err)?;
+            draw_legend(&chart, &entries, &marks)?;
         }
         Ok(())
     })
@@ -885,18 +1245,23 @@ pub fn confusion_matrix(
             counts.dim()
         )));
     }
-    let side = (SIZE.1 + 160).max(40 + 16 * n as u32);
-    let size = (side + 120, side);
-    render(size, |root| {
+    let layout = grid_layout(labels, 8, true);
+    render(layout.size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(if n > 8 { 110 } else { 50 })
-            .y_label_area_size(if n > 8 { 110 } else { 80 })
+            .x_label_area_size(layout.x_area)
+            .y_label_area_size(layout.y_area)
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(plot_err)?;
         // Row 0 at the top, as scikit-learn draws it.
-        label_square_grid(&mut chart, labels, 8, Some(("predicted", "true")))?;
+        label_square_grid(
+            root,
+            &mut chart,
+            labels,
+            &layout,
+            Some(("predicted", "true")),
+        )?;
         let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
         let row_sums: Vec<usize> = (0..n).map(|r| counts.row(r).sum()).collect();
         chart
@@ -968,17 +1333,16 @@ pub fn similarity_matrix(values: ArrayView2<f32>, labels: &[String], title: &str
             (a.min(v), b.max(v))
         });
     let span = if hi > lo { (hi - lo) as f64 } else { 1.0 };
-    let side = (SIZE.1 + 160).max(40 + 16 * n as u32);
-    let size = (side + 120, side);
-    render(size, |root| {
+    let layout = grid_layout(labels, 6, false);
+    render(layout.size, |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
-            .x_label_area_size(if n > 6 { 130 } else { 50 })
-            .y_label_area_size(130)
+            .x_label_area_size(layout.x_area)
+            .y_label_area_size(layout.y_area)
             .build_cartesian_2d((0..n - 1).into_segmented(), (0..n - 1).into_segmented())
             .map_err(plot_err)?;
-        label_square_grid(&mut chart, labels, 6, None)?;
+        label_square_grid(root, &mut chart, labels, &layout, None)?;
         let small = ("sans-serif", if n > 20 { 9 } else { 13 }).into_font();
         let shade = |v: f32| (v - lo) as f64 / span;
         chart
@@ -1024,18 +1388,27 @@ pub fn similarity_bars(ranking: &[Similar], title: &str) -> Result<Chart> {
     let n = ranking.len();
     let lo = ranking.iter().fold(0f32, |m, s| m.min(s.score)).min(0.0) as f64;
     let height = (120 + 34 * n as u32).max(260);
-    render((SIZE.0, height), |root| {
+    let names: Vec<String> = ranking.iter().map(|s| s.speaker.clone()).collect();
+    let y_area = (widest(&names, 14.0) + 16.0).ceil() as u32;
+    // The caption may not be wider than the canvas.
+    let width = SIZE
+        .0
+        .max((text_width(title, font_px(22.0)) + 40.0).ceil() as u32);
+    render((width, height), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
             .margin(12)
+            // Room for the score written after the longest bar.
+            .margin_right(64)
             .x_label_area_size(40)
-            .y_label_area_size(160)
+            .y_label_area_size(y_area)
             .build_cartesian_2d(lo..1.0f64, (0..n - 1).into_segmented())
             .map_err(plot_err)?;
         chart
             .configure_mesh()
             .disable_y_mesh()
             .y_labels(n)
+            .y_label_style(("sans-serif", 14))
             .y_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) if *i < n => ranking[n - 1 - *i].speaker.clone(),
                 _ => String::new(),
@@ -1062,7 +1435,8 @@ pub fn similarity_bars(ranking: &[Similar], title: &str) -> Result<Chart> {
                 Text::new(
                     format!(" {:.3}", s.score),
                     (s.score.max(0.0) as f64, SegmentValue::CenterOf(n - 1 - i)),
-                    ("sans-serif", 13).into_font(),
+                    TextStyle::from(("sans-serif", 13).into_font())
+                        .pos(Pos::new(HPos::Left, VPos::Center)),
                 )
             }))
             .map_err(plot_err)?;
@@ -1129,16 +1503,34 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
     if curves.is_empty() || curves.iter().any(|(_, p)| p.is_empty()) {
         return Err(Error::param("curves", "nothing to draw"));
     }
-    // Axis from 0.1 % to 60 %; rates outside are clamped to the frame.
-    let (lo, hi) = (probit(0.001), probit(0.6));
+    // Ticks from 0.1 % to 60 %, the axes a little wider so the first ticks of the two
+    // axes do not meet at the origin; rates outside are clamped to the frame.
     let ticks = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6];
-    let fmt = move |v: &f64| {
+    let (lo, hi) = (probit(0.0008), probit(0.62));
+    let key: Vec<f64> = ticks.iter().map(|&t| probit(t)).collect();
+    let fmt = |v: &f64| {
         ticks
             .iter()
-            .find(|&&t| (probit(t) - v).abs() < 0.02)
+            .find(|&&t| (probit(t) - v).abs() < 1e-9)
             .map(|t| format!("{}", t * 100.0))
             .unwrap_or_default()
     };
+    let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
+    let entries: Vec<(String, Glyph)> = curves
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| (name.to_string(), Glyph::Line(COLORS[k % COLORS.len()])))
+        .collect();
+    let marks: Vec<Mark> = curves
+        .iter()
+        .flat_map(|(_, points)| {
+            polyline_marks(
+                points.iter().map(|p| (clamp(p.false_alarm), clamp(p.miss))),
+                (lo, hi),
+                (lo, hi),
+            )
+        })
+        .collect();
     render((560, 560), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
@@ -1149,34 +1541,42 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
             .map_err(plot_err)?;
         chart
             .configure_mesh()
+            .disable_mesh()
             .x_labels(0)
             .y_labels(0)
             .x_desc("false alarm rate (%)")
             .y_desc("miss rate (%)")
             .draw()
             .map_err(plot_err)?;
-        // Grid and tick labels at the chosen probabilities.
-        for &t in &ticks {
-            let v = probit(t);
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(v, lo), (v, hi)],
-                    BLACK.mix(0.12),
-                )))
-                .map_err(plot_err)?;
-            chart
-                .draw_series(std::iter::once(PathElement::new(
-                    vec![(lo, v), (hi, v)],
-                    BLACK.mix(0.12),
-                )))
-                .map_err(plot_err)?;
-            let text = fmt(&v);
+        // Grid lines, ticks and their labels at the chosen probabilities, in pixels
+        // beside the axes (plotters picks its own tick positions on an f64 axis).
+        let label = ("sans-serif", 13).into_font();
+        for &v in &key {
             chart
                 .draw_series([
-                    Text::new(text.clone(), (v, lo - 0.12), ("sans-serif", 12).into_font()),
-                    Text::new(text, (lo - 0.45, v), ("sans-serif", 12).into_font()),
+                    PathElement::new(vec![(v, lo), (v, hi)], BLACK.mix(0.12)),
+                    PathElement::new(vec![(lo, v), (hi, v)], BLACK.mix(0.12)),
                 ])
                 .map_err(plot_err)?;
+            let text = fmt(&v);
+            let (x, y) = chart.backend_coord(&(v, lo));
+            root.draw(&PathElement::new(vec![(x, y), (x, y + 5)], BLACK))
+                .map_err(plot_err)?;
+            root.draw(&Text::new(
+                text.clone(),
+                (x, y + 7),
+                TextStyle::from(label.clone()).pos(Pos::new(HPos::Center, VPos::Top)),
+            ))
+            .map_err(plot_err)?;
+            let (x, y) = chart.backend_coord(&(lo, v));
+            root.draw(&PathElement::new(vec![(x - 5, y), (x, y)], BLACK))
+                .map_err(plot_err)?;
+            root.draw(&Text::new(
+                text,
+                (x - 7, y),
+                TextStyle::from(label.clone()).pos(Pos::new(HPos::Right, VPos::Center)),
+            ))
+            .map_err(plot_err)?;
         }
         chart
             .draw_series(std::iter::once(PathElement::new(
@@ -1187,9 +1587,8 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
         // Points closer than about a pixel to the last one drawn are skipped: a curve
         // of thousands of trials stays a small file and looks the same.
         let tol = (hi - lo) / 800.0;
-        for (k, (name, points)) in curves.iter().enumerate() {
+        for (k, (_, points)) in curves.iter().enumerate() {
             let color = COLORS[k % COLORS.len()];
-            let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
             let all: Vec<(f64, f64)> = points
                 .iter()
                 .map(|p| (clamp(p.false_alarm), clamp(p.miss)))
@@ -1205,19 +1604,9 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
             }
             chart
                 .draw_series(LineSeries::new(shown, color.stroke_width(2)))
-                .map_err(plot_err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
+                .map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&chart, &entries, &marks)?;
         Ok(())
     })
 }

@@ -253,7 +253,7 @@ fn lines_draw_every_series_with_its_legend_and_reject_bad_input() {
         "the first series starts top left"
     );
     assert!(
-        svg.contains("opacity=\"0.85\" fill=\"#FFFFFF\""),
+        svg.contains("opacity=\"0.9\" fill=\"#FFFFFF\""),
         "a legend box"
     );
     // A single point is drawn as a dot.
@@ -299,8 +299,19 @@ fn histograms_share_bins_and_normalise_each_sample() {
     // same height (share 1), plus one legend box each.
     assert_eq!(count(&svg, "opacity=\"0.5\" fill=\"#1F77B4\""), 2);
     assert_eq!(count(&svg, "opacity=\"0.5\" fill=\"#FF7F0E\""), 2);
-    assert!(svg.contains("<rect x=\"733\" y=\"73\" width=\"74\" height=\"332\""));
-    assert!(svg.contains("<rect x=\"76\" y=\"73\" width=\"73\" height=\"332\""));
+    // The two bars are equally tall; the legend sits above both (the headroom it
+    // needs), covering neither.
+    let (t, o) = (
+        tallest_rect(&svg, "opacity=\"0.5\" fill=\"#1F77B4\""),
+        tallest_rect(&svg, "opacity=\"0.5\" fill=\"#FF7F0E\""),
+    );
+    assert_eq!((t[1], t[3]), (o[1], o[3]), "{t:?} {o:?}");
+    assert!(o[0] < 200.0 && t[0] > 600.0, "{t:?} {o:?}");
+    let legend = tallest_rect(&svg, "opacity=\"0.9\" fill=\"#FFFFFF\"");
+    assert!(
+        legend[1] + legend[3] <= t[1],
+        "legend {legend:?} over the bars at {t:?}"
+    );
     assert!(plot::histograms(&[], 3, "", "").is_err());
     assert!(plot::histograms(&[("a", &[1.0])], 0, "", "").is_err());
     assert!(plot::histograms(&[("a", &[])], 3, "", "").is_err());
@@ -378,4 +389,123 @@ fn det_curves_of_many_trials_stay_small() {
     assert!(drawn < 2_000, "{drawn} points drawn");
     assert!(drawn > 50, "{drawn} points drawn");
     assert!(svg.len() < 60_000, "{} bytes", svg.len());
+}
+
+/// `[x, y, width, height]` of the tallest `<rect` with `attrs`.
+fn tallest_rect(svg: &str, attrs: &str) -> [f64; 4] {
+    let num = |line: &str, key: &str| -> f64 {
+        line.split(&format!(" {key}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    svg.lines()
+        .filter(|l| l.starts_with("<rect") && l.contains(attrs))
+        .map(|l| [num(l, "x"), num(l, "y"), num(l, "width"), num(l, "height")])
+        .max_by(|a, b| a[3].total_cmp(&b[3]))
+        .unwrap_or_else(|| panic!("no <rect with {attrs}"))
+}
+
+/// Texts written exactly `text` (plotters puts each text's content on its own line).
+fn texts(svg: &str, text: &str) -> usize {
+    count(svg, &format!(">\n{text}\n<"))
+}
+
+#[test]
+fn det_ticks_are_written_once_per_axis() {
+    let trials: Vec<Trial> = (0..400)
+        .map(|i| Trial {
+            score: (i % 41) as f32 / 41.0 + if i % 4 == 0 { 0.4 } else { 0.0 },
+            target: i % 4 == 0,
+        })
+        .collect();
+    let det = det_curve(&trials).unwrap();
+    let svg = plot::det_curves(&[("cosine", &det)], "DET")
+        .unwrap()
+        .svg()
+        .to_string();
+    for tick in ["0.1", "0.2", "0.5", "1", "2", "5", "10", "20", "40", "60"] {
+        assert_eq!(texts(&svg, tick), 2, "tick {tick}: once on each axis");
+    }
+}
+
+#[test]
+fn long_column_labels_stand_upright_below_the_matrix_and_get_room() {
+    let short: Vec<String> = (0..12).map(|i| format!("s{i}")).collect();
+    let long: Vec<String> = (0..12)
+        .map(|i| format!("Wendell Baritonne-Pitchford {i}"))
+        .collect();
+    let counts = Array2::from_shape_fn((12, 12), |(r, c)| usize::from(r == c) * 5);
+    let a = plot::confusion_matrix(counts.view(), &short, "c").unwrap();
+    let b = plot::confusion_matrix(counts.view(), &long, "c").unwrap();
+    // Every name once, upright (reading bottom-up, ending at the axis).
+    for name in &long {
+        assert_eq!(texts(b.svg(), name), 2, "{name}: a row and a column label");
+    }
+    // 12 column labels and the axis description "true".
+    assert_eq!(count(b.svg(), "rotate(270"), 13);
+    assert!(!b.svg().contains("rotate(90"));
+    // The label areas grow with the names: the canvas is taller and wider.
+    assert!(b.size().1 > a.size().1 + 100 && b.size().0 > a.size().0 + 100);
+    // A similarity matrix of speakers names them the same way.
+    let sim = Array2::from_shape_fn((12, 12), |(r, c)| if r == c { 1.0 } else { 0.2 });
+    let s = plot::similarity_matrix(sim.view(), &long, "s").unwrap();
+    assert_eq!(count(s.svg(), "rotate(270"), 12);
+}
+
+#[test]
+fn integer_axes_never_repeat_a_tick() {
+    // 5 rows: plotters would put ticks at 0, 0.5, 1, ...; each row number once.
+    // Values in [0, 0.44]: the colour bar's labels have two decimals.
+    let m = Array2::from_shape_fn((5, 40), |(r, c)| (r + c) as f32 / 100.0);
+    let svg = plot::heatmap(m.view(), "h", "row", None)
+        .unwrap()
+        .svg()
+        .to_string();
+    for row in ["0", "1", "2", "3", "4"] {
+        assert!(
+            texts(&svg, row) <= 1,
+            "row {row} labelled {} times",
+            texts(&svg, row)
+        );
+    }
+    // 5 epochs: each epoch number at most once per panel.
+    let loss = [0.9f32, 0.8, 0.7, 0.6, 0.5];
+    let acc = [0.5f32, 0.6, 0.7, 0.8, 0.9];
+    let svg = plot::training_curves(&loss, &acc, &[], &[])
+        .unwrap()
+        .svg()
+        .to_string();
+    for epoch in ["1", "2", "3", "4", "5"] {
+        assert!(
+            texts(&svg, epoch) <= 2,
+            "epoch {epoch} labelled {} times",
+            texts(&svg, epoch)
+        );
+    }
+}
+
+#[test]
+fn legends_move_off_the_data() {
+    // A rising line fills the upper right corner: the legend takes another.
+    let rising: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, i as f64)).collect();
+    let svg = plot::lines(&[("rising", &rising)], "t", "x", "y")
+        .unwrap()
+        .svg()
+        .to_string();
+    let legend = svg
+        .lines()
+        .find(|l| l.starts_with("<rect") && l.contains("opacity=\"0.9\""))
+        .expect("a legend box");
+    let x: f64 = legend
+        .split("x=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    assert!(
+        x < 410.0,
+        "legend at x = {x}, over the line's upper right end: {legend}"
+    );
 }

@@ -150,12 +150,16 @@ pub fn run(mut a: Args) -> CmdResult {
     // Similarity: the enrolled speakers among themselves, and one test voice.
     let enrolled = trained.embedding().enrolled();
     let sim: Array2<f32> = enrolled.similarity_matrix();
+    let enrolled_names: Vec<String> = enrolled
+        .names()
+        .iter()
+        .map(|s| data.display_name(s).to_string())
+        .collect();
     save(
-        &plot::heatmap(
+        &plot::similarity_matrix(
             sim.view(),
+            &enrolled_names,
             "Similarity between enrolled speakers",
-            "speaker",
-            None,
         )?,
         &a.out,
         "speaker_similarity",
