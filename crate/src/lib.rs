@@ -20,6 +20,7 @@
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
 //! | [`error`] | the one error type |
+//! | [`simd`] | CPU-feature detection and kernel dispatch; `SPEAKER_SIMILARITY_SCALAR=1` forces the portable kernels |
 //!
 //! ## Example
 //!
@@ -62,6 +63,7 @@ pub mod models;
 pub mod persist;
 pub mod pipeline;
 pub mod plot;
+pub mod simd;
 pub mod similarity;
 pub mod synth;
 
