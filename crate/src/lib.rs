@@ -22,6 +22,7 @@
 //! | [`progress`] | the one progress event type of every long loop |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
 //! | [`error`] | the one error type |
+//! | [`simd`] | CPU-feature detection and kernel dispatch; `SPEAKER_SIMILARITY_SCALAR=1` forces the portable kernels |
 //!
 //! ## Example
 //!
@@ -66,6 +67,7 @@ pub mod persist;
 pub mod pipeline;
 pub mod plot;
 pub mod progress;
+pub mod simd;
 pub mod similarity;
 pub mod synth;
 

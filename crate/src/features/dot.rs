@@ -1,6 +1,10 @@
 //! Small numerical kernels written so the compiler vectorises them: dot products
 //! with several independent accumulators (a plain `zip().sum()` is one serial
 //! dependency chain, because floating-point addition is not reassociated).
+//!
+//! Their paths are chosen at compile time (see [`crate::simd`]): they are inlined
+//! into their callers and run with the callers' instruction set, and [`dot4_f32`]
+//! uses SSE intrinsics when `target_feature = "sse"` (every x86-64 build).
 
 /// Lanes of independent partial sums: 8 `f32` = two SSE or one AVX register.
 const LANES: usize = 8;
@@ -69,6 +73,13 @@ fn dot4_chunks(ca: &[[f32; 4]], cb: &[[f32; 4]]) -> f32 {
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
 #[inline(always)]
 fn dot4_chunks(ca: &[[f32; 4]], cb: &[[f32; 4]]) -> f32 {
+    dot4_chunks_portable(ca, cb)
+}
+
+/// The portable twin of the SSE `dot4_chunks` (same lanes, same order of sums).
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse"))))]
+#[inline(always)]
+fn dot4_chunks_portable(ca: &[[f32; 4]], cb: &[[f32; 4]]) -> f32 {
     let mut acc = [0.0f32; 4];
     for (x, y) in ca.iter().zip(cb) {
         for l in 0..4 {
@@ -200,6 +211,23 @@ mod tests {
             assert!(!all_finite(&v));
             v[i] = f32::NEG_INFINITY;
             assert!(!all_finite(&v));
+        }
+    }
+
+    /// The compile-time SSE path of `dot4_f32` against its portable twin on random
+    /// vectors: bit-identical (same 4 lanes, same order of the final sums).
+    #[test]
+    fn dot4_sse_matches_portable_twin() {
+        use crate::simd::testing::{rng, uniform_f32};
+        let mut rng = rng(19);
+        for n in [0usize, 4, 8, 36, 400, 1024] {
+            let a = uniform_f32(&mut rng, n, -2.0, 2.0);
+            let b = uniform_f32(&mut rng, n, 0.0, 1e3);
+            let (ca, _) = a.as_chunks::<4>();
+            let (cb, _) = b.as_chunks::<4>();
+            let got = dot4_chunks(ca, cb);
+            let want = dot4_chunks_portable(ca, cb);
+            assert_eq!(got.to_bits(), want.to_bits(), "n={n}: {got} vs {want}");
         }
     }
 

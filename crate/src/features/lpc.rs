@@ -211,21 +211,10 @@ fn autocorrelation(x: &[f32], max_lag: usize, xd: &mut Vec<f64>) -> Vec<f64> {
     let top = (max_lag + 1).next_multiple_of(LAG_GROUP) - 1;
     let body_start = top.min(n);
     let body_end = body_start + (n - body_start) / 4 * 4;
-    #[cfg(target_arch = "x86_64")]
-    let fma =
-        std::arch::is_x86_feature_detected!("avx") && std::arch::is_x86_feature_detected!("fma");
     for g in (0..=max_lag).step_by(LAG_GROUP) {
         if body_end <= body_start {
             break;
         }
-        #[cfg(target_arch = "x86_64")]
-        let sums = if fma {
-            // SAFETY: the CPU supports AVX and FMA, checked above.
-            unsafe { lag_group_fma(xd, body_start, body_end, g) }
-        } else {
-            lag_group(xd, body_start, body_end, g)
-        };
-        #[cfg(not(target_arch = "x86_64"))]
         let sums = lag_group(xd, body_start, body_end, g);
         for (j, v) in sums.into_iter().enumerate() {
             if let Some(rd) = r.get_mut(g + j) {
@@ -242,9 +231,18 @@ fn autocorrelation(x: &[f32], max_lag: usize, xd: &mut Vec<f64>) -> Vec<f64> {
     r
 }
 
-/// `sum_{t in [start, end)} x[t] x[t - g - j]` for `j = 0..LAG_GROUP` (`end -
-/// start` a multiple of 4, `start >= g + LAG_GROUP - 1`), portable.
-fn lag_group(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP] {
+crate::simd::kernel! {
+    /// `sum_{t in [start, end)} x[t] x[t - g - j]` for `j = 0..LAG_GROUP` (`end -
+    /// start` a multiple of 4, `start >= g + LAG_GROUP - 1`): [`lag_group_fma`] on
+    /// CPUs with AVX and FMA, else [`lag_group_body`].
+    fn lag_group(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP] {
+        simd "avx,fma" lag_group_simd => lag_group_fma,
+        scalar lag_group_scalar => lag_group_body,
+    }
+}
+
+/// [`lag_group`], portable: 4-lane accumulators, a multiply then an add.
+fn lag_group_body(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP] {
     let mut acc = [[0.0f64; 4]; LAG_GROUP];
     let mut t = start;
     while t < end {
@@ -260,7 +258,9 @@ fn lag_group(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP]
     acc.map(|a| (a[0] + a[2]) + (a[1] + a[3]))
 }
 
-/// [`lag_group`] with AVX/FMA intrinsics: the 8 accumulators live in registers.
+/// [`lag_group`] with AVX/FMA intrinsics: the accumulators live in registers.
+/// Compiled for AVX and FMA itself (intrinsics need it), so only the kernel's
+/// AVX + FMA twin calls it.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx,fma")]
 fn lag_group_fma(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GROUP] {
@@ -293,21 +293,13 @@ fn lag_group_fma(xd: &[f64], start: usize, end: usize, g: usize) -> [f64; LAG_GR
     })
 }
 
-/// Burg's recursion (`y.len() > order` checked by the caller), with 256-bit
-/// vectors when the CPU has AVX (same lanes, so the same result as SSE2).
-fn burg(y: &[f32], order: usize, fwd: &mut Vec<f32>, bwd: &mut Vec<f32>) -> Vec<f64> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") {
-        // SAFETY: the CPU supports AVX, checked just above.
-        return unsafe { burg_avx(y, order, fwd, bwd) };
+crate::simd::kernel! {
+    /// Burg's recursion (`y.len() > order` checked by the caller), with 256-bit
+    /// vectors when the CPU has AVX (same lanes, so the same result as SSE2).
+    fn burg(y: &[f32], order: usize, fwd: &mut Vec<f32>, bwd: &mut Vec<f32>) -> Vec<f64> {
+        simd "avx" burg_simd => burg_body,
+        scalar burg_scalar => burg_body,
     }
-    burg_body(y, order, fwd, bwd)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-fn burg_avx(y: &[f32], order: usize, fwd: &mut Vec<f32>, bwd: &mut Vec<f32>) -> Vec<f64> {
-    burg_body(y, order, fwd, bwd)
 }
 
 /// Marple's Burg recursion as librosa's `__lpc`: at order `i` the forward error is
@@ -456,18 +448,45 @@ mod tests {
         let top = 2 * LAG_GROUP - 1;
         let end = top + (y.len() - top) / 4 * 4;
         for g in [0, LAG_GROUP] {
-            let portable = lag_group(&xd, top, end, g);
-            #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx")
-                && std::arch::is_x86_feature_detected!("fma")
-            {
-                // SAFETY: the CPU supports AVX and FMA, checked just above.
-                let simd = unsafe { lag_group_fma(&xd, top, end, g) };
+            let portable = lag_group_scalar(&xd, top, end, g);
+            if let Some(simd) = lag_group_simd(&xd, top, end, g) {
                 for (a, b) in portable.iter().zip(&simd) {
                     assert!((a - b).abs() <= 1e-12 * exact[0]);
                 }
             }
             assert!(portable.iter().all(|v| v.is_finite()));
+        }
+    }
+
+    /// The SIMD twins against the portable ones on random signals: the AVX + FMA
+    /// lag sums within 1e-13 of the lag-0 sum (their rounding scale; FMA rounds
+    /// once where the portable twin rounds twice), Burg's AVX twin bit-identical
+    /// (same lanes, no fused multiply-add).
+    #[test]
+    fn simd_twins_match_scalar_twins() {
+        use crate::simd::testing::{assert_close_f64, rng, uniform_f32};
+        let mut rng = rng(7);
+        for n in [40usize, 517, 4003, 20011] {
+            let y = uniform_f32(&mut rng, n, -1.0, 1.0);
+            let xd: Vec<f64> = y.iter().map(|&v| v as f64).collect();
+            let r0: f64 = xd.iter().map(|v| v * v).sum();
+            let top = 2 * LAG_GROUP - 1;
+            let end = top + (n - top) / 4 * 4;
+            for g in [0, LAG_GROUP] {
+                let portable = lag_group_scalar(&xd, top, end, g);
+                let Some(simd) = lag_group_simd(&xd, top, end, g) else {
+                    break; // no AVX + FMA here
+                };
+                assert_close_f64(&simd, &portable, 1e-13, r0, "lag sums");
+            }
+            for order in [1, 12, 30] {
+                let (mut f1, mut b1) = (Vec::new(), Vec::new());
+                let a = burg_scalar(&y, order, &mut f1, &mut b1);
+                let (mut f2, mut b2) = (Vec::new(), Vec::new());
+                if let Some(b) = burg_simd(&y, order, &mut f2, &mut b2) {
+                    assert_close_f64(&b, &a, 0.0, 1.0, "Burg coefficients");
+                }
+            }
         }
     }
 

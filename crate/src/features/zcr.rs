@@ -184,20 +184,12 @@ pub(crate) fn zcr_splits_unchecked(y: &[f32], n_splits: usize) -> Result<Vec<f32
     Ok(out)
 }
 
-/// `sum_i |s(x[i]) - s(x[i-1])|` with `s(v) = [v >= hi] - [v <= lo]`, `lo < hi`.
-fn sign_changes(x: &[f32], hi: f32, lo: f32) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { sign_changes_avx2(x, hi, lo) };
+crate::simd::kernel! {
+    /// `sum_i |s(x[i]) - s(x[i-1])|` with `s(v) = [v >= hi] - [v <= lo]`, `lo < hi`.
+    fn sign_changes(x: &[f32], hi: f32, lo: f32) -> u64 {
+        simd "avx2" sign_changes_simd => sign_changes_body,
+        scalar sign_changes_scalar => sign_changes_body,
     }
-    sign_changes_body(x, hi, lo)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sign_changes_avx2(x: &[f32], hi: f32, lo: f32) -> u64 {
-    sign_changes_body(x, hi, lo)
 }
 
 #[inline(always)]
@@ -261,8 +253,33 @@ mod tests {
         let (hi, lo) = (0.25f32.next_up(), 0.25f32.next_down());
         let sign = |v: f32| i64::from(v >= hi) - i64::from(v <= lo);
         let want: i64 = x.windows(2).map(|w| (sign(w[1]) - sign(w[0])).abs()).sum();
-        assert_eq!(sign_changes_body(&x, hi, lo), want as u64);
+        assert_eq!(sign_changes_scalar(&x, hi, lo), want as u64);
         assert_eq!(sign_changes(&x, hi, lo), want as u64);
+    }
+
+    /// The AVX2 twin against the portable one on random signals with values on
+    /// and next to the thresholds: equal counts (integers, tolerance 0).
+    #[test]
+    fn simd_twin_matches_scalar_twin() {
+        use crate::simd::testing::{rng, uniform_f32};
+        use rand::Rng;
+        let mut rng = rng(13);
+        for n in [0usize, 1, 2, 31, 1000, 70001] {
+            let mut x = uniform_f32(&mut rng, n, -1.0, 1.0);
+            let (hi, lo) = (0.01f32.next_up(), 0.01f32.next_down());
+            for v in x.iter_mut() {
+                match rng.random_range(0..8) {
+                    0 => *v = hi,
+                    1 => *v = lo,
+                    2 => *v = 0.01,
+                    _ => {}
+                }
+            }
+            let want = sign_changes_scalar(&x, hi, lo);
+            if let Some(got) = sign_changes_simd(&x, hi, lo) {
+                assert_eq!(got, want, "n={n}");
+            }
+        }
     }
 
     #[test]
