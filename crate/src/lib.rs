@@ -53,6 +53,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod atomic_dir;
 pub mod audio;
 pub mod dataset;
 pub mod error;
