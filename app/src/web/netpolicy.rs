@@ -208,7 +208,7 @@ fn refusal_v6(ip: Ipv6Addr) -> Option<&'static str> {
         Some(v4_at(ip, 0)) // ::ffff:a.b.c.d, IPv4-mapped
     } else if in_v6(ip, 0, 96) {
         Some(v4_at(ip, 0)) // ::a.b.c.d, IPv4-compatible (deprecated)
-    } else if in_v6(ip, 0x0000_ffff_0000_0000_0000 << 32, 96) {
+    } else if in_v6(ip, 0xffff << 48, 96) {
         Some(v4_at(ip, 0)) // ::ffff:0:a.b.c.d, IPv4-translated (SIIT)
     } else if in_v6(ip, 0x0064_ff9b << 96, 96) {
         Some(v4_at(ip, 0)) // 64:ff9b::a.b.c.d, NAT64 well-known prefix
