@@ -289,7 +289,11 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
             if now.is_some() && now == old {
                 kept_old += 1;
             } else if now.as_ref() == Some(&new) {
-                assert!((sc.usable)(&out), "{}: kill {k}: new output unusable", sc.name);
+                assert!(
+                    (sc.usable)(&out),
+                    "{}: kill {k}: new output unusable",
+                    sc.name
+                );
                 got_new += 1;
             } else if now.is_none() && old.is_none() {
                 got_none += 1;

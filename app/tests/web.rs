@@ -885,14 +885,20 @@ fn urls_to_inner_addresses_are_refused_before_yt_dlp_is_run() {
     ]);
     let cases: Vec<(String, &str)> = vec![
         // Addresses written in the URL.
-        (format!("http://127.0.0.1:{p}/"), "127.0.0.1, a loopback address"),
+        (
+            format!("http://127.0.0.1:{p}/"),
+            "127.0.0.1, a loopback address",
+        ),
         (format!("http://[::1]:{p}/"), "::1, a loopback address"),
         (format!("http://[::ffff:127.0.0.1]:{p}/x"), "IPv4"),
         (format!("https://[::ffff:7f00:1]:{p}/x"), "IPv4"),
         ("http://10.1.2.3/".into(), "a private address"),
         ("http://172.16.0.1/".into(), "a private address"),
         ("http://192.168.0.1/".into(), "a private address"),
-        ("http://169.254.169.254/latest/meta-data/".into(), "link-local"),
+        (
+            "http://169.254.169.254/latest/meta-data/".into(),
+            "link-local",
+        ),
         ("http://100.64.0.1/".into(), "carrier-grade NAT"),
         ("http://0.0.0.0/".into(), "unspecified"),
         ("http://224.0.0.1/".into(), "multicast"),
@@ -903,9 +909,15 @@ fn urls_to_inner_addresses_are_refused_before_yt_dlp_is_run() {
         ("http://[64:ff9b::a00:1]/".into(), "IPv4"),
         ("http://[2002:c0a8:101::1]/".into(), "IPv4"),
         // Names that resolve inward: one inner address among public ones is enough.
-        ("https://internal.test/watch?v=1".into(), "internal.test resolves to 10.0.0.5"),
+        (
+            "https://internal.test/watch?v=1".into(),
+            "internal.test resolves to 10.0.0.5",
+        ),
         (format!("http://loop.test:{p}/"), "loopback"),
-        ("https://mixed.test/".into(), "192.168.1.20, a private address"),
+        (
+            "https://mixed.test/".into(),
+            "192.168.1.20, a private address",
+        ),
         ("http://meta.test/".into(), "link-local"),
         ("https://v6.test/".into(), "fd00::1, a unique local"),
         ("https://cgnat.test/".into(), "carrier-grade NAT"),
@@ -927,9 +939,16 @@ fn urls_to_inner_addresses_are_refused_before_yt_dlp_is_run() {
         b"url=http%3A%2F%2Finternal.test%2Fx",
     );
     assert_eq!(r.status, 400);
-    assert!(r.text().contains("10.0.0.5, a private address"), "{}", r.text());
+    assert!(
+        r.text().contains("10.0.0.5, a private address"),
+        "{}",
+        r.text()
+    );
     assert!(!log.exists(), "yt-dlp was never run");
-    assert!(!trip.touched(), "nothing connected to the loopback listener");
+    assert!(
+        !trip.touched(),
+        "nothing connected to the loopback listener"
+    );
 }
 
 #[cfg(unix)]
@@ -971,30 +990,50 @@ fn redirects_are_checked_and_allowed_fetches_go_through_the_proxy() {
     assert_eq!(r.status, 200, "{}", r.text());
     // Redirects inward are refused, with the host and the reason.
     for (to, says) in [
-        ("http://internal.test/secret".to_string(), "internal.test resolves to 10.0.0.5, a private address"),
-        (format!("http://127.0.0.2:{t}/"), "127.0.0.2, a loopback address"),
-        (format!("http://sneaky.test:{t}/"), "sneaky.test resolves to 127.0.0.2"),
+        (
+            "http://internal.test/secret".to_string(),
+            "internal.test resolves to 10.0.0.5, a private address",
+        ),
+        (
+            format!("http://127.0.0.2:{t}/"),
+            "127.0.0.2, a loopback address",
+        ),
+        (
+            format!("http://sneaky.test:{t}/"),
+            "sneaky.test resolves to 127.0.0.2",
+        ),
         (format!("http://[::ffff:127.0.0.2]:{t}/"), "IPv4"),
-        ("http://169.254.169.254/latest/meta-data/".to_string(), "link-local"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "link-local",
+        ),
         ("http://nowhere.test/".to_string(), "cannot be resolved"),
     ] {
         let before = origin.requests().len();
         let r = fetch_json(&s, &format!("http://media.test:{o}/go?to={to}"));
         assert_eq!(r.status, 400, "{to}: {}", r.text());
         let e = r.error();
-        assert!(e.contains("nothing was sent there") && e.contains(says), "{to}: {e}");
-        assert_eq!(origin.requests().len(), before + 1, "the first hop was fetched");
+        assert!(
+            e.contains("nothing was sent there") && e.contains(says),
+            "{to}: {e}"
+        );
+        assert_eq!(
+            origin.requests().len(),
+            before + 1,
+            "the first hop was fetched"
+        );
     }
     // Two hops: allowed, then inward.
     let r = fetch_json(
         &s,
-        &format!(
-            "http://media.test:{o}/go?to=http://127.0.0.1:{o}/go?to=http://127.0.0.2:{t}/"
-        ),
+        &format!("http://media.test:{o}/go?to=http://127.0.0.1:{o}/go?to=http://127.0.0.2:{t}/"),
     );
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.error().contains("127.0.0.2"));
-    assert!(!trip.touched(), "nothing reached the address that is not allowlisted");
+    assert!(
+        !trip.touched(),
+        "nothing reached the address that is not allowlisted"
+    );
 }
 
 // ------------------------------------------------------------------ load
@@ -1105,9 +1144,11 @@ fn twenty_concurrent_ten_minute_recordings_are_answered_within_the_memory_cap() 
             }
             503 => {
                 busy += 1;
-                let retry = head
-                    .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("retry-after:").map(|x| x.trim().to_string()));
+                let retry = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("retry-after:")
+                        .map(|x| x.trim().to_string())
+                });
                 assert_eq!(retry.as_deref(), Some("5"), "request {i}: {head}");
                 assert!(v["error"].as_str().unwrap().contains("busy"), "{v}");
             }
@@ -1133,7 +1174,12 @@ fn twenty_concurrent_ten_minute_recordings_are_answered_within_the_memory_cap() 
     // most of its body read before any sends its last byte: exactly `queue` are in.
     assert_eq!(ok, queue, "the first {queue} are admitted, no more");
     assert_eq!(busy, n - queue);
-    assert!(peak < cap, "peak RSS {} MB over the cap {} MB", peak / mb, cap / mb);
+    assert!(
+        peak < cap,
+        "peak RSS {} MB over the cap {} MB",
+        peak / mb,
+        cap / mb
+    );
     // Still serving.
     assert_eq!(s.get("/healthz").text(), "ok");
 }

@@ -145,10 +145,7 @@ pub(crate) fn commit(staged: &Path, target: &Path) -> Result<()> {
     let empty = match std::fs::symlink_metadata(target) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
         Err(e) => return Err(fail(e)),
-        Ok(m) if m.is_dir() => std::fs::read_dir(target)
-            .map_err(&fail)?
-            .next()
-            .is_none(),
+        Ok(m) if m.is_dir() => std::fs::read_dir(target).map_err(&fail)?.next().is_none(),
         Ok(_) => {
             let _ = std::fs::remove_dir_all(staged);
             return Err(Error::Model {
@@ -200,14 +197,21 @@ mod tests {
         let target = root.path().join("m");
         for (i, text) in ["one", "two", "three"].iter().enumerate() {
             let s = staging(&target).unwrap();
-            assert!(s.file_name().unwrap().to_string_lossy().starts_with(".m.tmp-"));
+            assert!(s
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".m.tmp-"));
             write(&s, text);
             if i == 1 {
                 std::fs::write(s.join("extra"), "x").unwrap();
             }
             commit(&s, &target).unwrap();
             assert!(!s.exists());
-            assert_eq!(std::fs::read_to_string(target.join("f.txt")).unwrap(), *text);
+            assert_eq!(
+                std::fs::read_to_string(target.join("f.txt")).unwrap(),
+                *text
+            );
             // Only the new version's files: nothing carried over from the old one.
             assert_eq!(target.join("extra").exists(), i == 1);
         }

@@ -1144,10 +1144,11 @@ fn carry_over(from: &Path, to: &Path, skip: &HashSet<&Path>) -> Result<()> {
             if kind.is_dir() {
                 std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
                 stack.push(path);
-            } else if kind.is_file() && !skip.contains(path.as_path()) {
-                if std::fs::hard_link(&path, &dest).is_err() {
-                    std::fs::copy(&path, &dest).map_err(|e| Error::io(&dest, e))?;
-                }
+            } else if kind.is_file()
+                && !skip.contains(path.as_path())
+                && std::fs::hard_link(&path, &dest).is_err()
+            {
+                std::fs::copy(&path, &dest).map_err(|e| Error::io(&dest, e))?;
             }
         }
     }

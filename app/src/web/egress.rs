@@ -79,7 +79,10 @@ impl Egress {
 
     /// The refusals so far, each saying which host and why.
     pub fn refused(&self) -> Vec<String> {
-        self.refused.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.refused
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -201,7 +204,12 @@ async fn serve(
         let mut up = format!("{method} {path} {version}\r\n");
         for line in lines.filter(|l| !l.is_empty()) {
             let name = line.split(':').next().unwrap_or("").trim();
-            let hop = ["connection", "proxy-connection", "proxy-authorization", "keep-alive"];
+            let hop = [
+                "connection",
+                "proxy-connection",
+                "proxy-authorization",
+                "keep-alive",
+            ];
             if !hop.iter().any(|x| name.eq_ignore_ascii_case(x)) {
                 up.push_str(line);
                 up.push_str("\r\n");
@@ -370,7 +378,9 @@ mod tests {
 
     #[tokio::test]
     async fn allowed_hosts_are_forwarded_to_the_checked_address() {
-        let p = Egress::start(policy(&["127.0.0.1"]), 1 << 20).await.unwrap();
+        let p = Egress::start(policy(&["127.0.0.1"]), 1 << 20)
+            .await
+            .unwrap();
         let (port, got) = origin("hello").await;
         let r = roundtrip(
             &p,
@@ -380,7 +390,10 @@ mod tests {
             ),
         )
         .await;
-        assert!(r.starts_with("HTTP/1.1 200 OK") && r.ends_with("hello"), "{r}");
+        assert!(
+            r.starts_with("HTTP/1.1 200 OK") && r.ends_with("hello"),
+            "{r}"
+        );
         let head = got.await.unwrap();
         assert!(head.starts_with("GET /a/b?c=1 HTTP/1.1\r\n"), "{head}");
         assert!(head.contains("X-Y: z") && head.contains("Connection: close"));
@@ -405,7 +418,11 @@ mod tests {
     async fn bytes_back_are_capped() {
         let p = Egress::start(policy(&["127.0.0.1"]), 10).await.unwrap();
         let (port, _got) = origin("0123456789abcdefghij").await;
-        let r = roundtrip(&p, &format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n")).await;
+        let r = roundtrip(
+            &p,
+            &format!("GET http://127.0.0.1:{port}/ HTTP/1.1\r\n\r\n"),
+        )
+        .await;
         assert_eq!(r.len(), 10, "{r}");
     }
 

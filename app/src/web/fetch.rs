@@ -99,7 +99,11 @@ pub fn url_host(url: &str) -> Result<(String, u16), WebError> {
     let (default_port, rest) = match url.split_once("://") {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (443, rest),
         Some((_, rest)) => (80, rest),
-        None => return Err(WebError::bad_request("only http:// and https:// URLs are accepted")),
+        None => {
+            return Err(WebError::bad_request(
+                "only http:// and https:// URLs are accepted",
+            ))
+        }
     };
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let auth = &rest[..end];
@@ -301,7 +305,10 @@ mod tests {
     #[test]
     fn hosts_come_out_of_urls() {
         let h = |u: &str| url_host(u).map_err(|e| e.message);
-        assert_eq!(h("https://Example.org/x").unwrap(), ("example.org".into(), 443));
+        assert_eq!(
+            h("https://Example.org/x").unwrap(),
+            ("example.org".into(), 443)
+        );
         assert_eq!(h("http://example.org").unwrap(), ("example.org".into(), 80));
         assert_eq!(h("http://a.test:8080?q").unwrap(), ("a.test".into(), 8080));
         assert_eq!(h("http://[::1]:81/").unwrap(), ("[::1]".into(), 81));

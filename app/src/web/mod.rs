@@ -126,9 +126,8 @@ impl Args {
         }
         let mut policy = netpolicy::Policy::system();
         if !self.fetch_resolve.is_empty() {
-            policy.resolver = std::sync::Arc::new(netpolicy::StaticResolver::parse(
-                &self.fetch_resolve,
-            )?);
+            policy.resolver =
+                std::sync::Arc::new(netpolicy::StaticResolver::parse(&self.fetch_resolve)?);
         }
         if !self.fetch_allow_address.is_empty() {
             eprintln!(

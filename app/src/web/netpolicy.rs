@@ -119,18 +119,17 @@ impl Policy {
             .strip_prefix('[')
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host);
-        let ips = match tokio::time::timeout(RESOLVE_TIMEOUT, self.resolver.resolve(host, port))
-            .await
-        {
-            Ok(Ok(ips)) => ips,
-            Ok(Err(e)) => return Err(format!("the host {host} cannot be resolved ({e})")),
-            Err(_) => {
-                return Err(format!(
-                    "the host {host} cannot be resolved (no answer within {} s)",
-                    RESOLVE_TIMEOUT.as_secs()
-                ))
-            }
-        };
+        let ips =
+            match tokio::time::timeout(RESOLVE_TIMEOUT, self.resolver.resolve(host, port)).await {
+                Ok(Ok(ips)) => ips,
+                Ok(Err(e)) => return Err(format!("the host {host} cannot be resolved ({e})")),
+                Err(_) => {
+                    return Err(format!(
+                        "the host {host} cannot be resolved (no answer within {} s)",
+                        RESOLVE_TIMEOUT.as_secs()
+                    ))
+                }
+            };
         if ips.is_empty() {
             return Err(format!("the host {host} cannot be resolved (no addresses)"));
         }
@@ -142,7 +141,10 @@ impl Policy {
                 ));
             }
         }
-        Ok(ips.into_iter().map(|ip| SocketAddr::new(ip, port)).collect())
+        Ok(ips
+            .into_iter()
+            .map(|ip| SocketAddr::new(ip, port))
+            .collect())
     }
 }
 
@@ -155,7 +157,11 @@ pub fn refusal(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], bits: u32) -> bool {
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     u32::from(ip) & mask == u32::from(Ipv4Addr::from(net)) & mask
 }
 
@@ -187,7 +193,11 @@ fn refusal_v4(ip: Ipv4Addr) -> Option<&'static str> {
 }
 
 fn in_v6(ip: Ipv6Addr, net: u128, bits: u32) -> bool {
-    let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u128::MAX << (128 - bits)
+    };
     u128::from(ip) & mask == net & mask
 }
 

@@ -32,7 +32,11 @@ pub async fn celebrities(State(st): St) -> Html<String> {
 pub async fn upload(State(st): St, req: Request) -> Result<Response, PageError> {
     let ticket = match st.admit() {
         Ok(t) => t,
-        Err(e) => return Err(upload::refuse_unread(req, st.config.max_upload, e).await.into()),
+        Err(e) => {
+            return Err(upload::refuse_unread(req, st.config.max_upload, e)
+                .await
+                .into())
+        }
     };
     let up = upload::read_upload(req, st.config.max_upload, None).await?;
     let k = PAGE_K.min(st.models.speakers.len());

@@ -120,7 +120,11 @@ async fn predict(
     let k = parse_k(&st, &q)?;
     let ticket = match st.admit() {
         Ok(t) => t,
-        Err(e) => return Err(upload::refuse_unread(req, st.config.max_upload, e).await.into()),
+        Err(e) => {
+            return Err(upload::refuse_unread(req, st.config.max_upload, e)
+                .await
+                .into())
+        }
     };
     let up =
         upload::read_upload(req, st.config.max_upload, q.get("name").map(String::as_str)).await?;
