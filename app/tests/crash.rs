@@ -84,13 +84,18 @@ impl Rng {
     }
 }
 
+/// A command's arguments, writing to the path given.
+type Args = Box<dyn Fn(&Path) -> Vec<String>>;
+/// Makes an earlier output at the path given.
+type MakeEarlier = Box<dyn Fn(&Path)>;
+
 /// One command that writes one output path.
 struct Scenario {
     name: &'static str,
     /// The command's arguments, writing to the path given.
-    args: Box<dyn Fn(&Path) -> Vec<String>>,
+    args: Args,
     /// Make the earlier output at the path given (None: there is none).
-    earlier: Option<Box<dyn Fn(&Path)>>,
+    earlier: Option<MakeEarlier>,
     /// Whether a complete output at this path is usable (for models: it loads).
     usable: fn(&Path) -> bool,
 }
@@ -101,7 +106,7 @@ fn models_load(dir: &Path) -> bool {
 }
 
 fn corpus_reads(dir: &Path) -> bool {
-    speaker_similarity::dataset::Dataset::open(dir).is_ok_and(|d| d.len() > 0)
+    speaker_similarity::dataset::Dataset::open(dir).is_ok_and(|d| !d.is_empty())
 }
 
 fn scenarios(root: &Path) -> Vec<Scenario> {

@@ -214,16 +214,14 @@ fn refusal_v6(ip: Ipv6Addr) -> Option<&'static str> {
         return Some("a loopback address");
     }
     // Forms that carry an IPv4 address: judged by that address.
-    let embedded = if in_v6(ip, 0xffff_0000_0000, 96) {
-        Some(v4_at(ip, 0)) // ::ffff:a.b.c.d, IPv4-mapped
-    } else if in_v6(ip, 0, 96) {
-        Some(v4_at(ip, 0)) // ::a.b.c.d, IPv4-compatible (deprecated)
-    } else if in_v6(ip, 0xffff << 48, 96) {
-        Some(v4_at(ip, 0)) // ::ffff:0:a.b.c.d, IPv4-translated (SIIT)
-    } else if in_v6(ip, 0x0064_ff9b << 96, 96) {
-        Some(v4_at(ip, 0)) // 64:ff9b::a.b.c.d, NAT64 well-known prefix
+    // ::ffff:a.b.c.d (IPv4-mapped), ::a.b.c.d (IPv4-compatible, deprecated),
+    // ::ffff:0:a.b.c.d (IPv4-translated, SIIT), 64:ff9b::a.b.c.d (NAT64
+    // well-known prefix): the last 32 bits. 2002:aabb:ccdd:: (6to4): bits 16-47.
+    const LAST_32: &[u128] = &[0xffff_0000_0000, 0, 0xffff << 48, 0x0064_ff9b << 96];
+    let embedded = if LAST_32.iter().any(|&net| in_v6(ip, net, 96)) {
+        Some(v4_at(ip, 0))
     } else if in_v6(ip, 0x2002 << 112, 16) {
-        Some(v4_at(ip, 80)) // 2002:aabb:ccdd::, 6to4
+        Some(v4_at(ip, 80))
     } else {
         None
     };
