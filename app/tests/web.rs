@@ -165,6 +165,8 @@ impl Server {
         if !extra.contains(&"--yt-dlp") {
             extra.extend(["--yt-dlp", "/nonexistent/yt-dlp"]);
         }
+        // Names resolve from this table, never through DNS: tests stay offline.
+        extra.extend(["--fetch-resolve", "example.org=93.184.215.14"]);
         let mut child = Command::new(BIN)
             .arg("serve")
             .arg("--model")
@@ -737,4 +739,447 @@ fn stops_gracefully_on_sigterm() {
     assert!(status.success());
     let exit = s.child.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
+}
+
+// ------------------------------------------------------------------ URL fetch policy
+
+/// A loopback listener nobody may reach: `touched()` says whether anyone connected.
+struct Tripwire(std::net::TcpListener);
+
+impl Tripwire {
+    fn on(ip: &str) -> Tripwire {
+        let l = std::net::TcpListener::bind((ip, 0)).unwrap();
+        l.set_nonblocking(true).unwrap();
+        Tripwire(l)
+    }
+    fn port(&self) -> u16 {
+        self.0.local_addr().unwrap().port()
+    }
+    fn touched(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+/// A loopback HTTP server: `/clip.wav` is `wav`, `/go?to=URL` redirects (302) to
+/// URL; every request line it gets is logged.
+struct Origin {
+    port: u16,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Origin {
+    fn start(wav: Vec<u8>) -> Origin {
+        let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = log.clone();
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                let Ok(mut s) = s else { continue };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h == "\r\n" || h.is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split(' ').nth(1).unwrap_or("").to_string();
+                seen.lock().unwrap().push(line.trim().to_string());
+                let answer = if path == "/clip.wav" {
+                    let mut a = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\nContent-Length: {}\r\n\
+                         Connection: close\r\n\r\n",
+                        wav.len()
+                    )
+                    .into_bytes();
+                    a.extend_from_slice(&wav);
+                    a
+                } else if let Some(to) = path.strip_prefix("/go?to=") {
+                    format!(
+                        "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n\
+                         Connection: close\r\n\r\n"
+                    )
+                    .into_bytes()
+                } else {
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                        .to_vec()
+                };
+                let _ = s.write_all(&answer);
+            }
+        });
+        Origin { port, log }
+    }
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A stand-in for yt-dlp that really fetches: curl through the `--proxy` the server
+/// gives it, following redirects, into the `-o` file. Logs its arguments and proxy
+/// variables to `log`.
+#[cfg(unix)]
+fn curl_yt_dlp(dir: &Path, log: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        Path::new("/usr/bin/curl").exists() || which("curl"),
+        "these tests need curl"
+    );
+    let fake = dir.join("yt-dlp");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$@\" >> '{log}'\necho \"http_proxy=$http_proxy\" >> '{log}'\n\
+             out=''; proxy=''; url=''\nwhile [ $# -gt 0 ]; do\n  \
+             case \"$1\" in -o) out=\"$2\"; shift;; --proxy) proxy=\"$2\"; shift;; *) url=\"$1\";; esac\n  \
+             shift\ndone\ndest=$(printf '%s' \"$out\" | sed 's/%(ext)s/wav/')\n\
+             exec curl -sS -f -L --max-redirs 5 --noproxy '' --proxy \"$proxy\" -o \"$dest\" \"$url\"\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    fake
+}
+
+fn which(p: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|d| d.join(p).exists()))
+        .unwrap_or(false)
+}
+
+fn fetch_json(s: &Server, url: &str) -> Resp {
+    s.post(
+        "/api/fetch",
+        "application/json",
+        serde_json::json!({ "url": url }).to_string().as_bytes(),
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn urls_to_inner_addresses_are_refused_before_yt_dlp_is_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("args.txt");
+    let fake = curl_yt_dlp(dir.path(), &log);
+    let trip = Tripwire::on("127.0.0.1");
+    let p = trip.port();
+    let s = Server::start(&[
+        "--yt-dlp",
+        fake.to_str().unwrap(),
+        "--fetch-resolve",
+        "internal.test=10.0.0.5",
+        "--fetch-resolve",
+        "loop.test=127.0.0.1",
+        "--fetch-resolve",
+        "mixed.test=93.184.215.14,192.168.1.20",
+        "--fetch-resolve",
+        "meta.test=169.254.169.254",
+        "--fetch-resolve",
+        "v6.test=2606:4700::1111,fd00::1",
+        "--fetch-resolve",
+        "cgnat.test=100.64.1.1",
+    ]);
+    let cases: Vec<(String, &str)> = vec![
+        // Addresses written in the URL.
+        (
+            format!("http://127.0.0.1:{p}/"),
+            "127.0.0.1, a loopback address",
+        ),
+        (format!("http://[::1]:{p}/"), "::1, a loopback address"),
+        (format!("http://[::ffff:127.0.0.1]:{p}/x"), "IPv4"),
+        (format!("https://[::ffff:7f00:1]:{p}/x"), "IPv4"),
+        ("http://10.1.2.3/".into(), "a private address"),
+        ("http://172.16.0.1/".into(), "a private address"),
+        ("http://192.168.0.1/".into(), "a private address"),
+        (
+            "http://169.254.169.254/latest/meta-data/".into(),
+            "link-local",
+        ),
+        ("http://100.64.0.1/".into(), "carrier-grade NAT"),
+        ("http://0.0.0.0/".into(), "unspecified"),
+        ("http://224.0.0.1/".into(), "multicast"),
+        ("http://255.255.255.255/".into(), "broadcast"),
+        ("http://192.0.2.1/".into(), "documentation"),
+        ("http://[fc00::1]/".into(), "unique local"),
+        ("http://[fe80::1]/".into(), "link-local"),
+        ("http://[64:ff9b::a00:1]/".into(), "IPv4"),
+        ("http://[2002:c0a8:101::1]/".into(), "IPv4"),
+        // Names that resolve inward: one inner address among public ones is enough.
+        (
+            "https://internal.test/watch?v=1".into(),
+            "internal.test resolves to 10.0.0.5",
+        ),
+        (format!("http://loop.test:{p}/"), "loopback"),
+        (
+            "https://mixed.test/".into(),
+            "192.168.1.20, a private address",
+        ),
+        ("http://meta.test/".into(), "link-local"),
+        ("https://v6.test/".into(), "fd00::1, a unique local"),
+        ("https://cgnat.test/".into(), "carrier-grade NAT"),
+        // Names that do not resolve, and forms parsers disagree on.
+        ("https://nowhere.test/".into(), "cannot be resolved"),
+        ("http://2130706433/".into(), "cannot be resolved"),
+        (format!("http://example.org@127.0.0.1:{p}/"), "user name"),
+    ];
+    for (url, says) in &cases {
+        let r = fetch_json(&s, url);
+        assert_eq!(r.status, 400, "{url}: {}", r.text());
+        let e = r.error();
+        assert!(e.contains(says), "{url}: {e}");
+    }
+    // The page route answers the same, as a page.
+    let r = s.post(
+        "/fetch",
+        "application/x-www-form-urlencoded",
+        b"url=http%3A%2F%2Finternal.test%2Fx",
+    );
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("10.0.0.5, a private address"),
+        "{}",
+        r.text()
+    );
+    assert!(!log.exists(), "yt-dlp was never run");
+    assert!(
+        !trip.touched(),
+        "nothing connected to the loopback listener"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn redirects_are_checked_and_allowed_fetches_go_through_the_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("args.txt");
+    let fake = curl_yt_dlp(dir.path(), &log);
+    let origin = Origin::start(joined("spk02", 2));
+    let o = origin.port;
+    // 127.0.0.2 is loopback too, but not allowlisted: nothing may reach it.
+    let trip = Tripwire::on("127.0.0.2");
+    let t = trip.port();
+    let s = Server::start(&[
+        "--yt-dlp",
+        fake.to_str().unwrap(),
+        "--fetch-allow-address",
+        "127.0.0.1",
+        "--fetch-resolve",
+        "media.test=127.0.0.1",
+        "--fetch-resolve",
+        "internal.test=10.0.0.5",
+        "--fetch-resolve",
+        "sneaky.test=127.0.0.2",
+    ]);
+    // Allowed: the fetch goes on to yt-dlp, whose request arrives through the proxy.
+    let r = fetch_json(&s, &format!("http://media.test:{o}/clip.wav"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(overall(&r.json(), "mlp"), "spk02");
+    assert_eq!(origin.requests(), ["GET /clip.wav HTTP/1.1"]);
+    let args = std::fs::read_to_string(&log).unwrap();
+    assert!(args.contains("--proxy\nhttp://127.0.0.1:"), "{args}");
+    assert!(args.contains("http_proxy=http://127.0.0.1:"), "{args}");
+    // A redirect that is allowed is followed.
+    let r = fetch_json(
+        &s,
+        &format!("http://media.test:{o}/go?to=http://127.0.0.1:{o}/clip.wav"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Redirects inward are refused, with the host and the reason.
+    for (to, says) in [
+        (
+            "http://internal.test/secret".to_string(),
+            "internal.test resolves to 10.0.0.5, a private address",
+        ),
+        (
+            format!("http://127.0.0.2:{t}/"),
+            "127.0.0.2, a loopback address",
+        ),
+        (
+            format!("http://sneaky.test:{t}/"),
+            "sneaky.test resolves to 127.0.0.2",
+        ),
+        (format!("http://[::ffff:127.0.0.2]:{t}/"), "IPv4"),
+        (
+            "http://169.254.169.254/latest/meta-data/".to_string(),
+            "link-local",
+        ),
+        ("http://nowhere.test/".to_string(), "cannot be resolved"),
+    ] {
+        let before = origin.requests().len();
+        let r = fetch_json(&s, &format!("http://media.test:{o}/go?to={to}"));
+        assert_eq!(r.status, 400, "{to}: {}", r.text());
+        let e = r.error();
+        assert!(
+            e.contains("nothing was sent there") && e.contains(says),
+            "{to}: {e}"
+        );
+        assert_eq!(
+            origin.requests().len(),
+            before + 1,
+            "the first hop was fetched"
+        );
+    }
+    // Two hops: allowed, then inward.
+    let r = fetch_json(
+        &s,
+        &format!("http://media.test:{o}/go?to=http://127.0.0.1:{o}/go?to=http://127.0.0.2:{t}/"),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.error().contains("127.0.0.2"));
+    assert!(
+        !trip.touched(),
+        "nothing reached the address that is not allowlisted"
+    );
+}
+
+// ------------------------------------------------------------------ load
+
+/// `seconds` of one speaker's speech: their clips, each cut to 2 s, repeated.
+fn long_recording(speaker: &str, seconds: usize) -> Vec<u8> {
+    let mut rate = 0;
+    let mut pieces = Vec::new();
+    for p in clips(speaker) {
+        let (r, s) = read_pcm16(&std::fs::read(p).unwrap());
+        rate = r;
+        if s.len() >= 2 * r as usize {
+            pieces.push(s[..2 * r as usize].to_vec());
+        }
+    }
+    let want = seconds * rate as usize;
+    let mut all = Vec::with_capacity(want);
+    for piece in pieces.iter().cycle() {
+        if all.len() >= want {
+            break;
+        }
+        all.extend_from_slice(&piece[..piece.len().min(want - all.len())]);
+    }
+    wav_bytes(rate, &all)
+}
+
+/// The server's peak resident memory so far (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/PID/status");
+    kb * 1024
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn twenty_concurrent_ten_minute_recordings_are_answered_within_the_memory_cap() {
+    // Two analyses at once, six recordings accepted at once, four kept.
+    let (jobs, queue, keep, max_upload_mb) = (2usize, 6usize, 4usize, 25usize);
+    let s = Server::start(&[
+        "--jobs",
+        &jobs.to_string(),
+        "--queue",
+        &queue.to_string(),
+        "--keep",
+        &keep.to_string(),
+    ]);
+    let seconds = 600;
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
+        SPEAKERS
+            .iter()
+            .map(|(id, _)| long_recording(id, seconds))
+            .collect(),
+    );
+    let size = bodies[0].len();
+    assert!(size > 19_000_000 && size < max_upload_mb << 20, "{size}");
+    let n = 20;
+    // Every client sends its head and all of its body but the last byte, then all
+    // send their last byte together: the server has seen all twenty requests
+    // before any upload is complete, so admission is decided before any analysis.
+    let barrier = Arc::new(Barrier::new(n));
+    let port = s.port;
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, bodies) = (barrier.clone(), bodies.clone());
+            std::thread::spawn(move || {
+                let body = &bodies[i % 4];
+                let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                c.set_read_timeout(Some(Duration::from_secs(900))).unwrap();
+                let head = format!(
+                    "POST /api/predict?name=long.wav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                     Content-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                let sent = c
+                    .write_all(head.as_bytes())
+                    .and_then(|_| c.write_all(&body[..body.len() - 1]));
+                barrier.wait();
+                let _ = sent.and_then(|_| c.write_all(&body[body.len() - 1..]));
+                let mut raw = Vec::new();
+                let _ = c.read_to_end(&mut raw);
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+                (i, head.to_string(), body.to_string())
+            })
+        })
+        .collect();
+    let (mut ok, mut busy) = (0, 0);
+    for h in handles {
+        let (i, head, body) = h.join().expect("client thread");
+        let status: u16 = head
+            .split(' ')
+            .nth(1)
+            .and_then(|x| x.parse().ok())
+            .unwrap_or_else(|| panic!("request {i} got no answer: {head:?}"));
+        let v: Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("request {i}: {status} not JSON ({e}): {body:.200}"));
+        match status {
+            200 => {
+                ok += 1;
+                assert_eq!(v["duration"], seconds as f64, "request {i}");
+                assert_eq!(v["segments"].as_array().unwrap().len(), seconds / 2);
+                assert_eq!(overall(&v, "mlp"), SPEAKERS[i % 4].0, "request {i}");
+                assert_eq!(overall(&v, "gmm"), SPEAKERS[i % 4].0, "request {i}");
+            }
+            503 => {
+                busy += 1;
+                let retry = head.lines().find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("retry-after:")
+                        .map(|x| x.trim().to_string())
+                });
+                assert_eq!(retry.as_deref(), Some("5"), "request {i}: {head}");
+                assert!(v["error"].as_str().unwrap().contains("busy"), "{v}");
+            }
+            other => panic!("request {i}: {other} {body:.300}"),
+        }
+    }
+    let peak = peak_rss(s.child.id());
+    // The documented bound (README, "Limits"): 200 MB for the program and its
+    // models, plus per recording accepted the upload limit, plus per analysis
+    // running 160 MB per 10 minutes of audio, plus the recordings kept
+    // (4 bytes per sample).
+    let mb = 1u64 << 20;
+    let kept_bytes = (keep * seconds * 16_000 * 4) as u64;
+    let cap = 200 * mb + (queue * max_upload_mb) as u64 * mb + jobs as u64 * 160 * mb + kept_bytes;
+    eprintln!(
+        "{n} concurrent 10-minute uploads: {ok} analysed, {busy} answered 503; server peak \
+         RSS {} MB (documented cap for these settings {} MB)",
+        peak / mb,
+        cap / mb
+    );
+    assert_eq!(ok + busy, n);
+    // Admission is decided when a request's head arrives, and every client has had
+    // most of its body read before any sends its last byte: exactly `queue` are in.
+    assert_eq!(ok, queue, "the first {queue} are admitted, no more");
+    assert_eq!(busy, n - queue);
+    assert!(
+        peak < cap,
+        "peak RSS {} MB over the cap {} MB",
+        peak / mb,
+        cap / mb
+    );
+    // Still serving.
+    assert_eq!(s.get("/healthz").text(), "ok");
 }

@@ -56,6 +56,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod atomic_dir;
 pub mod audio;
 pub mod calibration;
 pub mod dataset;

@@ -1081,25 +1081,76 @@ pub fn write_corpus(data: &Dataset, out_dir: impl AsRef<Path>, overwrite: bool) 
         }
         targets.push(target);
     }
-    let dirs: std::collections::BTreeSet<&Path> =
-        targets.iter().filter_map(|t| t.parent()).collect();
-    for d in dirs {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
-    }
-    data.clips
-        .par_iter()
-        .zip(targets.par_iter())
-        .try_for_each(|(clip, target)| clip.load()?.write_wav(target))?;
-    if !data.names.is_empty() {
-        let mut tsv = String::from("id\tname\n");
-        for (id, name) in &data.names {
-            tsv.push_str(&format!(
-                "{}\t{}\n",
-                safe(id),
-                name.replace(['\t', '\n'], " ")
-            ));
+    // The whole corpus is written in a staging directory beside `out` and swapped
+    // in at once: a process killed at any point leaves `out` as it was (or whole
+    // and new). With `overwrite`, the files of the old corpus that are not
+    // replaced are carried over first (hard links, else copies).
+    let stage = crate::atomic_dir::staging(out)?;
+    let written = (|| -> Result<()> {
+        let names_file = out.join(NAMES_FILE);
+        if out.is_dir() {
+            let replaced: HashSet<&Path> = targets
+                .iter()
+                .map(PathBuf::as_path)
+                .chain((!data.names.is_empty()).then_some(names_file.as_path()))
+                .collect();
+            carry_over(out, &stage, &replaced)?;
         }
-        write_atomic(&out.join(NAMES_FILE), tsv.as_bytes())?;
+        let staged = |t: &Path| stage.join(t.strip_prefix(out).unwrap_or(t));
+        let dirs: std::collections::BTreeSet<PathBuf> = targets
+            .iter()
+            .filter_map(|t| t.parent())
+            .map(staged)
+            .collect();
+        for d in &dirs {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        data.clips
+            .par_iter()
+            .zip(targets.par_iter())
+            .try_for_each(|(clip, target)| clip.load()?.write_wav(staged(target)))?;
+        if !data.names.is_empty() {
+            let mut tsv = String::from("id\tname\n");
+            for (id, name) in &data.names {
+                tsv.push_str(&format!(
+                    "{}\t{}\n",
+                    safe(id),
+                    name.replace(['\t', '\n'], " ")
+                ));
+            }
+            write_atomic(&staged(&names_file), tsv.as_bytes())?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&stage);
+        return Err(e);
     }
+    crate::atomic_dir::commit(&stage, out)?;
     Ok(data.clips.len())
+}
+
+/// Link (or copy) every file under `from` into the same place under `to`, except
+/// the paths in `skip`.
+fn carry_over(from: &Path, to: &Path, skip: &HashSet<&Path>) -> Result<()> {
+    let mut stack = vec![from.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))? {
+            let e = e.map_err(|e| Error::io(&dir, e))?;
+            let path = e.path();
+            let rel = path.strip_prefix(from).unwrap_or(&path);
+            let dest = to.join(rel);
+            let kind = e.file_type().map_err(|e| Error::io(&path, e))?;
+            if kind.is_dir() {
+                std::fs::create_dir_all(&dest).map_err(|e| Error::io(&dest, e))?;
+                stack.push(path);
+            } else if kind.is_file()
+                && !skip.contains(path.as_path())
+                && std::fs::hard_link(&path, &dest).is_err()
+            {
+                std::fs::copy(&path, &dest).map_err(|e| Error::io(&dest, e))?;
+            }
+        }
+    }
+    Ok(())
 }

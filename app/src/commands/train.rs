@@ -55,11 +55,10 @@ pub fn run(a: Args) -> CmdResult {
         let models = *e.trained.take().ok_or("evaluation kept no models")?;
         (models, to_json(&e))
     };
-    models.save(&a.out)?;
-    super::write_file_atomic(
-        &a.out.join("evaluation.json"),
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
+    // The summary goes in with the models, in one step: a kill at any moment
+    // leaves the old model directory or the new one, each whole.
+    let summary_json = serde_json::to_string_pretty(&summary)?;
+    models.save_with(&a.out, &[("evaluation.json", summary_json.as_bytes())])?;
     if a.json {
         return super::print_json(&json!({ "model_dir": a.out, "summary": summary }));
     }

@@ -1,6 +1,12 @@
 //! Audio from a URL through `yt-dlp` (when it is installed): audio only, converted
 //! to 16 kHz mono WAV, into a private temporary folder removed afterwards, with a
 //! time limit and a size cap.
+//!
+//! The checks, in this order: the scheme (http or https); the host, resolved, every
+//! address public (see [`super::netpolicy`]); only then is yt-dlp looked for. yt-dlp
+//! then reaches the network only through [`super::egress`], a proxy that checks
+//! every host it is asked for (redirects included) the same way before connecting,
+//! and connects only to the addresses it checked.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -8,6 +14,7 @@ use std::process::Stdio;
 use axum::body::Bytes;
 use axum::http::StatusCode;
 
+use super::egress::{split_authority, Egress};
 use super::error::WebError;
 use super::state::Config;
 use super::upload::Upload;
@@ -85,10 +92,54 @@ pub fn check_url(url: &str) -> Result<&str, WebError> {
     Ok(url)
 }
 
+/// The host and port of a URL that passed [`check_url`]. A URL with a user name
+/// (`user@host`), a backslash or a non-ASCII host is refused: parsers disagree on
+/// such URLs, and media links never need them.
+pub fn url_host(url: &str) -> Result<(String, u16), WebError> {
+    let (default_port, rest) = match url.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (443, rest),
+        Some((_, rest)) => (80, rest),
+        None => {
+            return Err(WebError::bad_request(
+                "only http:// and https:// URLs are accepted",
+            ))
+        }
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let auth = &rest[..end];
+    if auth.contains('@') || rest.contains('\\') {
+        return Err(WebError::bad_request(
+            "URLs with a user name (user@host) or a backslash are not accepted",
+        ));
+    }
+    if !auth.is_ascii() {
+        return Err(WebError::bad_request(
+            "the URL's host is not ASCII: give its punycode form (xn--...)",
+        ));
+    }
+    split_authority(auth, default_port)
+        .ok_or_else(|| WebError::bad_request(format!("the URL's host {auth:?} is not a host name")))
+}
+
+/// Why the fetch was refused, when the proxy refused a host yt-dlp was sent to.
+fn refused_error(refused: &[String]) -> WebError {
+    WebError::bad_request(format!(
+        "refused: the URL led to an address this server does not fetch from \
+         (nothing was sent there): {}",
+        refused.join("; ")
+    ))
+}
+
 /// Fetch the audio of `url` with yt-dlp. 400 for a bad URL, 501 when yt-dlp is not
 /// installed, 504 on the time limit, 413 over the size cap, 422 when yt-dlp fails.
 pub async fn fetch(config: &Config, url: &str) -> Result<Upload, WebError> {
     let url = check_url(url)?;
+    let (host, port) = url_host(url)?;
+    config
+        .policy
+        .check(&host, port)
+        .await
+        .map_err(|why| WebError::bad_request(format!("refused: {why}")))?;
     let program = find_program(&config.yt_dlp).ok_or_else(|| {
         WebError::new(StatusCode::NOT_IMPLEMENTED, missing_message(&config.yt_dlp))
     })?;
@@ -101,8 +152,31 @@ pub async fn fetch(config: &Config, url: &str) -> Result<Upload, WebError> {
     // A decoded WAV at 16 kHz mono is ~1.9 MB a minute: allow the longest recording
     // accepted, and never less than the upload limit.
     let cap = ((config.max_seconds * 16_000.0 * 2.0) as usize + 4096).max(config.max_upload);
+    // yt-dlp's only way out; every connection through it is checked.
+    let egress = Egress::start(config.policy.clone(), cap as u64 + (16 << 20))
+        .await
+        .map_err(|e| WebError::internal(format!("cannot start the fetch proxy: {e}")))?;
+    let proxy = egress.url();
     let mut cmd = tokio::process::Command::new(&program);
+    for var in ["no_proxy", "NO_PROXY"] {
+        cmd.env_remove(var);
+    }
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        cmd.env(var, &proxy);
+    }
     cmd.arg("--ignore-config")
+        .args(["--proxy", &proxy])
+        // yt-dlp's own downloader for every protocol (it honours --proxy); ffmpeg
+        // only converts the downloaded file. Live streams would never end.
+        .args(["--downloader", "native"])
+        .args(["--match-filter", "!is_live"])
         .arg("--no-playlist")
         .arg("--no-progress")
         .arg("--quiet")
@@ -144,6 +218,11 @@ pub async fn fetch(config: &Config, url: &str) -> Result<Upload, WebError> {
             ))
         }
     };
+    let refused = egress.refused();
+    drop(egress);
+    if !refused.is_empty() {
+        return Err(refused_error(&refused));
+    }
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let said: String = stderr
@@ -220,6 +299,29 @@ mod tests {
                 StatusCode::BAD_REQUEST,
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn hosts_come_out_of_urls() {
+        let h = |u: &str| url_host(u).map_err(|e| e.message);
+        assert_eq!(
+            h("https://Example.org/x").unwrap(),
+            ("example.org".into(), 443)
+        );
+        assert_eq!(h("http://example.org").unwrap(), ("example.org".into(), 80));
+        assert_eq!(h("http://a.test:8080?q").unwrap(), ("a.test".into(), 8080));
+        assert_eq!(h("http://[::1]:81/").unwrap(), ("[::1]".into(), 81));
+        assert_eq!(h("http://10.0.0.1#x").unwrap(), ("10.0.0.1".into(), 80));
+        for bad in [
+            "http://user@127.0.0.1/",
+            "http://example.org@127.0.0.1/",
+            "http://example.org\\@127.0.0.1/",
+            "http://bücher.test/",
+            "http://a.test:x/",
+        ] {
+            let r = h(bad);
+            assert!(r.is_err(), "{bad}: {r:?}");
         }
     }
 

@@ -18,9 +18,11 @@
 //! decoding them, and analysed on the blocking pool with at most one job per core at
 //! a time; the models are shared read-only.
 
+mod egress;
 mod error;
 mod fetch;
 mod html;
+mod netpolicy;
 mod pages;
 mod routes;
 mod state;
@@ -70,6 +72,17 @@ pub struct Args {
     /// Time limit of one URL fetch, in seconds.
     #[arg(long, default_value_t = 180, value_name = "SECONDS")]
     pub fetch_timeout: u64,
+    /// Recordings accepted at once, analysed or waiting (default: 64 per job, at
+    /// least 256); more get 503 with Retry-After. Bounds memory: see the README.
+    #[arg(long, value_name = "N")]
+    pub queue: Option<usize>,
+    /// Tests only: answer these host names from this table instead of DNS
+    /// (HOST=IP[,IP...]; repeatable); any other name does not resolve.
+    #[arg(long, hide = true, value_name = "HOST=IP")]
+    pub fetch_resolve: Vec<String>,
+    /// Tests only: let URL fetches reach this address although it is not public.
+    #[arg(long, hide = true, value_name = "IP")]
+    pub fetch_allow_address: Vec<std::net::IpAddr>,
 }
 
 impl Args {
@@ -105,6 +118,24 @@ impl Args {
         if self.fetch_timeout == 0 {
             return Err("--fetch-timeout must be at least 1 second".into());
         }
+        let max_in_flight = self.queue.unwrap_or(64 * jobs.max(4));
+        if max_in_flight < jobs {
+            return Err(format!(
+                "--queue {max_in_flight} must be at least --jobs ({jobs})"
+            ));
+        }
+        let mut policy = netpolicy::Policy::system();
+        if !self.fetch_resolve.is_empty() {
+            policy.resolver =
+                std::sync::Arc::new(netpolicy::StaticResolver::parse(&self.fetch_resolve)?);
+        }
+        if !self.fetch_allow_address.is_empty() {
+            eprintln!(
+                "warning: URL fetches may reach {:?} (--fetch-allow-address is for tests)",
+                self.fetch_allow_address
+            );
+            policy.allow = self.fetch_allow_address.clone();
+        }
         Ok(Config {
             segment_seconds: self.segment,
             max_upload: (self.max_upload_mb * 1024 * 1024) as usize,
@@ -112,9 +143,10 @@ impl Args {
             keep: self.keep,
             keep_bytes: 512 * 1024 * 1024,
             jobs,
-            max_in_flight: 64 * jobs.max(4),
+            max_in_flight,
             yt_dlp: self.yt_dlp.clone(),
             fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout),
+            policy,
         })
     }
 }

@@ -118,9 +118,17 @@ async fn predict(
     let Query(q) =
         query.map_err(|e| WebError::bad_request(format!("bad query string: {}", e.body_text())))?;
     let k = parse_k(&st, &q)?;
+    let ticket = match st.admit() {
+        Ok(t) => t,
+        Err(e) => {
+            return Err(upload::refuse_unread(req, st.config.max_upload, e)
+                .await
+                .into())
+        }
+    };
     let up =
         upload::read_upload(req, st.config.max_upload, q.get("name").map(String::as_str)).await?;
-    let (id, rec) = st.analyse(up, k).await?;
+    let (id, rec) = st.analyse(ticket, up, k).await?;
     Ok(Json(recording_value(&st, &id, &rec)))
 }
 
@@ -149,7 +157,7 @@ async fn fetch_url(
     let k = parse_k(&st, &q)?;
     let _permit = st.fetch_permit().await?;
     let up = fetch::fetch(&st.config, &r.url).await?;
-    let (id, rec) = st.analyse(up, k).await?;
+    let (id, rec) = st.analyse(st.admit()?, up, k).await?;
     Ok(Json(recording_value(&st, &id, &rec)))
 }
 

@@ -37,6 +37,8 @@ pub struct Config {
     pub yt_dlp: String,
     /// Time limit of a URL fetch.
     pub fetch_timeout: Duration,
+    /// Which addresses URL fetches may reach, and the resolver that finds them.
+    pub policy: super::netpolicy::Policy,
 }
 
 /// An analysed recording, kept for its page and its players.
@@ -211,8 +213,9 @@ pub struct AppState {
     ids: Mutex<StdRng>,
 }
 
-/// Decrements the in-flight count when a request leaves, however it leaves.
-struct InFlight<'a>(&'a AtomicUsize);
+/// A place among the recordings accepted at once, taken before the upload is
+/// read; given back when the request leaves, however it leaves.
+pub struct InFlight<'a>(&'a AtomicUsize);
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
@@ -272,11 +275,33 @@ impl AppState {
             .map_err(|_| WebError::internal("the server is shutting down"))
     }
 
+    /// A place for one more recording, or 503 when `max_in_flight` recordings are
+    /// already being read, analysed or waiting. A refused request never counts, so
+    /// the first `max_in_flight` at any moment are always admitted.
+    pub fn admit(&self) -> Result<InFlight<'_>, WebError> {
+        let max = self.config.max_in_flight;
+        match self
+            .in_flight
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            }) {
+            Ok(_) => Ok(InFlight(&self.in_flight)),
+            Err(n) => Err(WebError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the server is busy ({n} recordings are being analysed or waiting): \
+                     try again in a few seconds"
+                ),
+            )),
+        }
+    }
+
     /// Decode an upload, check it, predict every segment, keep the result; returns
-    /// its id. Waits for a free CPU slot; answers 503 when too many analyses are
-    /// already waiting.
+    /// its id. Waits for a free CPU slot, holding the place `_ticket` from
+    /// [`AppState::admit`].
     pub async fn analyse(
         &self,
+        _ticket: InFlight<'_>,
         upload: Upload,
         k: usize,
     ) -> Result<(String, Arc<Recording>), WebError> {
@@ -285,17 +310,6 @@ impl AppState {
         }
         if upload.bytes.len() > self.config.max_upload {
             return Err(WebError::too_large(self.config.max_upload));
-        }
-        let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
-        let _guard = InFlight(&self.in_flight);
-        if before >= self.config.max_in_flight {
-            return Err(WebError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "the server is busy ({before} recordings are being analysed or waiting): \
-                     try again in a few seconds"
-                ),
-            ));
         }
         let permit = self
             .cpu

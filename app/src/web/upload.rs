@@ -130,6 +130,31 @@ pub async fn read_limited(
     Ok(Bytes::from(buf))
 }
 
+/// Answer `error` to a request whose upload is not wanted (the server is busy),
+/// after reading its body and throwing it away as it comes (a client still sending
+/// then gets the answer rather than a reset connection). Nothing is kept: memory
+/// does not grow with the number of refused uploads.
+pub async fn refuse_unread(req: Request, limit: usize, error: WebError) -> WebError {
+    let mut body = req.into_body();
+    let cap = limit.saturating_mul(3).saturating_add(1 << 20);
+    let mut seen = 0usize;
+    loop {
+        let next = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx));
+        match tokio::time::timeout(IDLE, next).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    seen = seen.saturating_add(data.len());
+                }
+                if seen > cap {
+                    break;
+                }
+            }
+            _ => break,
+        }
+    }
+    error
+}
+
 /// The upload in a request: the `audio` (or `file`, or first file) field of a
 /// multipart form, else the raw body (its name from the `name` query parameter).
 pub async fn read_upload(

@@ -6,12 +6,14 @@
 //!                  (a `persist` envelope of kind "SpeakerModels")
 //!   history.json   the MLP's training history, for plotting (when trained)
 //! ```
-//! The directory is written beside its target and renamed into place, so a crash
-//! leaves either the old model directory or the new one, never half of one.
+//! The directory is written beside its target and swapped into place in one step,
+//! so a crash leaves either the old model directory or the new one, never half of
+//! one (see [`SpeakerModels::save_with`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::train::SpeakerModels;
+use crate::atomic_dir;
 use crate::error::{Error, Result};
 use crate::persist::{self, Persist};
 
@@ -40,8 +42,23 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
 
 impl SpeakerModels {
     /// Save to the model directory `dir` (created; an existing model directory is
-    /// replaced, any other non-empty directory is refused).
+    /// replaced, any other non-empty directory is refused). The directory is
+    /// replaced whole: at every instant `dir` holds the complete old model
+    /// directory or the complete new one (see [`SpeakerModels::save_with`]).
     pub fn save(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.save_with(dir, &[])
+    }
+
+    /// [`SpeakerModels::save`], with more files (`(file name, bytes)`, such as an
+    /// evaluation summary) written into the same directory and put in place in the
+    /// same step as the models, so they always belong to each other.
+    ///
+    /// The new directory is written beside `dir` in a hidden `.NAME.tmp-PID-N`
+    /// and swapped in by one rename (on Linux an atomic exchange with the old
+    /// version, which is then removed). A process killed at any point leaves `dir`
+    /// as it was, or wholly new; a staging directory it leaves behind is never
+    /// read and is removed by the next save to the same `dir`.
+    pub fn save_with(&self, dir: impl AsRef<Path>, extra: &[(&str, &[u8])]) -> Result<()> {
         let dir = dir.as_ref();
         if dir.exists() {
             if !dir.is_dir() {
@@ -62,26 +79,30 @@ impl SpeakerModels {
                 });
             }
         }
-        let parent = match dir.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&parent).map_err(io(&parent))?;
-        let name = dir
-            .file_name()
-            .ok_or_else(|| Error::param("dir", format!("{} has no name", dir.display())))?
-            .to_string_lossy()
-            .to_string();
-        let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&tmp);
+        for (name, _) in extra {
+            let plain = !name.is_empty()
+                && !name.starts_with('.')
+                && !name.contains(['/', '\\'])
+                && *name != MODELS_FILE
+                && *name != HISTORY_FILE;
+            if !plain {
+                return Err(Error::param(
+                    "extra",
+                    format!("{name:?} is not a plain file name of its own"),
+                ));
+            }
+        }
+        let tmp = atomic_dir::staging(dir)?;
         let written = (|| -> Result<()> {
-            std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
             persist::save(tmp.join(MODELS_FILE), self)?;
             if let Some(h) = self.history() {
                 let json = serde_json::to_string_pretty(h)
                     .map_err(|e| Error::Training(format!("cannot serialise history: {e}")))?;
-                std::fs::write(tmp.join(HISTORY_FILE), json).map_err(io(&tmp))?;
+                let path = tmp.join(HISTORY_FILE);
+                crate::audio::write_atomic(&path, json.as_bytes())?;
+            }
+            for (name, bytes) in extra {
+                crate::audio::write_atomic(&tmp.join(name), bytes)?;
             }
             Ok(())
         })();
@@ -89,20 +110,7 @@ impl SpeakerModels {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(e);
         }
-        if dir.exists() {
-            std::fs::rename(dir, &old).map_err(|e| {
-                let _ = std::fs::remove_dir_all(&tmp);
-                Error::io(dir, e)
-            })?;
-        }
-        if let Err(e) = std::fs::rename(&tmp, dir) {
-            // Put the previous model directory back.
-            let _ = std::fs::rename(&old, dir);
-            let _ = std::fs::remove_dir_all(&tmp);
-            return Err(Error::io(dir, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        atomic_dir::commit(&tmp, dir)
     }
 
     /// Load a model directory written by [`SpeakerModels::save`]. A missing
