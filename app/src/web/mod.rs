@@ -21,6 +21,7 @@
 mod error;
 mod fetch;
 mod html;
+mod multipart;
 mod pages;
 mod routes;
 mod state;
