@@ -59,7 +59,8 @@ pub fn current() -> Option<(usize, Vec<u8>)> {
 }
 
 extern "C" fn on_abort(_sig: libc::c_int) {
-    let msg: &[u8] = b"\nfuzz: FINDING abort (refused allocation, stack overflow or abort): input saved\n";
+    let msg: &[u8] =
+        b"\nfuzz: FINDING abort (refused allocation, stack overflow or abort): input saved\n";
     // SAFETY: only async-signal-safe calls on memory prepared before the signal.
     unsafe {
         let p = INPUT_PTR.load(SeqCst);

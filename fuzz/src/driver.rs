@@ -132,7 +132,10 @@ fn install_panic_hook() {
 }
 
 fn take_panics() -> Vec<String> {
-    PANICS.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default()
+    PANICS
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default()
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -164,14 +167,12 @@ struct Shared {
     done: AtomicBool,
 }
 
-fn one_input(
-    rng: &mut StdRng,
-    t: &Target,
-    corpus: &[Vec<u8>],
-) -> Vec<u8> {
+fn one_input(rng: &mut StdRng, t: &Target, corpus: &[Vec<u8>]) -> Vec<u8> {
     let roll: f64 = rng.random();
     if let (Some(g), true) = (t.generate, roll < 0.15) {
-        let raw: Vec<u8> = (0..rng.random_range(16..4096)).map(|_| rng.random()).collect();
+        let raw: Vec<u8> = (0..rng.random_range(16..4096))
+            .map(|_| rng.random())
+            .collect();
         let mut u = arbitrary::Unstructured::new(&raw);
         if let Ok(v) = g(&mut u) {
             return v;
@@ -244,7 +245,10 @@ pub fn run(config: &Config, targets: Vec<Target>) -> Summary {
                     config.hang.as_secs_f64()
                 );
                 let file = save(&config.findings, name, "hang", &input, &detail);
-                eprintln!("fuzz: FINDING hang in {name}: {detail}; input saved to {}", file.display());
+                eprintln!(
+                    "fuzz: FINDING hang in {name}: {detail}; input saved to {}",
+                    file.display()
+                );
                 eprintln!("fuzz: stopping (a stuck thread cannot be stopped)");
                 std::process::exit(2);
             }
@@ -332,7 +336,11 @@ fn work(config: &Config, targets: Vec<Target>, shared: &Shared) -> Summary {
                 let mut record = |kind: &'static str, detail: String, key: String| {
                     if seen_panics.insert((which, key)) {
                         let file = save(&config.findings, tt.name, kind, &input, &detail);
-                        eprintln!("fuzz: FINDING {kind} in {}: {detail}; input saved to {}", tt.name, file.display());
+                        eprintln!(
+                            "fuzz: FINDING {kind} in {}: {detail}; input saved to {}",
+                            tt.name,
+                            file.display()
+                        );
                         findings.push(Finding {
                             target: tt.name,
                             kind,
@@ -351,9 +359,17 @@ fn work(config: &Config, targets: Vec<Target>, shared: &Shared) -> Summary {
                         st.caught_panics += 1;
                         for p in &panics {
                             let key = p.rsplit("(at ").next().unwrap_or("").to_string();
-                            if caught_examples.len() < 20 && caught_examples.insert(key, ()).is_none() {
+                            if caught_examples.len() < 20
+                                && caught_examples.insert(key, ()).is_none()
+                            {
                                 eprintln!("fuzz: note: {} panicked inside a guarded decoder (turned into a typed error): {p}", tt.name);
-                                save(&config.findings.join("caught"), tt.name, "caught-panic", &input, p);
+                                save(
+                                    &config.findings.join("caught"),
+                                    tt.name,
+                                    "caught-panic",
+                                    &input,
+                                    p,
+                                );
                             }
                         }
                     }
@@ -386,12 +402,20 @@ fn work(config: &Config, targets: Vec<Target>, shared: &Shared) -> Summary {
                 if dt > config.hang.as_secs_f64() {
                     record(
                         "hang",
-                        format!("the input ran {dt:.1} s (watchdog limit {:.1} s)", config.hang.as_secs_f64()),
+                        format!(
+                            "the input ran {dt:.1} s (watchdog limit {:.1} s)",
+                            config.hang.as_secs_f64()
+                        ),
                         "hang".into(),
                     );
                 }
                 if let Ok(sig) = r {
-                    if is_seed && !(sig.contains("ok") || sig.starts_with("feat") || sig.starts_with("file")) {
+                    if is_seed
+                        && !(sig.contains("ok")
+                            || sig.contains("load:")
+                            || sig.contains("feat:")
+                            || sig.starts_with("file"))
+                    {
                         eprintln!("fuzz: note: a seed of {} gives `{sig}`", tt.name);
                     }
                     if sigs[which].insert(sig) && !is_seed {
@@ -427,7 +451,16 @@ pub fn table(s: &Summary) -> String {
     let mut out = String::new();
     out.push_str(&format!(
         "{:<11} {:>9} {:>8} {:>7} {:>5} {:>11} {:>11} {:>8} {:>7} {:>8}\n",
-        "target", "execs", "execs/s", "corpus", "sigs", "max alloc", "peak heap+", "slowest", "caught", "findings"
+        "target",
+        "execs",
+        "execs/s",
+        "corpus",
+        "sigs",
+        "max alloc",
+        "peak heap+",
+        "slowest",
+        "caught",
+        "findings"
     ));
     for (name, t) in &s.targets {
         let f = s.findings.iter().filter(|f| f.target == *name).count();

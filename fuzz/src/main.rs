@@ -42,7 +42,11 @@ struct Args {
 
 fn main() -> ExitCode {
     let a = Args::parse();
-    if !(a.seconds.is_finite() && a.seconds >= 0.0 && a.hang_seconds.is_finite() && a.hang_seconds > 0.0) {
+    if !(a.seconds.is_finite()
+        && a.seconds >= 0.0
+        && a.hang_seconds.is_finite()
+        && a.hang_seconds > 0.0)
+    {
         eprintln!("error: --seconds must be >= 0 and --hang-seconds > 0");
         return ExitCode::from(64);
     }
@@ -55,7 +59,11 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if !a.targets.is_empty() {
-        if let Some(bad) = a.targets.iter().find(|n| !all.iter().any(|t| t.name == n.as_str())) {
+        if let Some(bad) = a
+            .targets
+            .iter()
+            .find(|n| !all.iter().any(|t| t.name == n.as_str()))
+        {
             eprintln!(
                 "error: no target `{bad}`; choose from {}",
                 all.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
@@ -88,7 +96,13 @@ fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         for f in &summary.findings {
-            println!("finding: {} {} {} ({})", f.target, f.kind, f.file.display(), f.detail);
+            println!(
+                "finding: {} {} {} ({})",
+                f.target,
+                f.kind,
+                f.file.display(),
+                f.detail
+            );
         }
         ExitCode::FAILURE
     }

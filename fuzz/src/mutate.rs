@@ -30,7 +30,13 @@ const INTERESTING_32: [u32; 14] = [
 
 /// Apply 1 to 8 stacked mutations to `input`; `other` is another corpus entry for
 /// splices, `dict` holds format tokens worth inserting.
-pub fn bytes(rng: &mut StdRng, input: &[u8], other: &[u8], dict: &[&[u8]], max_len: usize) -> Vec<u8> {
+pub fn bytes(
+    rng: &mut StdRng,
+    input: &[u8],
+    other: &[u8],
+    dict: &[&[u8]],
+    max_len: usize,
+) -> Vec<u8> {
     let mut v = input.to_vec();
     let n = 1 << rng.random_range(0..4);
     for _ in 0..n {
@@ -76,13 +82,21 @@ fn one(rng: &mut StdRng, v: &mut Vec<u8>, other: &[u8], dict: &[&[u8]]) {
         }
         3 => {
             let x = *INTERESTING_16.choose(rng).unwrap();
-            let b = if rng.random() { x.to_le_bytes() } else { x.to_be_bytes() };
+            let b = if rng.random() {
+                x.to_le_bytes()
+            } else {
+                x.to_be_bytes()
+            };
             let p = pos(rng, len);
             put(v, p, &b);
         }
         4 => {
             let x = *INTERESTING_32.choose(rng).unwrap();
-            let b = if rng.random() { x.to_le_bytes() } else { x.to_be_bytes() };
+            let b = if rng.random() {
+                x.to_le_bytes()
+            } else {
+                x.to_be_bytes()
+            };
             let p = pos(rng, len);
             put(v, p, &b);
         }
@@ -181,17 +195,31 @@ pub fn riff_field(rng: &mut StdRng, v: &mut [u8]) {
         if &v[at..at + 4] == b"fmt " {
             fmt = Some(at + 8);
         }
-        at = at.saturating_add(8).saturating_add(size).saturating_add(size & 1);
+        at = at
+            .saturating_add(8)
+            .saturating_add(size)
+            .saturating_add(size & 1);
     }
     match (fmt, rng.random_range(0..3)) {
         (Some(f), 0 | 1) => {
             // fmt fields: (offset, width)
-            const FIELDS: [(usize, usize); 9] =
-                [(0, 2), (2, 2), (4, 4), (8, 4), (12, 2), (14, 2), (16, 2), (18, 2), (24, 2)];
+            const FIELDS: [(usize, usize); 9] = [
+                (0, 2),
+                (2, 2),
+                (4, 4),
+                (8, 4),
+                (12, 2),
+                (14, 2),
+                (16, 2),
+                (18, 2),
+                (24, 2),
+            ];
             let (o, w) = *FIELDS.choose(rng).unwrap();
             let x = interesting_u32(rng);
             if w == 2 {
-                let vals = [0u16, 1, 2, 3, 6, 7, 8, 16, 24, 32, 64, 0xfffe, 0xffff, x as u16];
+                let vals = [
+                    0u16, 1, 2, 3, 6, 7, 8, 16, 24, 32, 64, 0xfffe, 0xffff, x as u16,
+                ];
                 put(v, f + o, &vals.choose(rng).unwrap().to_le_bytes());
             } else {
                 put(v, f + o, &x.to_le_bytes());
@@ -213,7 +241,11 @@ pub fn flac_field(rng: &mut StdRng, v: &mut [u8]) {
     // STREAMINFO body starts at 8.
     let b = 8;
     match rng.random_range(0..5) {
-        0 => put(v, b + rng.random_range(0..2) * 2, &rng.random::<u16>().to_be_bytes()),
+        0 => put(
+            v,
+            b + rng.random_range(0..2) * 2,
+            &rng.random::<u16>().to_be_bytes(),
+        ),
         1 => {
             let x: u32 = rng.random();
             put(v, b + 4 + rng.random_range(0..2) * 3, &x.to_be_bytes()[1..]);

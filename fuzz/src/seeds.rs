@@ -92,7 +92,14 @@ pub fn oggs() -> Vec<Vec<u8>> {
 /// `targets::features_audio`).
 pub fn features() -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    for (rate, mode) in [(16000u32, 0u8), (8000, 0), (44100, 1), (22050, 2), (1, 2), (768_000, 2)] {
+    for (rate, mode) in [
+        (16000u32, 0u8),
+        (8000, 0),
+        (44100, 1),
+        (22050, 2),
+        (1, 2),
+        (768_000, 2),
+    ] {
         let mut v = rate.to_le_bytes().to_vec();
         v.push(mode);
         match mode {
@@ -214,15 +221,8 @@ pub fn models() -> ModelSeeds {
         })
         .collect();
     let feats: Vec<_> = feats.into_iter().map(|(_, f)| f).collect();
-    let m = SpeakerModels::train(
-        &feats,
-        &labels,
-        speakers,
-        BTreeMap::new(),
-        &p,
-        &mut |_| {},
-    )
-    .expect("seed models train");
+    let m = SpeakerModels::train(&feats, &labels, speakers, BTreeMap::new(), &p, &mut |_| {})
+        .expect("seed models train");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("m");
     m.save(&out).expect("seed model directory");

@@ -169,7 +169,11 @@ fn gen_wav(u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
     fmt.extend_from_slice(&tag.to_le_bytes());
     fmt.extend_from_slice(&channels.to_le_bytes());
     fmt.extend_from_slice(&rate.to_le_bytes());
-    fmt.extend_from_slice(&h.byte_rate.unwrap_or(rate.wrapping_mul(align as u32)).to_le_bytes());
+    fmt.extend_from_slice(
+        &h.byte_rate
+            .unwrap_or(rate.wrapping_mul(align as u32))
+            .to_le_bytes(),
+    );
     fmt.extend_from_slice(&align.to_le_bytes());
     fmt.extend_from_slice(&bits.to_le_bytes());
     if let Some((cb, valid, mask, guid)) = h.extensible {
@@ -248,8 +252,12 @@ fn gen_form(u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
         v.extend_from_slice(d.as_bytes());
         v.extend_from_slice(nl);
         if let Some(c) = p.content_type {
-            let c = ["audio/wav", "application/octet-stream", "", "text/plain; charset=utf-8"]
-                [c as usize % 4];
+            let c = [
+                "audio/wav",
+                "application/octet-stream",
+                "",
+                "text/plain; charset=utf-8",
+            ][c as usize % 4];
             v.extend_from_slice(format!("Content-Type: {c}").as_bytes());
             v.extend_from_slice(nl);
         }
@@ -278,7 +286,13 @@ fn gen_form(u: &mut Unstructured) -> arbitrary::Result<Vec<u8>> {
 /// `Audio::new`), 2: a pattern `[kind][length u32][amplitude f32]` expanded to up
 /// to 10 s (silence, DC, tone, square, impulses, ramps).
 pub fn features_audio(bytes: &[u8]) -> speaker_similarity::Result<Audio> {
-    let rate = u32::from_le_bytes(bytes.get(..4).unwrap_or(&[0x80u8, 0x3e, 0, 0][..]).try_into().unwrap());
+    let rate = u32::from_le_bytes(
+        bytes
+            .get(..4)
+            .unwrap_or(&[0x80u8, 0x3e, 0, 0][..])
+            .try_into()
+            .unwrap(),
+    );
     let mode = bytes.get(4).copied().unwrap_or(0);
     let payload = bytes.get(5..).unwrap_or(&[]);
     let samples: Vec<f32> = match mode % 3 {
@@ -298,7 +312,9 @@ pub fn features_audio(bytes: &[u8]) -> speaker_similarity::Result<Audio> {
             let amp = payload
                 .get(5..9)
                 .map_or(0.5, |c| f32::from_le_bytes(c.try_into().unwrap()));
-            let cap = (rate.clamp(1, 768_000) as usize).saturating_mul(10).min(1 << 23);
+            let cap = (rate.clamp(1, 768_000) as usize)
+                .saturating_mul(10)
+                .min(1 << 23);
             let n = (len as usize).min(cap);
             (0..n)
                 .map(|i| {
@@ -307,8 +323,20 @@ pub fn features_audio(bytes: &[u8]) -> speaker_similarity::Result<Audio> {
                         0 => (t * 0.0627).sin(),
                         1 => 1.0,
                         2 => 0.0,
-                        3 => if (i / 50) % 2 == 0 { 1.0 } else { -1.0 },
-                        4 => if i % 997 == 0 { 1.0 } else { 0.0 },
+                        3 => {
+                            if (i / 50) % 2 == 0 {
+                                1.0
+                            } else {
+                                -1.0
+                            }
+                        }
+                        4 => {
+                            if i % 997 == 0 {
+                                1.0
+                            } else {
+                                0.0
+                            }
+                        }
                         _ => (i % 256) as f32 / 128.0 - 1.0,
                     }
                 })
@@ -399,7 +427,10 @@ fn model_dir(bytes: &[u8], clip: &Audio) -> String {
 }
 
 fn upload(bytes: &[u8]) -> String {
-    let split = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let split = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
     let (ct, body) = (&bytes[..split], bytes.get(split + 1..).unwrap_or(&[]));
     let Ok(ct) = HeaderValue::from_bytes(ct) else {
         return "bad-header".into();
@@ -414,11 +445,7 @@ fn upload(bytes: &[u8]) -> String {
     let body = Bytes::copy_from_slice(body);
     let r = RUNTIME.with(|rt| rt.block_on(multipart::file_field(parts, body, 1 << 20)));
     match r {
-        Ok(f) => format!(
-            "file:{}:{}",
-            f.file_name.is_some(),
-            bucket(f.bytes.len())
-        ),
+        Ok(f) => format!("file:{}:{}", f.file_name.is_some(), bucket(f.bytes.len())),
         Err(multipart::FormError::Malformed(m)) => signature(&format!("malformed:{m}")),
         Err(e) => format!("{e:?}"),
     }
@@ -452,7 +479,9 @@ fn d(tokens: &[&'static [u8]]) -> Vec<&'static [u8]> {
 pub fn all() -> Vec<Target> {
     let models = crate::seeds::models();
     let clip = models.clip.clone();
-    let wav_dict = d(&[b"RIFF", b"WAVE", b"fmt ", b"data", b"LIST", b"fact", b"RF64", b"ds64"]);
+    let wav_dict = d(&[
+        b"RIFF", b"WAVE", b"fmt ", b"data", b"LIST", b"fact", b"RF64", b"ds64",
+    ]);
     let mut mixed = Vec::new();
     for (i, set) in [
         crate::seeds::wavs(),

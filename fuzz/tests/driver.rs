@@ -66,7 +66,11 @@ fn panics_big_allocations_and_slow_inputs_are_findings_and_clean_targets_give_no
         assert!(f.file.with_extension("txt").exists());
     }
     let panic = s.findings.iter().find(|f| f.kind == "panic").unwrap();
-    assert!(panic.detail.contains("boom on a mutated seed"), "{}", panic.detail);
+    assert!(
+        panic.detail.contains("boom on a mutated seed"),
+        "{}",
+        panic.detail
+    );
     let (_, clean) = s.targets.iter().find(|(n, _)| *n == "clean").unwrap();
     assert!(clean.execs > 10, "{clean:?}");
 }
