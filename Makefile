@@ -3,7 +3,9 @@
 #   make run    the main job: set-up, then the tutorial pipeline end to end on the
 #               embedded synthetic corpus (or on SPEAKER_DATA=/path/to/speakers)
 #   make test   set-up, then every test: Rust unit/integration/parity tests, clippy,
-#               notebooks executed with the real Rust kernel, CLI and browser tests
+#               a short fuzz run, notebooks executed with the real Rust kernel, CLI and
+#               browser tests
+#   make fuzz   the fuzzer over every input a user can give (FUZZ_SECONDS=600)
 #
 # Both install what they need: a Python venv with the Jupyter tools, evcxr_jupyter
 # (cargo install, ~12 minutes on 2 cores, only when missing) and its `rust` kernel.
@@ -21,10 +23,11 @@ BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
 .PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test \
-        lab notebooks demo fixtures bench clean help
+        lab notebooks demo fixtures bench clean help \
+        fuzz fuzz-smoke
 
 help:
-	@sed -n '3,10p' Makefile
+	@sed -n '3,12p' Makefile
 
 ## ---------------------------------------------------------------- main job
 run: setup build
@@ -59,6 +62,20 @@ app-test: venv browser
 # tests/artifacts/charts/).
 chart-test: venv browser
 	$(PY) -m pytest -q tests/test_charts.py
+
+# Fuzzing on stable Rust (fuzz/): every target, seeded; findings in fuzz/findings/,
+# and the exit status is non-zero on any. `make fuzz FUZZ_SECONDS=600` for a long run.
+FUZZ_SECONDS ?= 600
+FUZZ_SEED ?= 1
+fuzz:
+	$(CARGO) build --release -p speaker-similarity-fuzz
+	nice target/release/speaker-similarity-fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+
+# In `make test`: a short seeded run on the debug build `cargo test` made, with a
+# generous watchdog (30 s), so it finds regressions without costing CI much time.
+fuzz-smoke:
+	$(CARGO) build -p speaker-similarity-fuzz
+	target/debug/speaker-similarity-fuzz --seconds 45 --seed 42 --hang-seconds 30 --report-every 15
 
 notebook-test:
 	$(PY) -m pytest -q tests/test_notebooks.py

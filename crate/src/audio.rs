@@ -397,10 +397,12 @@ fn decode_wav(bytes: &[u8], path: &Path) -> std::result::Result<Decoded, WavErro
     let channels = spec.channels as usize;
     let declared = reader.len() as usize;
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect_samples(reader.into_samples::<f32>(), |x| x),
+        (hound::SampleFormat::Float, 32) => {
+            collect_samples(reader.into_samples::<f32>(), bytes.len(), |x| x)
+        }
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f64;
-            collect_samples(reader.into_samples::<i32>(), move |x| {
+            collect_samples(reader.into_samples::<i32>(), bytes.len(), move |x| {
                 (x as f64 * scale) as f32
             })
         }
@@ -428,14 +430,17 @@ fn decode_wav(bytes: &[u8], path: &Path) -> std::result::Result<Decoded, WavErro
     ))
 }
 
+/// `size_hint` is the count the header declares: reserve no more than the file's
+/// `len` bytes can hold (a header may claim 4 GB of samples in a 100-byte file).
 fn collect_samples<S, I>(
     samples: I,
+    len: usize,
     convert: impl Fn(S) -> f32,
 ) -> std::result::Result<Vec<f32>, (usize, hound::Error)>
 where
     I: Iterator<Item = hound::Result<S>>,
 {
-    let mut out = Vec::with_capacity(samples.size_hint().0);
+    let mut out = Vec::with_capacity(samples.size_hint().0.min(len));
     for s in samples {
         match s {
             Ok(v) => out.push(convert(v)),
@@ -470,6 +475,122 @@ fn decode_symphonia(bytes: &[u8], path: &Path) -> Result<Decoded> {
     })
 }
 
+/// symphonia 0.5 allocates the lengths a FLAC comment or picture block declares
+/// before reading them (a block claiming a 1.7 GB comment in an 18 KB file). Check
+/// every such length against its block first.
+fn check_flac_metadata(bytes: &[u8], path: &Path) -> Result<()> {
+    let damaged = |what: &str| Error::Decode {
+        path: path.to_path_buf(),
+        reason: format!("damaged FLAC metadata: {what} is longer than its block"),
+    };
+    // A native FLAC stream, perhaps after an ID3v2 tag (Ogg FLAC is not read).
+    let found = if bytes.starts_with(b"ID3") {
+        bytes.windows(4).take(1 << 20).position(|w| w == b"fLaC")
+    } else {
+        bytes.starts_with(b"fLaC").then_some(0)
+    };
+    let Some(mut at) = found.map(|p| p + 4) else {
+        return Ok(());
+    };
+    let be32 = |b: &[u8], i: usize| -> Option<usize> {
+        Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
+    };
+    let le32 = |b: &[u8], i: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
+    };
+    while let Some(h) = bytes.get(at..at + 4) {
+        let (last, kind) = (h[0] & 0x80 != 0, h[0] & 0x7f);
+        let len = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
+        let start = at + 4;
+        let block = &bytes[start.min(bytes.len())..(start + len).min(bytes.len())];
+        match kind {
+            4 => {
+                // Vorbis comment: vendor length, vendor, count, (length, comment)*.
+                let vendor = le32(block, 0).ok_or_else(|| damaged("the comment block"))?;
+                let mut i = 4usize.saturating_add(vendor);
+                let n = le32(block, i).ok_or_else(|| damaged("the vendor string"))?;
+                i += 4;
+                for _ in 0..n {
+                    let l = le32(block, i).ok_or_else(|| damaged("the comment list"))?;
+                    i = i.saturating_add(4).saturating_add(l);
+                    if i > block.len() {
+                        return Err(damaged("a comment"));
+                    }
+                }
+            }
+            6 => {
+                // Picture: type, mime length, mime, description length, description,
+                // 4 x u32, data length, data.
+                let mime = be32(block, 4).ok_or_else(|| damaged("the picture block"))?;
+                let i = 8usize.saturating_add(mime);
+                let desc = be32(block, i).ok_or_else(|| damaged("the picture's media type"))?;
+                let i = i.saturating_add(4).saturating_add(desc).saturating_add(16);
+                let data = be32(block, i).ok_or_else(|| damaged("the picture's description"))?;
+                if i.saturating_add(4).saturating_add(data) > block.len() {
+                    return Err(damaged("the picture"));
+                }
+            }
+            _ => {}
+        }
+        if last {
+            break;
+        }
+        at = start + len;
+    }
+    Ok(())
+}
+
+/// The same for the comment header of an Ogg/Vorbis stream: its packet is put
+/// together from the pages, and every length in it checked against the packet.
+fn check_ogg_comments(bytes: &[u8], path: &Path) -> Result<()> {
+    if !bytes.starts_with(b"OggS") {
+        return Ok(());
+    }
+    let mut packets: Vec<Vec<u8>> = vec![Vec::new()];
+    let mut at = 0usize;
+    // The identification and comment headers come first: 3 packets are enough.
+    while packets.len() <= 3 && at + 27 <= bytes.len() && &bytes[at..at + 4] == b"OggS" {
+        let nseg = bytes[at + 26] as usize;
+        let Some(lacing) = bytes.get(at + 27..at + 27 + nseg) else {
+            break;
+        };
+        let mut body = at + 27 + nseg;
+        for &l in lacing {
+            let end = (body + l as usize).min(bytes.len());
+            if let Some(p) = packets.last_mut() {
+                p.extend_from_slice(&bytes[body.min(end)..end]);
+            }
+            body = end;
+            if l < 255 {
+                packets.push(Vec::new());
+            }
+        }
+        at = body;
+    }
+    let Some(c) = packets.iter().find(|p| p.starts_with(b"\x03vorbis")) else {
+        return Ok(());
+    };
+    let damaged = || Error::Decode {
+        path: path.to_path_buf(),
+        reason: "damaged Vorbis comment header: a length is longer than its packet".into(),
+    };
+    let le32 = |i: usize| -> Option<usize> {
+        Some(u32::from_le_bytes(c.get(i..i + 4)?.try_into().ok()?) as usize)
+    };
+    let vendor = le32(7).ok_or_else(damaged)?;
+    let mut i = 11usize.saturating_add(vendor);
+    let n = le32(i).ok_or_else(damaged)?;
+    i += 4;
+    for _ in 0..n {
+        let l = le32(i).ok_or_else(damaged)?;
+        i = i.saturating_add(4).saturating_add(l);
+        if i > c.len() {
+            return Err(damaged());
+        }
+    }
+    Ok(())
+}
+
 fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
     use symphonia::core::audio::SampleBuffer;
     use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
@@ -488,6 +609,8 @@ fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
         reason,
     };
 
+    check_flac_metadata(&bytes, path)?;
+    check_ogg_comments(&bytes, path)?;
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
@@ -596,7 +719,14 @@ fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     // 44.1 -> 16 kHz). An even number of minimal blocks keeps both sizes even.
     let (from_us, to_us) = (from as usize, to as usize);
     let min_in = from_us / gcd(from_us, to_us);
-    let blocks = 1024usize.div_ceil(min_in).max(2).next_multiple_of(2);
+    let min_out = to_us / gcd(from_us, to_us);
+    // Bound the output block too: from a tiny rate (a header claiming 1 Hz) 1024
+    // input frames would be 16 million output frames of FFT buffers (1.5 GB).
+    let blocks = 1024usize
+        .div_ceil(min_in)
+        .min((1usize << 17) / min_out)
+        .max(2)
+        .next_multiple_of(2);
     let mut resampler = Fft::<f64>::new_custom(
         from_us,
         to_us,

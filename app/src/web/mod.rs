@@ -22,6 +22,7 @@ mod egress;
 mod error;
 mod fetch;
 mod html;
+mod multipart;
 mod netpolicy;
 mod pages;
 mod routes;

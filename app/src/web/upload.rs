@@ -6,11 +6,12 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::Request;
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 
 use super::error::WebError;
+use super::multipart::FormError;
 
 /// Room for the multipart framing around the file (boundaries, part headers and
 /// small fields) beyond the upload limit.
@@ -191,29 +192,16 @@ pub async fn read_upload(
         }
         return Ok(Upload::new(bytes, name));
     }
-    let req = Request::from_parts(parts, Body::from(bytes));
-    let mut form = Multipart::from_request(req, &()).await.map_err(|e| {
-        WebError::bad_request(format!("malformed multipart form: {}", e.body_text()))
-    })?;
-    let bad_form = |e: axum::extract::multipart::MultipartError| {
-        WebError::bad_request(format!("malformed multipart form: {}", e.body_text()))
-    };
-    while let Some(field) = form.next_field().await.map_err(bad_form)? {
-        let is_file = matches!(field.name(), Some("audio" | "file" | "audio_data"))
-            || field.file_name().is_some();
-        if !is_file {
-            continue;
-        }
-        let file_name = field.file_name().map(str::to_string);
-        let data = field.bytes().await.map_err(bad_form)?;
-        if data.len() > limit {
-            return Err(WebError::too_large(limit));
-        }
-        return Ok(Upload::new(data, file_name.as_deref().or(name)));
+    match super::multipart::file_field(parts, bytes, limit).await {
+        Ok(f) => Ok(Upload::new(f.bytes, f.file_name.as_deref().or(name))),
+        Err(FormError::Malformed(why)) => Err(WebError::bad_request(format!(
+            "malformed multipart form: {why}"
+        ))),
+        Err(FormError::TooLarge) => Err(WebError::too_large(limit)),
+        Err(FormError::NoFile) => Err(WebError::bad_request(
+            "no file in the form: send the recording in a file field named `audio`",
+        )),
     }
-    Err(WebError::bad_request(
-        "no file in the form: send the recording in a file field named `audio`",
-    ))
 }
 
 #[cfg(test)]
