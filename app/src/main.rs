@@ -39,6 +39,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Write the synthetic speaker corpus (the embedded default) to a folder.
     Synth(commands::synth::Args),
+    /// Build a test conversation (several speakers taking turns) and its RTTM truth.
+    Mix(commands::mix::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => web::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),
+        Command::Mix(a) => commands::mix::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -169,21 +169,7 @@ pub fn to_string(file: &str, turns: &[Turn]) -> Result<String> {
 /// nothing half-written is ever left at `path`.
 pub fn write(path: impl AsRef<Path>, file: &str, turns: &[Turn]) -> Result<()> {
     let text = to_string(file, turns)?;
-    write_atomic(path.as_ref(), text.as_bytes())
-}
-
-/// Write `bytes` to a temporary file beside `path`, then rename it into place.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
+    crate::audio::write_atomic(path.as_ref(), text.as_bytes())
 }
 
 /// A recording id usable in RTTM from a file path: its stem with whitespace replaced
