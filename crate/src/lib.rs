@@ -18,6 +18,7 @@
 //! | [`eval`] | accuracy, scikit-learn's classification report, confusion matrix |
 //! | [`similarity`] | embeddings, cosine ranking, verification trials, EER, DET |
 //! | [`plot`] | SVG charts (inline in Jupyter), PNG with the `png` feature |
+//! | [`vad`] | voice activity detection robust to background noise |
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
 //! | [`error`] | the one error type |
@@ -66,6 +67,7 @@ pub mod pipeline;
 pub mod plot;
 pub mod similarity;
 pub mod synth;
+pub mod vad;
 
 pub use audio::Audio;
 pub use error::{Error, Result};
