@@ -39,6 +39,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Write the synthetic speaker corpus (the embedded default) to a folder.
     Synth(commands::synth::Args),
+    /// Who speaks when: speaker turns of a long recording (RTTM, JSON, timeline plot).
+    Diarize(commands::diarize::Args),
     /// Build a test conversation (several speakers taking turns) and its RTTM truth.
     Mix(commands::mix::Args),
 }
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),
         Command::Mix(a) => commands::mix::run(a),
+        Command::Diarize(a) => commands::diarize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod diarize;
 pub mod evaluate;
 pub mod features;
 pub mod mix;
