@@ -115,7 +115,7 @@ impl VadParams {
             ("min_voiced", self.min_voiced),
         ];
         for (name, v) in all {
-            if !(v.is_finite() && v >= 0.0 && v <= 3600.0) {
+            if !(v.is_finite() && (0.0..=3600.0).contains(&v)) {
                 return Err(Error::param(name, format!("{v} is not within [0, 3600]")));
             }
         }
@@ -204,6 +204,7 @@ impl VadFrames {
         self.drain(false);
     }
 
+    #[allow(clippy::needless_range_loop)] // lags index two arrays
     fn drain(&mut self, flush: bool) {
         let mut input = self.fft.make_input_vec();
         let mut spec = self.fft.make_output_vec();
@@ -406,6 +407,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn sliding_min_matches_brute_force() {
         let x: Vec<f32> = (0..200).map(|i| ((i * 37) % 101) as f32).collect();
         let m = sliding_min(&x, 7);

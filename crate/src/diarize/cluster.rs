@@ -149,6 +149,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::needless_range_loop)]
     fn three_directions_and_forced_counts() {
         let mut v = Vec::new();
         for i in 0..30 {

@@ -272,6 +272,7 @@ pub fn der(reference: &[Turn], hypothesis: &[Turn], collar: f64) -> Result<DerRe
 /// of weights >= 0: `out[row] = Some(col)`, each column used at most once. The
 /// O(n³) Hungarian algorithm (Kuhn–Munkres with potentials) on the square matrix
 /// padded with zeros.
+#[allow(clippy::needless_range_loop)] // several arrays indexed in step
 pub fn hungarian_max(w: &[Vec<f64>]) -> Vec<Option<usize>> {
     let rows = w.len();
     let cols = w.first().map_or(0, Vec::len);

@@ -603,7 +603,7 @@ pub fn diarize_source(
                     sum[j] += f64::from(v);
                     sq[j] += f64::from(v) * f64::from(v);
                 }
-                if seen % stride == 0 {
+                if seen.is_multiple_of(stride) {
                     sample.extend(row.iter());
                 }
                 seen += 1;
