@@ -41,6 +41,10 @@ enum Command {
     Synth(commands::synth::Args),
     /// Degrade recordings: telephone line, noise or babble at an SNR, reverberation.
     Degrade(commands::degrade::Args),
+    /// Who speaks when: speaker turns of a long recording (RTTM, JSON, timeline plot).
+    Diarize(commands::diarize::Args),
+    /// Build a test conversation (several speakers taking turns) and its RTTM truth.
+    Mix(commands::mix::Args),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),
         Command::Degrade(a) => commands::degrade::run(a),
+        Command::Mix(a) => commands::mix::run(a),
+        Command::Diarize(a) => commands::diarize::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,12 +13,14 @@
 //! | [`features`] | librosa 0.11 STFT, mel, MFCC, delta, ZCR, LPC; the 52-dim clip vector; frame features |
 //! | [`dataset`] | speaker folders, VoxCeleb, FSDD; seeded honest splits; summaries |
 //! | [`degrade`] | reproducible channels: telephone, white/pink/babble noise at an SNR, reverberation |
+//! | [`diarize`] | who speaks when: RTTM, DER, test conversations, clustering |
 //! | [`synth`] | the built-in synthetic speaker corpus (runs everything offline) |
 //! | [`models`] | diagonal GMM (EM), UBM + MAP adaptation, MLP, scaler, smartcore baselines |
 //! | [`eval`] | accuracy, scikit-learn's classification report, confusion matrix |
 //! | [`similarity`] | embeddings, cosine ranking, verification trials, EER, DET |
 //! | [`calibration`] | calibrated LLR scores, s-norm, thresholds at an operating point, open-set verdicts |
 //! | [`plot`] | SVG charts (inline in Jupyter), PNG with the `png` feature |
+//! | [`vad`] | voice activity detection robust to background noise |
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
 //! | [`progress`] | the one progress event type of every long loop |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
@@ -62,6 +64,7 @@ pub mod audio;
 pub mod calibration;
 pub mod dataset;
 pub mod degrade;
+pub mod diarize;
 pub mod error;
 pub mod eval;
 pub mod features;
@@ -73,6 +76,7 @@ pub mod progress;
 pub mod simd;
 pub mod similarity;
 pub mod synth;
+pub mod vad;
 
 pub use audio::Audio;
 pub use error::{Error, Result};

@@ -1610,3 +1610,132 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
         Ok(())
     })
 }
+
+/// A speaker timeline: one lane per annotation (for instance the truth above the
+/// hypothesis), one coloured bar per turn, the same colour for the same label in
+/// every lane (pass the hypothesis with labels mapped onto the truth's, as
+/// [`der`](crate::diarize::der) returns them, to compare by colour). Overlapping
+/// turns of one lane are drawn in thinner sub-rows.
+///
+/// ```
+/// use speaker_similarity::diarize::Turn;
+/// use speaker_similarity::plot;
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let truth = vec![Turn::new(0.0, 3.0, "alice")?, Turn::new(3.5, 6.0, "bob")?];
+/// let hyp = vec![Turn::new(0.1, 3.2, "alice")?, Turn::new(3.2, 6.0, "bob")?];
+/// let chart = plot::timeline(&[("truth", &truth), ("hypothesis", &hyp)], 6.5, "Who speaks when")?;
+/// assert!(chart.svg().contains("alice"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn timeline(
+    lanes: &[(&str, &[crate::diarize::Turn])],
+    duration: f64,
+    title: &str,
+) -> Result<Chart> {
+    if lanes.is_empty() {
+        return Err(Error::param("lanes", "nothing to draw"));
+    }
+    if !(duration.is_finite() && duration > 0.0) {
+        return Err(Error::param("duration", format!("{duration} is not > 0 s")));
+    }
+    for (_, turns) in lanes {
+        for t in turns.iter() {
+            t.validate()?;
+        }
+    }
+    let mut labels: Vec<String> = Vec::new();
+    for (_, turns) in lanes {
+        let mut sorted: Vec<&crate::diarize::Turn> = turns.iter().collect();
+        sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+        for t in sorted {
+            if !labels.contains(&t.label) {
+                labels.push(t.label.clone());
+            }
+        }
+    }
+    let color = |l: &str| -> RGBColor {
+        let i = labels.iter().position(|x| x == l).unwrap_or(0);
+        COLORS[i % COLORS.len()]
+    };
+    let n = lanes.len();
+    let legend_rows = labels.len().div_ceil(6).max(1) as u32;
+    let height = (140 + 70 * n as u32 + 18 * legend_rows).min(1400);
+    render((SIZE.0, height), |full| {
+        let (root, legend) = full.split_vertically(height - 10 - 18 * legend_rows);
+        let root = &root;
+        let lane_name = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) if *i < n => lanes[n - 1 - *i].0.to_string(),
+            _ => String::new(),
+        };
+        let mut chart = ChartBuilder::on(root)
+            .caption(title, ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(96)
+            .build_cartesian_2d(0f64..duration, (0usize..n).into_segmented())
+            .map_err(plot_err)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&lane_name)
+            .x_desc("time (s)")
+            .draw()
+            .map_err(plot_err)?;
+        for (li, (_, turns)) in lanes.iter().enumerate() {
+            let row = n - 1 - li;
+            // Sub-rows for overlapping turns: greedy interval colouring.
+            let mut sorted: Vec<&crate::diarize::Turn> = turns.iter().collect();
+            sorted.sort_by(|a, b| a.start.total_cmp(&b.start));
+            let mut ends: Vec<f64> = Vec::new();
+            let mut placed: Vec<(usize, &crate::diarize::Turn)> = Vec::new();
+            for t in sorted {
+                let k = match ends.iter().position(|&e| e <= t.start) {
+                    Some(k) => k,
+                    None => {
+                        ends.push(0.0);
+                        ends.len() - 1
+                    }
+                };
+                ends[k] = t.end;
+                placed.push((k, t));
+            }
+            let subs = ends.len().max(1) as f64;
+            for (k, t) in placed {
+                let lo = 0.1 + 0.8 * k as f64 / subs;
+                let hi = 0.1 + 0.8 * (k + 1) as f64 / subs;
+                // The bar in pixels: the lane's row, shrunk to its sub-row.
+                let (x0, x1) = (t.start, t.end.min(duration));
+                let top = chart.backend_coord(&(x0, SegmentValue::Exact(row + 1)));
+                let bot = chart.backend_coord(&(x1, SegmentValue::Exact(row)));
+                let h = (bot.1 - top.1) as f64;
+                let ya = top.1 + (h * (1.0 - hi)) as i32;
+                let yb = top.1 + (h * (1.0 - lo)) as i32;
+                chart
+                    .plotting_area()
+                    .strip_coord_spec()
+                    .draw(&Rectangle::new(
+                        [(top.0, ya), (bot.0.max(top.0 + 1), yb)],
+                        color(&t.label).filled(),
+                    ))
+                    .map_err(plot_err)?;
+            }
+        }
+        // Legend: one swatch per label.
+        for (i, l) in labels.iter().enumerate() {
+            let x = 110 + (i as i32 % 6) * 118;
+            let y = 18 * (i as i32 / 6);
+            legend
+                .draw(&Rectangle::new(
+                    [(x, y), (x + 14, y + 12)],
+                    color(l).filled(),
+                ))
+                .map_err(plot_err)?;
+            legend
+                .draw(&Text::new(l.clone(), (x + 18, y), ("sans-serif", 13)))
+                .map_err(plot_err)?;
+        }
+        Ok(())
+    })
+}

@@ -2,8 +2,10 @@
 
 pub mod degrade;
 pub mod demo;
+pub mod diarize;
 pub mod evaluate;
 pub mod features;
+pub mod mix;
 pub mod predict;
 pub mod synth;
 pub mod train;

@@ -1,0 +1,175 @@
+//! Agglomerative clustering of speaker embeddings with centroid linkage on cosine
+//! distance, stopped by a threshold or at a given number of clusters.
+//!
+//! Every cluster is held as the sum of its members' unit-length embeddings; the
+//! distance of two clusters is `1 − cos(sum_a, sum_b)`, and the closest pair is
+//! merged until no pair is closer than the threshold (or until `n` clusters are
+//! left). Merging sums is associative, so a long recording can be clustered in two
+//! stages with flat memory: windows within a chunk first (a few hundred at a time,
+//! with a stricter threshold), then the chunks' clusters together — no all-pairs
+//! matrix over every window of the recording.
+//!
+//! ```
+//! use speaker_similarity::diarize::cluster::{agglomerate, Stop};
+//! let v = vec![vec![1.0, 0.1], vec![0.9, 0.0], vec![0.0, 1.0], vec![0.1, 0.8]];
+//! let (labels, n) = agglomerate(&v, &[1.0; 4], Stop::Threshold(0.5));
+//! assert_eq!(n, 2);
+//! assert_eq!(labels, vec![0, 0, 1, 1]);
+//! let (_, n) = agglomerate(&v, &[1.0; 4], Stop::Clusters(1));
+//! assert_eq!(n, 1);
+//! ```
+
+/// When agglomeration stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// No pair of clusters closer than this cosine distance is left.
+    Threshold(f64),
+    /// This many clusters are left (or fewer if there were fewer items).
+    Clusters(usize),
+}
+
+/// Cosine distance `1 − cos(a, b)`; 1 when either is zero.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> f64 {
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (f64::from(x), f64::from(y));
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    if aa <= 0.0 || bb <= 0.0 {
+        1.0
+    } else {
+        1.0 - ab / (aa * bb).sqrt()
+    }
+}
+
+/// Cluster `vectors` (cluster sums, or single unit embeddings) of weights `weights`
+/// (window counts; used to break no ties but kept for the merged sums' record).
+/// Returns every item's cluster index (0.., in order of first item) and the number of
+/// clusters. Centroid linkage on the sums: O(m²) memory and O(m³) time in the number
+/// of items `m`, so call it on at most a few thousand items.
+pub fn agglomerate(vectors: &[Vec<f32>], weights: &[f64], stop: Stop) -> (Vec<usize>, usize) {
+    let m = vectors.len();
+    if m == 0 {
+        return (Vec::new(), 0);
+    }
+    debug_assert_eq!(weights.len(), m);
+    let mut sums: Vec<Vec<f32>> = vectors.to_vec();
+    let mut alive: Vec<bool> = vec![true; m];
+    let mut parent: Vec<usize> = (0..m).collect();
+    let mut dist = vec![f64::INFINITY; m * m];
+    for i in 0..m {
+        for j in i + 1..m {
+            let d = cosine_distance(&sums[i], &sums[j]);
+            dist[i * m + j] = d;
+            dist[j * m + i] = d;
+        }
+    }
+    let mut n = m;
+    loop {
+        if let Stop::Clusters(k) = stop {
+            if n <= k.max(1) {
+                break;
+            }
+        }
+        let mut best = (f64::INFINITY, 0, 0);
+        for i in 0..m {
+            if !alive[i] {
+                continue;
+            }
+            for j in i + 1..m {
+                if alive[j] && dist[i * m + j] < best.0 {
+                    best = (dist[i * m + j], i, j);
+                }
+            }
+        }
+        let (d, a, b) = best;
+        if !d.is_finite() {
+            break;
+        }
+        if let Stop::Threshold(t) = stop {
+            if d >= t {
+                break;
+            }
+        }
+        // Merge b into a.
+        let sb = std::mem::take(&mut sums[b]);
+        for (x, y) in sums[a].iter_mut().zip(&sb) {
+            *x += y;
+        }
+        alive[b] = false;
+        parent[b] = a;
+        n -= 1;
+        for j in 0..m {
+            if alive[j] && j != a {
+                let d = cosine_distance(&sums[a], &sums[j]);
+                dist[a * m + j] = d;
+                dist[j * m + a] = d;
+            }
+        }
+    }
+    // Roots, numbered in order of first item.
+    let root = |mut i: usize| {
+        while parent[i] != i {
+            i = parent[i];
+        }
+        i
+    };
+    let mut id = vec![usize::MAX; m];
+    let mut labels = Vec::with_capacity(m);
+    let mut next = 0;
+    for i in 0..m {
+        let r = root(i);
+        if id[r] == usize::MAX {
+            id[r] = next;
+            next += 1;
+        }
+        labels.push(id[r]);
+    }
+    (labels, next)
+}
+
+/// `v` scaled to unit length (unchanged when zero).
+pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v
+        .iter()
+        .map(|&x| f64::from(x) * f64::from(x))
+        .sum::<f64>()
+        .sqrt();
+    if n > 0.0 {
+        let s = (1.0 / n) as f32;
+        v.iter_mut().for_each(|x| *x *= s);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::needless_range_loop)]
+    fn three_directions_and_forced_counts() {
+        let mut v = Vec::new();
+        for i in 0..30 {
+            let e = (i % 7) as f32 * 0.02;
+            v.push(match i % 3 {
+                0 => vec![1.0, e, 0.0],
+                1 => vec![e, 1.0, 0.0],
+                _ => vec![0.0, e, 1.0],
+            });
+        }
+        let w = vec![1.0; v.len()];
+        let (l, n) = agglomerate(&v, &w, Stop::Threshold(0.3));
+        assert_eq!(n, 3);
+        for i in 0..30 {
+            assert_eq!(l[i], i % 3);
+        }
+        assert_eq!(agglomerate(&v, &w, Stop::Clusters(2)).1, 2);
+        assert_eq!(agglomerate(&v, &w, Stop::Clusters(50)).1, 30);
+        assert_eq!(agglomerate(&v, &w, Stop::Threshold(0.0)).1, 30);
+        assert_eq!(agglomerate(&[], &[], Stop::Clusters(2)), (vec![], 0));
+        assert_eq!(cosine_distance(&[0.0, 0.0], &[1.0, 0.0]), 1.0);
+    }
+}
