@@ -20,10 +20,19 @@ pub struct SplitArgs {
     /// Keep whole sessions (VoxCeleb videos) on one side of the split.
     #[arg(long)]
     pub by_session: bool,
-    /// Models, comma-separated: mlp, gmm-clip, gmm-frame, gmm-ubm, svm,
-    /// random-forest, knn, logistic; or `main` (the first four) or `all`.
-    #[arg(long, default_value = "main", value_name = "M,...")]
+    /// Models, comma-separated (the list comes from the model registry).
+    #[arg(long, default_value = "main", value_name = "M,...", help = models_help())]
     pub models: String,
+}
+
+/// `--models`' help: every registered model, and what `main` stands for.
+fn models_help() -> String {
+    let names = |ks: &[ModelKind]| ks.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ");
+    format!(
+        "Models, comma-separated: {}; or `main` ({}) or `all`",
+        names(&ModelKind::ALL),
+        names(&ModelKind::MAIN)
+    )
 }
 
 impl SplitArgs {

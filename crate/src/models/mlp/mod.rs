@@ -27,7 +27,7 @@
 //! let x = Array2::from_shape_fn((40, 2), |(i, j)| (i % 2) as f32 * 4.0 + j as f32 * 0.1);
 //! let y: Vec<usize> = (0..40).map(|i| i % 2).collect();
 //! let params = MlpParams { hidden: vec![8], epochs: 30, ..MlpParams::default() };
-//! let (mlp, history) = Mlp::fit(x.view(), &y, 2, None, &params, &mut |_| true).unwrap();
+//! let (mlp, history) = Mlp::fit(x.view(), &y, 2, None, &params, &|_| {}).unwrap();
 //! assert_eq!(mlp.predict(x.view()).unwrap(), y);
 //! assert_eq!(history.loss.len(), 30);
 //! ```
