@@ -66,4 +66,4 @@ pub mod similarity;
 pub mod synth;
 
 pub use audio::Audio;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};

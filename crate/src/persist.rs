@@ -64,7 +64,10 @@ persist!(Baseline, "Baseline");
 /// The model as an envelope JSON string.
 pub fn to_json<T: Persist>(model: &T) -> Result<String> {
     let inner = serde_json::to_value(model)
-        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))?;
+        .map_err(|source| Error::Serialize {
+            what: T::KIND,
+            source,
+        })?;
     let env = serde_json::json!({
         "format": FORMAT,
         "kind": T::KIND,
@@ -72,7 +75,10 @@ pub fn to_json<T: Persist>(model: &T) -> Result<String> {
         "model": inner,
     });
     serde_json::to_string(&env)
-        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))
+        .map_err(|source| Error::Serialize {
+            what: T::KIND,
+            source,
+        })
 }
 
 /// Parse an envelope JSON string; `origin` names the source in errors.

@@ -43,10 +43,10 @@ pub const SILENCE_PEAK: f32 = 3.162e-4;
 pub fn extract(audio: &Audio, params: &PipelineParams) -> Result<ClipFeatures> {
     let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
     if !audio.samples.is_empty() && peak < SILENCE_PEAK {
-        return Err(Error::NoSpeech(format!(
-            "the recording is silent (peak {:.1} dBFS, below -70 dBFS)",
-            20.0 * (peak.max(1e-12) as f64).log10()
-        )));
+        return Err(Error::NoSpeech {
+            peak_dbfs: 20.0 * peak.max(1e-12).log10(),
+            threshold_dbfs: 20.0 * SILENCE_PEAK.log10(),
+        });
     }
     EXTRACTOR.with(|cell| {
         let mut ex = cell.borrow_mut();

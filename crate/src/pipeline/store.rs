@@ -73,7 +73,10 @@ impl SpeakerModels {
             persist::save(tmp.join(MODELS_FILE), self)?;
             if let Some(h) = &self.history {
                 let json = serde_json::to_string_pretty(h)
-                    .map_err(|e| Error::Training(format!("cannot serialise history: {e}")))?;
+                    .map_err(|source| Error::Serialize {
+                        what: "history",
+                        source,
+                    })?;
                 std::fs::write(tmp.join(HISTORY_FILE), json).map_err(io(&tmp))?;
             }
             Ok(())
