@@ -185,10 +185,9 @@ impl Error {
             | Error::Resample { .. } => ErrorKind::Input,
             Error::NotAudio { .. } | Error::Unsupported { .. } => ErrorKind::Unsupported,
             Error::Io { .. } | Error::Dataset { .. } | Error::Model { .. } => ErrorKind::Setup,
-            Error::Shape(_)
-            | Error::Training(_)
-            | Error::Serialize { .. }
-            | Error::Plot(_) => ErrorKind::Internal,
+            Error::Shape(_) | Error::Training(_) | Error::Serialize { .. } | Error::Plot(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 

@@ -72,11 +72,10 @@ impl SpeakerModels {
             std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
             persist::save(tmp.join(MODELS_FILE), self)?;
             if let Some(h) = &self.history {
-                let json = serde_json::to_string_pretty(h)
-                    .map_err(|source| Error::Serialize {
-                        what: "history",
-                        source,
-                    })?;
+                let json = serde_json::to_string_pretty(h).map_err(|source| Error::Serialize {
+                    what: "history",
+                    source,
+                })?;
                 std::fs::write(tmp.join(HISTORY_FILE), json).map_err(io(&tmp))?;
             }
             Ok(())
