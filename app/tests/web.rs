@@ -560,6 +560,92 @@ fn bad_uploads_get_4xx_with_a_message() {
     assert_eq!(overall(&r.json(), "mlp"), "spk02");
 }
 
+/// A mono WAV of `n` zero samples in encoding `format` (the header's format tag)
+/// with `bits` bits per sample.
+fn coded_wav_bytes(rate: u32, format: u16, bits: u16, n: usize) -> Vec<u8> {
+    let bytes = bits as u32 / 8;
+    let len = n as u32 * bytes;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + len).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&format.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(rate * bytes).to_le_bytes());
+    b.extend_from_slice(&(bytes as u16).to_le_bytes());
+    b.extend_from_slice(&bits.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&len.to_le_bytes());
+    b.resize(b.len() + len as usize, 0);
+    b
+}
+
+#[test]
+fn silent_short_foreign_and_damaged_uploads_get_4xx_saying_what_is_wrong() {
+    let s = Server::start(&[]);
+    let good = std::fs::read(&clips("spk03")[0]).unwrap();
+    let (rate, samples) = read_pcm16(&good);
+    // 3 s of a 50 Hz hum at amplitude 5 (-76 dBFS): a converter's noise floor.
+    let hum: Vec<i16> = (0..3 * rate as usize)
+        .map(|i| {
+            (5.0 * (i as f64 * 50.0 * std::f64::consts::TAU / rate as f64).sin()).round() as i16
+        })
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, u16, Vec<&str>)> = vec![
+        (
+            "silent",
+            wav_bytes(rate, &vec![0; 3 * rate as usize]),
+            422,
+            vec!["no speech", "the recording is silent", "record again"],
+        ),
+        (
+            "hum",
+            wav_bytes(rate, &hum),
+            422,
+            vec!["no speech", "-76.", "below -70 dBFS"],
+        ),
+        (
+            "too short",
+            wav_bytes(rate, &samples[..40]),
+            422,
+            vec!["too short to analyse", "longer recording"],
+        ),
+        (
+            "a text file",
+            b"Dear all, the minutes of the meeting follow.\n".repeat(40),
+            415,
+            vec!["not an audio file", "WAV, FLAC, MP3 or OGG"],
+        ),
+        (
+            "GSM 6.10 in a WAV",
+            coded_wav_bytes(rate, 0x0031, 8, rate as usize),
+            415,
+            vec!["unsupported audio encoding", "convert the recording"],
+        ),
+        (
+            "cut short",
+            good[..good.len() / 2].to_vec(),
+            422,
+            vec!["damaged audio", "truncated"],
+        ),
+    ];
+    for (what, body, status, says) in &cases {
+        let r = s.predict(body);
+        assert_eq!(r.status, *status, "{what}: {}", r.text());
+        let e = r.error();
+        for want in says {
+            assert!(e.contains(want), "{what}: {e:?} lacks {want:?}");
+        }
+        assert!(!e.contains("internal"), "{what}: {e}");
+        let (ct, form) = multipart("audio", "x.wav", body);
+        let p = s.post("/upload", &ct, &form);
+        assert_eq!(p.status, *status, "page {what}");
+        assert!(p.text().contains(says[0]), "page {what}");
+    }
+}
+
 #[test]
 fn a_hundred_concurrent_uploads_are_all_answered() {
     let s = Server::start(&["--keep", "200"]);

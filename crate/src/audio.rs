@@ -704,6 +704,14 @@ fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
     Ok((samples, rate, channels))
 }
 
+fn resample_failed(from: u32, to: u32, e: impl std::fmt::Display) -> Error {
+    Error::Resample {
+        from,
+        to,
+        reason: e.to_string(),
+    }
+}
+
 fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     use audioadapter_buffers::direct::SequentialSliceOfVecs;
     use rubato::{Fft, FixedSync, Resampler, WindowFunction};
@@ -713,7 +721,7 @@ fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
     }
     let input = vec![samples.iter().map(|&s| s as f64).collect::<Vec<f64>>()];
     let adapter = SequentialSliceOfVecs::new(&input, 1, samples.len())
-        .map_err(|e| Error::Resample(format!("{e}")))?;
+        .map_err(|e| resample_failed(from, to, e))?;
     // rubato trims a delay of half an FFT block; with an odd block size that is half a
     // sample off and shifts the output by a fraction of a sample (0.18 samples for
     // 44.1 -> 16 kHz). An even number of minimal blocks keeps both sizes even.
@@ -736,10 +744,10 @@ fn resample_mono(samples: &[f32], from: u32, to: u32) -> Result<Vec<f32>> {
         WindowFunction::BlackmanHarris2,
         FixedSync::Both,
     )
-    .map_err(|e| Error::Resample(format!("{e}")))?;
+    .map_err(|e| resample_failed(from, to, e))?;
     let out = resampler
         .process_all(&adapter, samples.len(), None)
-        .map_err(|e| Error::Resample(format!("{e}")))?;
+        .map_err(|e| resample_failed(from, to, e))?;
     let expected = (samples.len() as u64 * to as u64).div_ceil(from as u64) as usize;
     let mut result: Vec<f32> = out.take_data().into_iter().map(|s| s as f32).collect();
     result.resize(expected, 0.0);

@@ -7,8 +7,11 @@
 use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong in `speaker_similarity`.
+///
+/// The enum is exhaustive on purpose: a program that answers errors (the web app maps
+/// each one to an HTTP status) matches every variant, so a new variant cannot slip
+/// through a catch-all. [`Error::kind`] says whose fault an error is.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be read or written.
     #[error("{}: {source}", path.display())]
@@ -79,9 +82,18 @@ pub enum Error {
         /// What was needed and what was given.
         reason: String,
     },
-    /// The audio holds no speech to analyse (digital silence or nearly so).
-    #[error("no speech: {0}")]
-    NoSpeech(String),
+    /// The audio holds no speech to analyse: its loudest sample is below the
+    /// silence threshold (digital silence or nearly so).
+    #[error(
+        "no speech: the recording is silent (peak {peak_dbfs:.1} dBFS, below \
+         {threshold_dbfs:.0} dBFS)"
+    )]
+    NoSpeech {
+        /// The loudest sample, in dB relative to full scale (-240 for all zeros).
+        peak_dbfs: f32,
+        /// The threshold below which a recording counts as silent.
+        threshold_dbfs: f32,
+    },
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -101,8 +113,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// Training could not produce a usable model (for example, no data or a
-    /// numerical breakdown).
+    /// Training could not produce a usable model (for example, a numerical
+    /// breakdown).
     #[error("training failed: {0}")]
     Training(String),
     /// The change asked of a trained model (enrolling or removing one speaker) needs
@@ -112,18 +124,88 @@ pub enum Error {
         /// What cannot be done, and why.
         what: String,
     },
+    /// A value could not be turned into JSON (a model, a training history).
+    #[error("cannot serialise {what}: {source}")]
+    Serialize {
+        /// What was being written (a model kind, `history`).
+        what: &'static str,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Resampling failed.
-    #[error("resampling failed: {0}")]
-    Resample(String),
+    #[error("resampling from {from} Hz to {to} Hz failed: {reason}")]
+    Resample {
+        /// The audio's sample rate.
+        from: u32,
+        /// The rate asked for.
+        to: u32,
+        /// What the resampler said.
+        reason: String,
+    },
     /// Drawing a chart failed.
     #[error("plot failed: {0}")]
     Plot(String),
+}
+
+/// Whose fault an [`Error`] is, for programs that answer errors: a web server maps
+/// [`ErrorKind::Input`] and [`ErrorKind::Unsupported`] to 4xx and the rest to 5xx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// What the caller gave cannot be used: an empty, damaged or silent recording,
+    /// one too short for the analysis, a NaN sample, a parameter out of range.
+    Input,
+    /// What the caller gave is in a format or encoding this crate does not read.
+    Unsupported,
+    /// The files the program was pointed at: a file that cannot be read or written,
+    /// a damaged or foreign model file, an unusable data set directory. The fault of
+    /// whoever named them (in the web app, the server's operator).
+    Setup,
+    /// A computation that failed on valid input, or parts that disagree: a training
+    /// breakdown, mismatched shapes, serialisation, drawing. Never the caller's
+    /// fault.
+    Internal,
 }
 
 /// `Result` with [`Error`] as the error type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whose fault the error is (see [`ErrorKind`]).
+    ///
+    /// ```
+    /// use speaker_similarity::{Audio, Error, ErrorKind};
+    ///
+    /// let e = Audio::from_bytes(b"hello, not a recording", "note.txt").unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Unsupported);
+    /// assert!(e.is_caller_fault());
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::EmptyFile { .. }
+            | Error::Decode { .. }
+            | Error::NoSamples { .. }
+            | Error::NonFinite { .. }
+            | Error::InvalidParameter { .. }
+            | Error::TooShort { .. }
+            | Error::NoSpeech { .. }
+            | Error::Resample { .. } => ErrorKind::Input,
+            Error::NotAudio { .. } | Error::Unsupported { .. } | Error::RetrainNeeded { .. } => {
+                ErrorKind::Unsupported
+            }
+            Error::Io { .. } | Error::Dataset { .. } | Error::Model { .. } => ErrorKind::Setup,
+            Error::Shape(_) | Error::Training(_) | Error::Serialize { .. } | Error::Plot(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// Whether the caller can fix the error by giving other input
+    /// ([`ErrorKind::Input`] or [`ErrorKind::Unsupported`]).
+    pub fn is_caller_fault(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Input | ErrorKind::Unsupported)
+    }
+
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
         Error::Io {

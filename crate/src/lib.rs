@@ -79,7 +79,7 @@ pub mod synth;
 pub mod vad;
 
 pub use audio::Audio;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 /// The `ndarray` this crate is built with (its matrices are `ndarray` arrays):
 /// `use speaker_similarity::ndarray::Array2;` needs no `:dep` of its own.
 pub use ndarray;

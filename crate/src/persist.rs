@@ -70,16 +70,20 @@ persist!(Baseline, "Baseline");
 
 /// The model as an envelope JSON string.
 pub fn to_json<T: Persist>(model: &T) -> Result<String> {
-    let inner = serde_json::to_value(model)
-        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))?;
+    let inner = serde_json::to_value(model).map_err(|source| Error::Serialize {
+        what: T::KIND,
+        source,
+    })?;
     let env = serde_json::json!({
         "format": FORMAT,
         "kind": T::KIND,
         "version": T::VERSION,
         "model": inner,
     });
-    serde_json::to_string(&env)
-        .map_err(|e| Error::Training(format!("cannot serialise {}: {e}", T::KIND)))
+    serde_json::to_string(&env).map_err(|source| Error::Serialize {
+        what: T::KIND,
+        source,
+    })
 }
 
 /// Parse an envelope JSON string; `origin` names the source in errors.

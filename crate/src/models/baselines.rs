@@ -6,9 +6,16 @@
 //! Inputs are validated before they reach smartcore (at least two rows and two
 //! classes, finite values, matching labels; for the SVC at least as many rows as
 //! features, below which smartcore 0.7 panics), so no input makes it panic.
-//! smartcore's SVC borrows its training data, so a [`Baseline`] of kind
-//! [`BaselineKind::Svc`] keeps the data and fits at prediction time; a loaded
-//! baseline (see [`crate::persist`]) is refitted, deterministically, on first use.
+//! A [`Baseline`] keeps its training data and fits once; its clones share the
+//! fitted model (through an `Arc`), and a loaded baseline (see [`crate::persist`]) is
+//! refitted, deterministically, on first use.
+//!
+//! smartcore 0.7's SVC borrows its training data and parameters for as long as it
+//! lives, and its RBF kernel sits in a `Box<dyn Kernel>` without `Send`/`Sync`, so a
+//! fitted SVC can neither sit beside its data in a struct nor cross threads. It lives
+//! on a thread of its own instead, which owns data, parameters and model and answers
+//! predictions over a channel; the handle is `Send + Sync` by the compiler's own
+//! checks, and when the last handle is dropped the thread ends and frees everything.
 //!
 //! Defaults: SVC `C = 1`, `γ = 1 / (n_features · var(x))` (scikit-learn's
 //! `gamma="scale"`); random forest 100 trees, seed 0; KNN `k = 5` (scikit-learn's)
@@ -26,7 +33,8 @@ use smartcore::metrics::distance::euclidian::Euclidian;
 use smartcore::neighbors::knn_classifier::{KNNClassifier, KNNClassifierParameters};
 use smartcore::svm::svc::{MultiClassSVC, SVCParameters};
 use smartcore::svm::Kernels;
-use std::sync::OnceLock;
+use std::sync::{mpsc, Arc, OnceLock};
+use std::thread::JoinHandle;
 
 /// Which baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,26 +52,93 @@ pub enum BaselineKind {
 type Dm = DenseMatrix<f64>;
 type Knn = KNNClassifier<f64, i32, Dm, Vec<i32>, Euclidian<f64>>;
 
-/// A fitted smartcore SVC. smartcore keeps its kernel as a `Box<dyn Kernel>` without
-/// `Send`/`Sync` bounds, so the compiler cannot see that the fitted model is safe to
-/// share; the only kernel built here is `Kernels::RBF { gamma }`, a plain enum of
-/// `f64`s whose `apply` takes `&self` and mutates nothing, and everything else the
-/// model holds (support vectors, weights, biases, class pairs) is plain data never
-/// mutated after `fit`.
-struct SharedSvc(MultiClassSVC<'static, f64, i32, Dm, Vec<i32>>);
+type Svc<'a> = MultiClassSVC<'a, f64, i32, Dm, Vec<i32>>;
+/// A prediction request: the rows, and where to send smartcore's answer.
+type SvcRequest = (Dm, mpsc::SyncSender<std::result::Result<Vec<f64>, String>>);
 
-// SAFETY: see `SharedSvc`: after fitting, the model and the leaked parameters it
-// borrows are immutable plain data (the RBF kernel has no interior mutability), so
-// moving it across threads and reading it from several at once is sound.
-unsafe impl Send for SharedSvc {}
-// SAFETY: as above.
-unsafe impl Sync for SharedSvc {}
+/// A fitted smartcore SVC on a thread of its own (see the module documentation):
+/// the thread fits on data it owns, then answers prediction requests until the
+/// request channel closes. Dropping the handle closes the channel and joins the
+/// thread, so the model, its data and its parameters are freed with the handle.
+struct SvcWorker {
+    requests: Option<mpsc::Sender<SvcRequest>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SvcWorker {
+    /// Fit on `x`, `y` (moved to the worker thread); returns once the fit is done.
+    fn fit(x: Dm, y: Vec<i32>, gamma: f64) -> Result<SvcWorker> {
+        let (requests, inbox) = mpsc::channel::<SvcRequest>();
+        let (ready_tx, ready) = mpsc::sync_channel::<std::result::Result<(), String>>(1);
+        let thread = std::thread::Builder::new()
+            .name("smartcore-svc".into())
+            .spawn(move || {
+                let params = SVCParameters::default()
+                    .with_c(1.0)
+                    .with_kernel(Kernels::rbf().with_gamma(gamma))
+                    .with_seed(Some(0));
+                let svc: Svc<'_> = match MultiClassSVC::fit(&x, &y, &params) {
+                    Ok(svc) => svc,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                for (rows, reply) in inbox {
+                    let _ = reply.send(svc.predict(&rows).map_err(|e| e.to_string()));
+                }
+            })
+            .map_err(|e| failed(BaselineKind::Svc, format!("cannot start its thread: {e}")))?;
+        let worker = SvcWorker {
+            requests: Some(requests),
+            thread: Some(thread),
+        };
+        match ready.recv() {
+            Ok(Ok(())) => Ok(worker),
+            Ok(Err(e)) => Err(failed(BaselineKind::Svc, e)),
+            Err(_) => Err(Self::stopped()),
+        }
+    }
+
+    /// smartcore's predictions for `rows`.
+    fn predict(&self, rows: Dm) -> Result<Vec<f64>> {
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.requests
+            .as_ref()
+            .ok_or_else(Self::stopped)?
+            .send((rows, reply))
+            .map_err(|_| Self::stopped())?;
+        answer
+            .recv()
+            .map_err(|_| Self::stopped())?
+            .map_err(|e| failed(BaselineKind::Svc, e))
+    }
+
+    fn stopped() -> Error {
+        failed(
+            BaselineKind::Svc,
+            "the SVC thread stopped (smartcore panicked; see the message above)",
+        )
+    }
+}
+
+impl Drop for SvcWorker {
+    fn drop(&mut self) {
+        // Closing the channel ends the thread's loop; joining waits until it has
+        // freed the model.
+        drop(self.requests.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 enum Fitted {
     Rf(Box<RandomForestClassifier<f64, i32, Dm, Vec<i32>>>),
     Knn(Box<Knn>),
     Lr(Box<LogisticRegression<f64, i32, Dm, Vec<i32>>>),
-    Svc(Box<SharedSvc>),
+    Svc(SvcWorker),
 }
 
 impl std::fmt::Debug for Fitted {
@@ -79,18 +154,23 @@ pub struct Baseline {
     n_classes: usize,
     x: Array2<f64>,
     y: Vec<i32>,
+    /// The fitted model, shared by clones; refitted on first use after loading.
     #[serde(skip)]
-    fitted: OnceLock<Fitted>,
+    fitted: OnceLock<Arc<Fitted>>,
 }
 
 impl Clone for Baseline {
     fn clone(&self) -> Self {
+        let fitted = OnceLock::new();
+        if let Some(f) = self.fitted.get() {
+            let _ = fitted.set(Arc::clone(f));
+        }
         Baseline {
             kind: self.kind,
             n_classes: self.n_classes,
             x: self.x.clone(),
             y: self.y.clone(),
-            fitted: OnceLock::new(),
+            fitted,
         }
     }
 }
@@ -147,7 +227,7 @@ impl Baseline {
 
     fn fitted(&self) -> Result<&Fitted> {
         if let Some(f) = self.fitted.get() {
-            return Ok(f);
+            return Ok(&**f);
         }
         let xm = dense(&self.x)?;
         let f = match self.kind {
@@ -170,28 +250,14 @@ impl Baseline {
                 LogisticRegression::fit(&xm, &self.y, LogisticRegressionParameters::default())
                     .map_err(|e| failed(self.kind, e))?,
             )),
-            BaselineKind::Svc => {
-                // smartcore's MultiClassSVC borrows its training data and parameters
-                // for as long as it lives, so a fitted one cannot sit beside its data
-                // in this struct. The data and parameters are leaked instead, once per
-                // fitted SVC (a few hundred KB; a process fits a handful), so that
-                // prediction does not refit — fitting costs seconds on dsp34.
-                let x: &'static Dm = Box::leak(Box::new(xm));
-                let y: &'static Vec<i32> = Box::leak(Box::new(self.y.clone()));
-                let params: &'static SVCParameters<f64, i32, Dm, Vec<i32>> = Box::leak(Box::new(
-                    SVCParameters::default()
-                        .with_c(1.0)
-                        .with_kernel(Kernels::rbf().with_gamma(self.gamma()))
-                        .with_seed(Some(0)),
-                ));
-                Fitted::Svc(Box::new(SharedSvc(
-                    MultiClassSVC::fit(x, y, params).map_err(|e| failed(self.kind, e))?,
-                )))
-            }
+            BaselineKind::Svc => Fitted::Svc(SvcWorker::fit(xm, self.y.clone(), self.gamma())?),
         };
-        let _ = self.fitted.set(f);
+        // Two threads fitting at once both succeed; the loser's model is dropped
+        // here (its worker thread joined), and both use the winner's.
+        let _ = self.fitted.set(Arc::new(f));
         self.fitted
             .get()
+            .map(|f| &**f)
             .ok_or_else(|| Error::Training("baseline state lost".into()))
     }
 
@@ -236,13 +302,11 @@ impl Baseline {
                 .into_iter()
                 .map(i64::from)
                 .collect(),
-            Fitted::Svc(m) => {
-                m.0.predict(&xm)
-                    .map_err(|e| failed(self.kind, e))?
-                    .into_iter()
-                    .map(|v| v.round() as i64)
-                    .collect()
-            }
+            Fitted::Svc(m) => m
+                .predict(xm)?
+                .into_iter()
+                .map(|v| v.round() as i64)
+                .collect(),
         };
         labels
             .into_iter()
@@ -282,5 +346,39 @@ impl Baseline {
             return Err(Error::param("y", "label out of range"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_baseline_is_send_and_sync_by_the_compilers_checks() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Baseline>();
+    }
+
+    #[test]
+    fn clones_share_the_fitted_svc_and_dropping_them_ends_its_thread() {
+        let y: Vec<usize> = (0..12).map(|i| i % 2).collect();
+        let x = Array2::from_shape_fn((12, 3), |(i, j)| {
+            (if j == y[i] { 3.0 } else { 0.0 }) + (i % 4) as f32 * 0.1
+        });
+        let b = Baseline::fit(BaselineKind::Svc, x.view(), &y).unwrap();
+        let c = b.clone();
+        let (fb, fc) = (b.fitted.get().unwrap(), c.fitted.get().unwrap());
+        assert!(Arc::ptr_eq(fb, fc), "a clone shares the fitted model");
+        let weak = Arc::downgrade(fb);
+        // Predictions from several threads at once, through the one worker.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| assert_eq!(c.predict(x.view()).unwrap(), y));
+            }
+        });
+        drop(b);
+        assert!(weak.upgrade().is_some(), "the clone still holds it");
+        drop(c);
+        assert!(weak.upgrade().is_none(), "the last clone frees it");
     }
 }

@@ -41,10 +41,10 @@ pub fn extract(audio: &Audio, params: &impl ParamGuard<PipelineParams>) -> Resul
 fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
     let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
     if !audio.samples.is_empty() && peak < SILENCE_PEAK {
-        return Err(Error::NoSpeech(format!(
-            "the recording is silent (peak {:.1} dBFS, below -70 dBFS)",
-            20.0 * (peak.max(1e-12) as f64).log10()
-        )));
+        return Err(Error::NoSpeech {
+            peak_dbfs: 20.0 * peak.max(1e-12).log10(),
+            threshold_dbfs: 20.0 * SILENCE_PEAK.log10(),
+        });
     }
     EXTRACTOR.with(|cell| {
         let mut ex = cell.borrow_mut();

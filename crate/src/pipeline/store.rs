@@ -97,7 +97,10 @@ impl SpeakerModels {
             persist::save(tmp.join(MODELS_FILE), self)?;
             if let Some(h) = self.history() {
                 let json = serde_json::to_string_pretty(h)
-                    .map_err(|e| Error::Training(format!("cannot serialise history: {e}")))?;
+                    .map_err(|source| Error::Serialize {
+                    what: "history",
+                    source,
+                })?;
                 let path = tmp.join(HISTORY_FILE);
                 crate::audio::write_atomic(&path, json.as_bytes())?;
             }

@@ -161,9 +161,9 @@ impl<'a> TrainingSet<'a> {
     ) -> Result<Self> {
         let k = speakers.len();
         if k < 2 {
-            return Err(Error::Training(format!(
-                "need at least 2 speakers to train, got {k}"
-            )));
+            return Err(Error::TooShort {
+                reason: format!("need at least 2 speakers to train, got {k}"),
+            });
         }
         if features.len() != labels.len() {
             return Err(Error::Shape(format!(
@@ -183,10 +183,12 @@ impl<'a> TrainingSet<'a> {
             clip_counts[l] += 1;
         }
         if let Some(c) = clip_counts.iter().position(|&n| n < 2) {
-            return Err(Error::Training(format!(
-                "speaker `{}` has {} training clip(s); at least 2 are needed",
-                speakers[c], clip_counts[c]
-            )));
+            return Err(Error::TooShort {
+                reason: format!(
+                    "speaker `{}` has {} training clip(s); at least 2 are needed",
+                    speakers[c], clip_counts[c]
+                ),
+            });
         }
         Ok(TrainingSet {
             features,
