@@ -232,7 +232,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         n,
         Some((qx.view(), &query_label)),
         &params,
-        &mut |_| true,
+        &|_| {},
     )?;
     save(
         &plot::training_curves(

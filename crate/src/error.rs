@@ -94,6 +94,15 @@ pub enum Error {
         /// The threshold below which a recording counts as silent.
         threshold_dbfs: f32,
     },
+    /// The audio is not silent, but voice activity detection found too little
+    /// speech in it for the analysis asked (noise only, or speech too sparse).
+    #[error("no speech: {reason}")]
+    NoSpeechFound {
+        /// Seconds of speech found.
+        speech_seconds: f64,
+        /// What was looked for and what was found.
+        reason: String,
+    },
     /// Arrays whose shapes do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
@@ -189,6 +198,7 @@ impl Error {
             | Error::InvalidParameter { .. }
             | Error::TooShort { .. }
             | Error::NoSpeech { .. }
+            | Error::NoSpeechFound { .. }
             | Error::Resample { .. } => ErrorKind::Input,
             Error::NotAudio { .. } | Error::Unsupported { .. } | Error::RetrainNeeded { .. } => {
                 ErrorKind::Unsupported

@@ -40,8 +40,12 @@ fn biggest<T>(f: impl FnOnce() -> T) -> (T, usize) {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz").join(name))
-        .unwrap()
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/fuzz")
+            .join(name),
+    )
+    .unwrap()
 }
 
 const BOUND: usize = 64 << 20;
@@ -51,19 +55,28 @@ fn a_wav_header_claiming_gigabytes_of_samples_is_a_decode_error_without_reservin
     let _g = ONE.lock().unwrap();
     let bytes = fixture("wav_header_claims_huge_data.wav");
     let (r, big) = biggest(|| Audio::from_bytes(&bytes, "x.wav"));
-    assert!(big < BOUND, "a {big}-byte allocation for a {}-byte file", bytes.len());
+    assert!(
+        big < BOUND,
+        "a {big}-byte allocation for a {}-byte file",
+        bytes.len()
+    );
     assert!(matches!(r, Err(Error::Decode { .. }) | Ok(_)), "{r:?}");
 }
 
 #[test]
 fn flac_and_vorbis_comment_lengths_beyond_the_file_are_decode_errors() {
     let _g = ONE.lock().unwrap();
-    for name in ["flac_comment_length_1_7gb.flac", "ogg_comment_length_1_7gb.ogg"] {
+    for name in [
+        "flac_comment_length_1_7gb.flac",
+        "ogg_comment_length_1_7gb.ogg",
+    ] {
         let bytes = fixture(name);
         let (r, big) = biggest(|| Audio::from_bytes(&bytes, name));
         assert!(big < BOUND, "{name}: a {big}-byte allocation");
         match r {
-            Err(Error::Decode { reason, .. }) => assert!(reason.contains("longer than"), "{reason}"),
+            Err(Error::Decode { reason, .. }) => {
+                assert!(reason.contains("longer than"), "{reason}")
+            }
             other => panic!("{name}: {other:?}"),
         }
     }

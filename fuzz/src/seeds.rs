@@ -6,9 +6,14 @@
 use std::collections::BTreeMap;
 use std::io::Cursor;
 
-use speaker_similarity::models::{DiagGmm, GmmParams};
+use speaker_similarity::models::{
+    Baseline, BaselineKind, DiagGmm, GmmClassifier, GmmParams, GmmUbmClassifier, Mlp, MlpParams,
+    StandardScaler, Ubm,
+};
 use speaker_similarity::persist::{to_json, Persist};
-use speaker_similarity::pipeline::{extract_dataset, ModelKind, PipelineParams, SpeakerModels};
+use speaker_similarity::pipeline::{
+    clip_matrix, extract_dataset, ModelKind, PipelineParams, SpeakerModels,
+};
 use speaker_similarity::synth::{SynthCorpus, SynthParams};
 use speaker_similarity::Audio;
 
@@ -199,17 +204,17 @@ pub fn models() -> ModelSeeds {
         ModelKind::Knn,
         ModelKind::Logistic,
     ];
-    p.mlp.hidden = vec![8];
-    p.mlp.epochs = 5;
-    p.gmm_clip.n_components = 2;
-    p.gmm_clip.n_init = 1;
-    p.gmm_frame.n_components = 2;
-    p.gmm_frame.max_iter = 5;
-    p.ubm.n_components = 4;
-    p.ubm.max_iter = 5;
-    p.ubm_max_frames = 2000;
+    p.settings.mlp.hidden = vec![8];
+    p.settings.mlp.epochs = 5;
+    p.settings.gmm_clip.n_components = 2;
+    p.settings.gmm_clip.n_init = 1;
+    p.settings.gmm_frame.n_components = 2;
+    p.settings.gmm_frame.max_iter = 5;
+    p.settings.gmm_ubm.ubm.n_components = 4;
+    p.settings.gmm_ubm.ubm.max_iter = 5;
+    p.settings.gmm_ubm.max_frames = 2000;
     let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) = extract_dataset(&data, &all, &p, &|_, _| {});
+    let (feats, failed) = extract_dataset(&data, &all, &p, &|_| {}).expect("seed features");
     assert!(failed.is_empty(), "seed features: {failed:?}");
     let speakers = data.speakers();
     let labels: Vec<usize> = feats
@@ -221,8 +226,15 @@ pub fn models() -> ModelSeeds {
         })
         .collect();
     let feats: Vec<_> = feats.into_iter().map(|(_, f)| f).collect();
-    let m = SpeakerModels::train(&feats, &labels, speakers, BTreeMap::new(), &p, &mut |_| {})
-        .expect("seed models train");
+    let m = SpeakerModels::train(
+        &feats,
+        &labels,
+        speakers.clone(),
+        BTreeMap::new(),
+        &p,
+        &|_| {},
+    )
+    .expect("seed models train");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("m");
     m.save(&out).expect("seed model directory");
@@ -234,29 +246,55 @@ pub fn models() -> ModelSeeds {
         v.extend_from_slice(to_json(m).expect("serialise").as_bytes());
         v
     }
-    let x = ndarray::Array2::from_shape_fn((40, 3), |(i, j)| ((i * 7 + j * 3) % 11) as f32);
-    let g = DiagGmm::fit(
-        x.view(),
-        &GmmParams {
-            n_components: 2,
-            ..GmmParams::default()
-        },
+    // The single model files, fitted directly on the same features.
+    let small = |n_components| GmmParams {
+        n_components,
+        max_iter: 5,
+        ..GmmParams::default()
+    };
+    let x = clip_matrix(&feats).expect("clip vectors");
+    let scaler = StandardScaler::fit(x.view()).expect("scaler");
+    let xs = scaler.transform(x.view()).expect("scaled");
+    let g = DiagGmm::fit(x.view(), &small(2)).expect("gmm");
+    let per_class: Vec<ndarray::Array2<f32>> = (0..speakers.len())
+        .map(|c| {
+            let rows: Vec<ndarray::ArrayView2<f32>> = feats
+                .iter()
+                .zip(&labels)
+                .filter(|(_, &l)| l == c)
+                .map(|(f, _)| f.frames.view())
+                .collect();
+            ndarray::concatenate(ndarray::Axis(0), &rows).expect("frames")
+        })
+        .collect();
+    let views: Vec<ndarray::ArrayView2<f32>> = per_class.iter().map(|a| a.view()).collect();
+    let clf = GmmClassifier::fit_rows(x.view(), &labels, &speakers, &small(2)).expect("gmm-clip");
+    let ubm = Ubm::fit(views[0], &small(4)).expect("ubm");
+    let gu = GmmUbmClassifier::fit(ubm.clone(), &views, &speakers, 16.0).expect("gmm-ubm");
+    let mlp_params = MlpParams {
+        hidden: vec![8],
+        epochs: 5,
+        ..MlpParams::default()
+    };
+    let (mlp, _) = Mlp::fit(
+        xs.view(),
+        &labels,
+        speakers.len(),
+        None,
+        &mlp_params,
+        &|_| {},
     )
-    .expect("gmm");
-    let mut files = vec![env(0, &g), env(5, &m.clip_scaler)];
-    if let Some(c) = &m.gmm_clip {
-        files.push(env(1, c));
-    }
-    if let Some(u) = &m.gmm_ubm {
-        files.push(env(2, u.ubm()));
-        files.push(env(3, u));
-    }
-    if let Some(mlp) = &m.mlp {
-        files.push(env(4, mlp));
-    }
-    for (_, b) in &m.baselines {
-        files.push(env(6, b));
-    }
+    .expect("mlp");
+    let knn = Baseline::fit(BaselineKind::Knn, xs.view(), &labels).expect("knn");
+    let files = vec![
+        env(0, &g),
+        env(5, &scaler),
+        env(1, &clf),
+        env(2, &ubm),
+        env(3, &gu),
+        env(4, &mlp),
+        env(6, &knn),
+    ];
     let clip = data.clips[0]
         .audio
         .as_ref()

@@ -96,6 +96,10 @@ impl WebError {
                      microphone is on and record again"
                 ),
             ),
+            Error::NoSpeechFound { reason, .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                format!("no speech to analyse: {reason}; send a recording with someone speaking"),
+            ),
             Error::TooShort { reason } => (
                 S::UNPROCESSABLE_ENTITY,
                 format!(
@@ -104,6 +108,7 @@ impl WebError {
                 ),
             ),
             Error::InvalidParameter { .. } => (S::UNPROCESSABLE_ENTITY, e.to_string()),
+            Error::RetrainNeeded { .. } => (S::UNPROCESSABLE_ENTITY, e.to_string()),
             Error::Resample { from, .. } => (
                 S::UNPROCESSABLE_ENTITY,
                 format!("the audio could not be resampled from its rate of {from} Hz: {e}"),
@@ -180,7 +185,7 @@ mod tests {
     use speaker_similarity::ErrorKind;
     use std::path::PathBuf;
 
-    const VARIANTS: usize = 17;
+    const VARIANTS: usize = 19;
 
     /// The variant's position; the match has no catch-all, so a new variant does not
     /// compile until it is added here and to [`every_variant`].
@@ -203,6 +208,8 @@ mod tests {
             Error::Serialize { .. } => 14,
             Error::Resample { .. } => 15,
             Error::Plot(_) => 16,
+            Error::RetrainNeeded { .. } => 17,
+            Error::NoSpeechFound { .. } => 18,
         }
     }
 
@@ -342,6 +349,23 @@ mod tests {
                 500,
                 Internal,
                 "fault on the server",
+            ),
+            (
+                Error::RetrainNeeded {
+                    what: "the MLP cannot take a new speaker".into(),
+                },
+                422,
+                Unsupported,
+                "run `speaker-similarity train` again",
+            ),
+            (
+                Error::NoSpeechFound {
+                    speech_seconds: 0.2,
+                    reason: "0.20 s of speech found in 12.0 s of audio".into(),
+                },
+                422,
+                Input,
+                "no speech to analyse: 0.20 s of speech",
             ),
         ]
     }

@@ -249,10 +249,13 @@ impl Pool<'_> {
                 }
             }
         }
-        Err(Error::NoSpeech(format!(
-            "no clip of speaker {} holds speech under the trimming rule",
-            self.clips[0].speaker
-        )))
+        Err(Error::NoSpeechFound {
+            speech_seconds: 0.0,
+            reason: format!(
+                "no clip of speaker {} holds speech under the trimming rule",
+                self.clips[0].speaker
+            ),
+        })
     }
 }
 

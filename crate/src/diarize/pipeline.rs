@@ -578,9 +578,12 @@ pub fn diarize_source(
     let speech_frames = speech.frames.iter().filter(|&&f| f).count();
     let speech_seconds = speech_frames as f64 / FPS;
     if speech_seconds < params.min_window_speech {
-        return Err(Error::NoSpeech(format!(
-            "{speech_seconds:.2} s of speech found in {duration:.1} s of audio (silence or noise only)"
-        )));
+        return Err(Error::NoSpeechFound {
+            speech_seconds,
+            reason: format!(
+                "{speech_seconds:.2} s of speech found in {duration:.1} s of audio (silence or noise only)"
+            ),
+        });
     }
 
     // Pass 2: the recording's feature statistics and background model.
@@ -684,10 +687,13 @@ pub fn diarize_source(
         );
     }
     if windows == 0 {
-        return Err(Error::NoSpeech(format!(
-            "no {}-s window holds {} s of speech ({speech_seconds:.2} s of speech in all)",
-            params.window, params.min_window_speech
-        )));
+        return Err(Error::NoSpeechFound {
+            speech_seconds,
+            reason: format!(
+                "no {}-s window holds {} s of speech ({speech_seconds:.2} s of speech in all)",
+                params.window, params.min_window_speech
+            ),
+        });
     }
     if let Some(want) = params.speakers {
         if want > windows {

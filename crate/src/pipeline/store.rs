@@ -96,8 +96,7 @@ impl SpeakerModels {
         let written = (|| -> Result<()> {
             persist::save(tmp.join(MODELS_FILE), self)?;
             if let Some(h) = self.history() {
-                let json = serde_json::to_string_pretty(h)
-                    .map_err(|source| Error::Serialize {
+                let json = serde_json::to_string_pretty(h).map_err(|source| Error::Serialize {
                     what: "history",
                     source,
                 })?;
