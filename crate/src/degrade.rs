@@ -127,7 +127,7 @@ impl BandPassParams {
                 ),
             ));
         }
-        if !(2..=8).contains(&self.order) || self.order % 2 != 0 {
+        if !(2..=8).contains(&self.order) || !self.order.is_multiple_of(2) {
             return Err(Error::param(
                 "order",
                 format!("{} must be 2, 4, 6 or 8", self.order),

@@ -85,11 +85,7 @@ extern "C" fn on_abort(_sig: libc::c_int) {
                     libc::close(fd);
                 }
                 libc::write(2, msg.as_ptr() as *const libc::c_void, msg.len());
-                libc::write(
-                    2,
-                    path.as_ptr() as *const libc::c_void,
-                    libc::strlen(path.as_ptr()),
-                );
+                libc::write(2, path.as_ptr() as *const libc::c_void, path.count_bytes());
                 libc::write(2, b"\n".as_ptr() as *const libc::c_void, 1);
             }
         }

@@ -187,6 +187,7 @@ pub struct ModelSeeds {
 
 /// Train every main model (and two baselines) on 3 synthetic speakers x 6 clips,
 /// with tiny sizes so it takes a second, and save the directory.
+#[allow(clippy::field_reassign_with_default)] // each tiny size on its own line
 pub fn models() -> ModelSeeds {
     let data = SynthCorpus::generate(&SynthParams {
         speakers: 3,

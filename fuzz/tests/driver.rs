@@ -24,7 +24,7 @@ fn target(name: &'static str, run: fn(&[u8]) -> String) -> Target {
 fn panics_big_allocations_and_slow_inputs_are_findings_and_clean_targets_give_none() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
-        seconds: 1.0,
+        seconds: 12.0,
         seed: 7,
         hang: Duration::from_millis(300),
         max_alloc: 8 << 20,

@@ -1068,10 +1068,16 @@ mod tests {
 
     #[test]
     fn viterbi_switches_only_when_it_pays() {
-        // Frame evidence for state 1 in frames 3..5 only: 2 frames x 1 nat < penalty 5.
+        // Evidence for state 0 everywhere (0.5 nat a frame) but for state 1 in frames
+        // 3..5 (1 nat each): a visit to state 1 gains 3 nats and costs two switches
+        // (10 nats); staying in state 1 throughout loses 8 x 0.5 - 2 nats.
         let mut ll = Array2::<f64>::zeros((10, 2));
-        for i in 3..5 {
-            ll[[i, 1]] = 1.0;
+        for i in 0..10 {
+            if (3..5).contains(&i) {
+                ll[[i, 1]] = 1.0;
+            } else {
+                ll[[i, 0]] = 0.5;
+            }
         }
         let mut v = Viterbi::new(2, 5.0);
         assert!(v.run(ll.view()).iter().all(|&s| s == 0));
