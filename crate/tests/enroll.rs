@@ -40,7 +40,7 @@ fn train(
     let mut labels = Vec::new();
     for (c, clips) in by.iter().take(n).enumerate() {
         feats.extend(clips[..train].iter().cloned());
-        labels.extend(std::iter::repeat(c).take(train));
+        labels.extend(std::iter::repeat_n(c, train));
     }
     let params = PipelineParams {
         models,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod enroll;
 pub mod evaluate;
 pub mod features;
 pub mod predict;
