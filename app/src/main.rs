@@ -33,6 +33,10 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Which enrolled speakers does a recording sound like?
     Similar(commands::predict::SimilarArgs),
+    /// Add (or replace) one speaker of a model directory without training again.
+    Enroll(commands::enroll::EnrollArgs),
+    /// Remove one speaker of a model directory without training again.
+    Remove(commands::enroll::RemoveArgs),
     /// Serve the web app: upload or record a voice, see who it sounds like.
     Serve(web::Args),
     /// The tutorial pipeline end to end: data summary, training, report, plots.
@@ -56,6 +60,8 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Similar(a) => commands::predict::run_similar(a),
+        Command::Enroll(a) => commands::enroll::run_enroll(a),
+        Command::Remove(a) => commands::enroll::run_remove(a),
         Command::Serve(a) => web::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),

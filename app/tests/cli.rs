@@ -617,3 +617,151 @@ fn predict_answers_with_a_model_directory_of_the_previous_format_as_it_did() {
     );
     assert!(e.contains("format version 7") && e.contains("newer"), "{e}");
 }
+
+/// A 16-bit mono WAV of `seconds` of digital silence.
+fn silent_wav(path: &Path, seconds: f64) {
+    let rate = 16_000u32;
+    let n = (seconds * rate as f64) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(2 * rate).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    b.resize(b.len() + 2 * n as usize, 0);
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn enroll_and_remove_change_one_speaker_and_bad_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = corpus(dir.path(), 3, 8);
+    let model = dir.path().join("model");
+    let m = model.to_str().unwrap();
+    ok(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        m,
+        "--all",
+    ]);
+    let files = wavs(&data);
+    let clips: Vec<&str> = files[..4].iter().map(|p| p.to_str().unwrap()).collect();
+    let saved = || std::fs::read(model.join("models.json")).unwrap();
+    let before = saved();
+
+    // Bad input: a clear error, the model directory unchanged.
+    let silence = dir.path().join("silence.wav");
+    silent_wav(&silence, 2.0);
+    let e = fails(
+        &[
+            "enroll",
+            "--model",
+            m,
+            "--speaker",
+            "new",
+            silence.to_str().unwrap(),
+        ],
+        1,
+    );
+    assert!(
+        e.contains("no usable speech") && e.contains("unchanged"),
+        "{e}"
+    );
+    let e = fails(&["enroll", "--model", m, "--speaker", "a/b", clips[0]], 1);
+    assert!(e.contains("not allowed"), "{e}");
+    let other = files[0]
+        .strip_prefix(&data)
+        .unwrap()
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let e = fails(
+        &[
+            "enroll",
+            "--model",
+            m,
+            "--speaker",
+            "new",
+            "--name",
+            &other,
+            clips[0],
+        ],
+        1,
+    );
+    assert!(e.contains("already names speaker"), "{e}");
+    let missing = dir.path().join("no-such-model");
+    let e = fails(
+        &[
+            "enroll",
+            "--model",
+            missing.to_str().unwrap(),
+            "--speaker",
+            "new",
+            clips[0],
+        ],
+        1,
+    );
+    assert!(e.contains("no-such-model"), "{e}");
+    assert!(!missing.exists());
+    let e = fails(&["remove", "--model", m, "--speaker", "nobody"], 1);
+    assert!(e.contains("not a speaker"), "{e}");
+    fails(&["enroll", "--model", m, "--speaker", "new"], 2);
+    assert_eq!(
+        saved(),
+        before,
+        "a refused enrolment changed the model directory"
+    );
+
+    // Enrol: per-speaker models updated, the MLP out of date and left out.
+    let mut args = vec![
+        "enroll",
+        "--model",
+        m,
+        "--speaker",
+        "new",
+        "--name",
+        "New Voice",
+        "--json",
+    ];
+    args.extend(&clips);
+    let v = json(&args);
+    assert_eq!(v["speakers"], 4);
+    assert_eq!(v["clips"], 4);
+    assert_eq!(v["replaced"], false);
+    assert_eq!(v["calibration"], "kept");
+    assert_eq!(
+        v["updated"],
+        serde_json::json!(["gmm-clip", "gmm-frame", "gmm-ubm"])
+    );
+    assert_eq!(v["out_of_date"][0]["model"], "mlp");
+    assert!(v["seconds"]["total"].as_f64().unwrap() > 0.0);
+    let p = json(&["predict", "--model", m, clips[0], "--json"]);
+    assert!(p["overall"]["mlp"].is_null(), "{p}");
+    let models: Vec<&str> = p["overall"]["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["model"].as_str().unwrap())
+        .collect();
+    assert!(!models.contains(&"mlp"), "{models:?}");
+
+    let text = ok(&["remove", "--model", m, "--speaker", "new"]);
+    assert!(text.contains("removed speaker new: 3 speakers"), "{text}");
+    let v = json(&["remove", "--model", m, "--speaker", &other, "--json"]);
+    assert_eq!(v["speakers"], 2);
+    let e = fails(&["remove", "--model", m, "--speaker", "new"], 1);
+    assert!(e.contains("not a speaker"), "{e}");
+}

@@ -149,6 +149,56 @@ impl EnrolledSpeakers {
         })
     }
 
+    /// Add `name` with one embedding row as the last speaker, or replace its row
+    /// when it is enrolled already. The stored centre is kept fixed (it stays the
+    /// mean of the speakers enrolled by [`Self::enroll`]), so every other
+    /// speaker's row, and every query's projection, stays bit-identical; a speaker
+    /// added later is centred by the same vector as the first ones.
+    pub fn upsert(&mut self, name: &str, embedding: &[f32]) -> Result<()> {
+        if embedding.len() != self.dim() {
+            return Err(Error::Shape(format!(
+                "embedding has {} values, enrolled ones {}",
+                embedding.len(),
+                self.dim()
+            )));
+        }
+        if let Some(i) = embedding.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "embedding".into(),
+                index: i,
+                value: embedding[i],
+            });
+        }
+        let mut row: Vec<f32> = embedding
+            .iter()
+            .zip(&self.center)
+            .map(|(v, c)| v - c)
+            .collect();
+        normalize(&mut row);
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => self.vectors.row_mut(i).assign(&Array1::from(row)),
+            None => {
+                self.vectors
+                    .push_row(ndarray::ArrayView1::from(&row))
+                    .map_err(|e| Error::Shape(e.to_string()))?;
+                self.names.push(name.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop speaker `name` (the centre and the other rows are kept as they are).
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        let i = self
+            .names
+            .iter()
+            .position(|n| n == name)
+            .ok_or_else(|| Error::param("speaker", format!("{name:?} is not enrolled")))?;
+        self.names.remove(i);
+        self.vectors.remove_index(Axis(0), i);
+        Ok(())
+    }
+
     /// The enrolled speakers, in enrolment order.
     pub fn names(&self) -> &[String] {
         &self.names

@@ -3,6 +3,7 @@
 pub mod degrade;
 pub mod demo;
 pub mod diarize;
+pub mod enroll;
 pub mod evaluate;
 pub mod features;
 pub mod mix;

@@ -67,6 +67,21 @@ pub(crate) fn group_rows(
         .collect()
 }
 
+/// Index of `name` in `names` for a removal that leaves at least two classes.
+pub(crate) fn remove_index(names: &[String], name: &str) -> Result<usize> {
+    let i = names
+        .iter()
+        .position(|n| n == name)
+        .ok_or_else(|| Error::param("speaker", format!("{name:?} is not enrolled")))?;
+    if names.len() <= 2 {
+        return Err(Error::param(
+            "speaker",
+            format!("cannot remove {name:?}: a model needs at least 2 speakers"),
+        ));
+    }
+    Ok(i)
+}
+
 pub(crate) fn argmax_rows(s: &Array2<f64>) -> Vec<usize> {
     s.outer_iter()
         .map(|r| {
@@ -172,6 +187,39 @@ impl GmmClassifier {
     /// The most likely class of every row (row mode: one row = one utterance).
     pub fn predict_rows(&self, x: ArrayView2<f32>) -> Result<Vec<usize>> {
         Ok(argmax_rows(&self.scores_rows(x)?))
+    }
+
+    /// Index of class `name`, if present.
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| n == name)
+    }
+
+    /// Add class `name` with its fitted mixture as the last class, or replace the
+    /// mixture of an existing class; every other class is left as it was.
+    pub fn upsert(&mut self, name: &str, model: DiagGmm) -> Result<()> {
+        if model.n_features() != self.models[0].n_features() {
+            return Err(Error::Shape(format!(
+                "new class has {} features, the others {}",
+                model.n_features(),
+                self.models[0].n_features()
+            )));
+        }
+        match self.index_of(name) {
+            Some(i) => self.models[i] = model,
+            None => {
+                self.names.push(name.to_string());
+                self.models.push(model);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop class `name` (at least two classes must remain).
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        let i = remove_index(&self.names, name)?;
+        self.names.remove(i);
+        self.models.remove(i);
+        Ok(())
     }
 
     /// Class names.

@@ -229,6 +229,29 @@ impl GmmUbmClassifier {
         Ok(Array2::from_shape_vec((rows.len(), n), flat).expect("equal lengths"))
     }
 
+    /// MAP-adapt the UBM to `frames` (one speaker's) and add that speaker as the
+    /// last class, or replace its model when `name` is enrolled; the UBM and every
+    /// other speaker's model are left as they were.
+    pub fn upsert(&mut self, name: &str, frames: ArrayView2<f32>) -> Result<()> {
+        let adapted = self.ubm.map_adapt(frames, self.relevance_factor)?;
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => self.speakers[i] = adapted,
+            None => {
+                self.names.push(name.to_string());
+                self.speakers.push(adapted);
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop speaker `name` (at least two must remain).
+    pub fn remove(&mut self, name: &str) -> Result<()> {
+        let i = super::classifier::remove_index(&self.names, name)?;
+        self.names.remove(i);
+        self.speakers.remove(i);
+        Ok(())
+    }
+
     /// The background model.
     pub fn ubm(&self) -> &Ubm {
         &self.ubm

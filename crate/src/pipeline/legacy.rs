@@ -18,7 +18,7 @@ use crate::models::speaker::gmm_ubm::UbmParams;
 use crate::models::speaker::smartcore_baseline::ScaledBaseline;
 use crate::models::speaker::{
     GmmClipModel, GmmFrameModel, GmmUbmModel, KnnModel, LogisticModel, MlpModel, RandomForestModel,
-    SvmModel, TrainedModel,
+    SvmModel, Trainable, TrainedModel,
 };
 use crate::models::{
     Baseline, GmmClassifier, GmmParams, GmmUbmClassifier, History, Mlp, MlpParams, StandardScaler,
@@ -92,10 +92,16 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         }));
     }
     if let Some(classifier) = v.gmm_clip {
-        models.push(TrainedModel::GmmClip(GmmClipModel { classifier }));
+        models.push(TrainedModel::GmmClip(GmmClipModel {
+            classifier,
+            params: GmmParams::original(),
+        }));
     }
     if let Some(classifier) = v.gmm_frame {
-        models.push(TrainedModel::GmmFrame(GmmFrameModel { classifier }));
+        models.push(TrainedModel::GmmFrame(GmmFrameModel {
+            classifier,
+            params: GmmFrameModel::default_params(),
+        }));
     }
     if let Some(classifier) = v.gmm_ubm {
         let enrolled = v
@@ -133,5 +139,6 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         models,
         train_seconds: v.train_seconds,
         skipped_models: v.skipped_models,
+        out_of_date: Vec::new(),
     })
 }

@@ -16,6 +16,7 @@
 //! # }
 //! ```
 
+mod enroll;
 mod evaluate;
 mod extract;
 mod legacy;
@@ -24,6 +25,7 @@ mod predict;
 mod store;
 mod train;
 
+pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
 pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
 pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,

@@ -64,6 +64,12 @@ pub struct SpeakerModels {
     /// Optional models (baselines) asked for but not trainable on this data, with
     /// the reason.
     pub skipped_models: Vec<(ModelKind, String)>,
+    /// Models dropped because the speaker set changed after training (an enrolment
+    /// or removal into a model that cannot take it without retraining: the MLP,
+    /// the baselines), with the reason; they are left out of every prediction
+    /// until `train` runs again. Empty in model directories written by `train`.
+    #[serde(default)]
+    pub out_of_date: Vec<(ModelKind, String)>,
 }
 
 /// Split training rows per class into (fit, validation) index lists for early
@@ -177,6 +183,7 @@ impl SpeakerModels {
             models,
             train_seconds,
             skipped_models,
+            out_of_date: Vec::new(),
         })
     }
 

@@ -3,9 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{ClipBatch, ScoreUnit, Scores, SpeakerModel, Trainable, TrainingSet, Valid};
+use super::{
+    class_seed, clip_matrix, ClipBatch, ClipFeatures, Enrolment, ScoreUnit, Scores,
+    SpeakerModel, Trainable, TrainingSet, Valid,
+};
 use crate::error::{Error, Result};
-use crate::models::{GmmClassifier, GmmParams};
+use crate::models::{DiagGmm, GmmClassifier, GmmParams};
 use crate::progress::ProgressFn;
 
 /// One mixture per speaker on clip vectors.
@@ -13,6 +16,11 @@ use crate::progress::ProgressFn;
 pub struct GmmClipModel {
     /// The per-speaker mixtures.
     pub classifier: GmmClassifier,
+    /// The settings the mixtures were fitted with (seed included, components
+    /// before the cap), so a speaker enrolled later is fitted the same way. Model
+    /// directories written before enrolment existed lack it and get the defaults.
+    #[serde(default = "GmmParams::original")]
+    pub params: GmmParams,
 }
 
 impl SpeakerModel for GmmClipModel {
@@ -23,6 +31,31 @@ impl SpeakerModel for GmmClipModel {
             unit: ScoreUnit::LogLikelihood,
             values: self.classifier.scores_rows(clips.clip_vectors())?,
         })
+    }
+
+    fn enrolment(&self) -> Enrolment {
+        Enrolment::PerSpeaker
+    }
+
+    /// Fit the speaker's mixture on its clip vectors alone (components capped at
+    /// its clip count, as `fit` caps them at the smallest speaker's).
+    fn enroll(&mut self, speaker: &str, clips: &[ClipFeatures]) -> Result<()> {
+        let x = clip_matrix(clips)?;
+        let class = self
+            .classifier
+            .index_of(speaker)
+            .unwrap_or(self.classifier.names().len());
+        let p = GmmParams {
+            n_components: self.params.n_components.min(x.nrows().max(1)),
+            seed: class_seed(self.params.seed, class),
+            ..self.params.clone()
+        };
+        let gmm = DiagGmm::fit(x.view(), &p)?;
+        self.classifier.upsert(speaker, gmm)
+    }
+
+    fn remove(&mut self, speaker: &str) -> Result<()> {
+        self.classifier.remove(speaker)
     }
 
     fn validate(&self, speakers: &[String], clip_dim: usize) -> Result<()> {
@@ -66,6 +99,10 @@ impl Trainable for GmmClipModel {
                 data.speakers,
                 &p,
             )?,
+            params: GmmParams {
+                seed: data.seed,
+                ..(**params).clone()
+            },
         })
     }
 }

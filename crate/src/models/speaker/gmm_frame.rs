@@ -4,9 +4,12 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::{ClipBatch, ScoreUnit, Scores, SpeakerModel, Trainable, TrainingSet, Valid};
+use super::{
+    class_seed, stack_frames, ClipBatch, ClipFeatures, Enrolment, ScoreUnit, Scores,
+    SpeakerModel, Trainable, TrainingSet, Valid,
+};
 use crate::error::{Error, Result};
-use crate::models::{GmmClassifier, GmmInit, GmmParams};
+use crate::models::{DiagGmm, GmmClassifier, GmmInit, GmmParams};
 use crate::progress::ProgressFn;
 
 /// One mixture per speaker on frames.
@@ -14,6 +17,15 @@ use crate::progress::ProgressFn;
 pub struct GmmFrameModel {
     /// The per-speaker mixtures.
     pub classifier: GmmClassifier,
+    /// The settings the mixtures were fitted with (seed included), so a speaker
+    /// enrolled later is fitted the same way. Model directories written before
+    /// enrolment existed lack it and get the defaults.
+    #[serde(default = "frame_params")]
+    pub params: GmmParams,
+}
+
+fn frame_params() -> GmmParams {
+    GmmFrameModel::default_params()
 }
 
 impl SpeakerModel for GmmFrameModel {
@@ -30,6 +42,30 @@ impl SpeakerModel for GmmFrameModel {
             unit: ScoreUnit::FrameLogLikelihood,
             values,
         })
+    }
+
+    fn enrolment(&self) -> Enrolment {
+        Enrolment::PerSpeaker
+    }
+
+    /// Fit the speaker's mixture on the frames of its clips alone, with the stored
+    /// settings and the seed of its class position.
+    fn enroll(&mut self, speaker: &str, clips: &[ClipFeatures]) -> Result<()> {
+        let frames = stack_frames(speaker, clips)?;
+        let class = self
+            .classifier
+            .index_of(speaker)
+            .unwrap_or(self.classifier.names().len());
+        let p = GmmParams {
+            seed: class_seed(self.params.seed, class),
+            ..self.params.clone()
+        };
+        let gmm = DiagGmm::fit(frames.view(), &p)?;
+        self.classifier.upsert(speaker, gmm)
+    }
+
+    fn remove(&mut self, speaker: &str) -> Result<()> {
+        self.classifier.remove(speaker)
     }
 
     fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {
@@ -70,6 +106,7 @@ impl Trainable for GmmFrameModel {
         };
         Ok(GmmFrameModel {
             classifier: GmmClassifier::fit(&views, data.speakers, &p)?,
+            params: p,
         })
     }
 }

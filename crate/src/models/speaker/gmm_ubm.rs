@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    ClipBatch, ClipFeatures, Hyperparams, ScoreUnit, Scores, SpeakerEmbedding, SpeakerModel,
+    stack_frames, ClipBatch, ClipFeatures, Enrolment, Hyperparams, ScoreUnit, Scores, SpeakerEmbedding, SpeakerModel,
     Trainable, TrainingSet, Valid,
 };
 use crate::error::{Error, Result};
@@ -110,6 +110,37 @@ impl SpeakerModel for GmmUbmModel {
 
     fn embedding(&self) -> Option<&dyn SpeakerEmbedding> {
         Some(self)
+    }
+
+    fn enrolment(&self) -> Enrolment {
+        Enrolment::PerSpeaker
+    }
+
+    /// MAP-adapt the existing UBM to the speaker's frames; its supervector
+    /// embedding is the mean of its clips' (the stored centre is kept, see
+    /// [`EnrolledSpeakers::upsert`]).
+    fn enroll(&mut self, speaker: &str, clips: &[ClipFeatures]) -> Result<()> {
+        let frames = stack_frames(speaker, clips)?;
+        let per_clip: Vec<Array1<f32>> = clips
+            .par_iter()
+            .filter(|c| c.frames.nrows() > 0)
+            .map(|c| supervector_offset(&self.classifier, c))
+            .collect::<Result<_>>()?;
+        let mut mean = Array1::<f32>::zeros(per_clip[0].len());
+        for v in &per_clip {
+            mean += v;
+        }
+        mean /= per_clip.len() as f32;
+        let mut classifier = self.classifier.clone();
+        classifier.upsert(speaker, frames.view())?;
+        self.enrolled.upsert(speaker, mean.as_slice().unwrap_or(&mean.to_vec()))?;
+        self.classifier = classifier;
+        Ok(())
+    }
+
+    fn remove(&mut self, speaker: &str) -> Result<()> {
+        self.classifier.remove(speaker)?;
+        self.enrolled.remove(speaker)
     }
 
     fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {

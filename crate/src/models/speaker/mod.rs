@@ -56,7 +56,8 @@ pub use clips::{clip_matrix, ClipBatch, ClipFeatures, TrainingSet};
 pub(crate) use clips::{frames_by_class, subsample_frames};
 pub use hyperparams::{Hyperparams, NoParams, ParamGuard, Valid};
 pub use model::{
-    retrain_needed, Enrolment, ScoreUnit, Scores, SpeakerEmbedding, SpeakerModel, Trainable,
+    class_seed, retrain_needed, stack_frames, Enrolment, ScoreUnit, Scores, SpeakerEmbedding,
+    SpeakerModel, Trainable,
 };
 
 models! {

@@ -184,6 +184,25 @@ pub fn retrain_needed(what: &str) -> Error {
     }
 }
 
+/// The frames of one speaker's clips, stacked (the input of a per-speaker
+/// enrolment); [`Error::NoSpeech`] when the clips hold no voiced frame.
+pub fn stack_frames(speaker: &str, clips: &[ClipFeatures]) -> Result<Array2<f32>> {
+    let views: Vec<_> = clips.iter().map(|c| c.frames.view()).collect();
+    if views.iter().all(|v| v.nrows() == 0) {
+        return Err(Error::NoSpeech(format!(
+            "the clips of speaker {speaker:?} hold no voiced frame"
+        )));
+    }
+    ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
+}
+
+/// The seed of class `class` of a per-speaker model fitted with seed `seed` (the
+/// same rule `fit` uses, so enrolling a speaker at its class position gives the
+/// mixture a full training would).
+pub fn class_seed(seed: u64, class: usize) -> u64 {
+    seed.wrapping_add(class as u64)
+}
+
 /// How a speaker model is made: its hyperparameters and `fit`.
 pub trait Trainable: SpeakerModel + Clone + Serialize + DeserializeOwned + Sized {
     /// The hyperparameters (a field of

@@ -1,0 +1,258 @@
+//! Enrolment without retraining: add, replace or remove one speaker of a trained
+//! model set ([`SpeakerModels::enroll`], [`SpeakerModels::remove_speaker`]).
+//!
+//! Models whose speakers are separate parts ([`Enrolment::PerSpeaker`]: the GMMs,
+//! the GMM-UBM, the embeddings) fit the one speaker from its clips alone; every
+//! other speaker's part, and so its scores, stay bit-identical. Models whose
+//! speakers share parameters ([`Enrolment::Retrain`]: the MLP, the smartcore
+//! baselines) cannot: they are dropped from the set and listed in
+//! [`SpeakerModels::out_of_date`], so no prediction serves their stale classes
+//! until `train` runs again.
+//!
+//! Embeddings: [`EnrolledSpeakers`](crate::similarity::EnrolledSpeakers) centres
+//! on the mean of the speakers enrolled at training. That centre is kept fixed
+//! (a new speaker is centred by it too), so adding or removing a speaker never
+//! moves the others. The standardiser of the clip vectors is kept as trained.
+//!
+//! Calibration: whatever global calibration a model set holds is kept as it was
+//! (it maps scores to log-likelihood ratios, fitted on the training speakers); it
+//! is not refitted here.
+
+use ndarray::Array1;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{clip_matrix, ClipFeatures};
+use super::params::ModelKind;
+use super::train::SpeakerModels;
+use crate::error::{Error, Result};
+use crate::models::speaker::Enrolment;
+
+/// The longest speaker id accepted.
+pub const MAX_SPEAKER_ID: usize = 64;
+
+/// Check a speaker id for enrolment: 1 to [`MAX_SPEAKER_ID`] characters, ASCII
+/// letters, digits, `.`, `_` and `-`, not starting with `.` or `-` (so it is a
+/// safe file name and never read as a flag).
+///
+/// ```
+/// use speaker_similarity::pipeline::check_speaker_id;
+/// assert!(check_speaker_id("id10270").is_ok());
+/// assert!(check_speaker_id("../x").is_err());
+/// assert!(check_speaker_id("").is_err());
+/// ```
+pub fn check_speaker_id(id: &str) -> Result<()> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+    if id.is_empty() || id.len() > MAX_SPEAKER_ID {
+        return Err(Error::param(
+            "speaker",
+            format!(
+                "a speaker id has 1 to {MAX_SPEAKER_ID} characters, got {}",
+                id.len()
+            ),
+        ));
+    }
+    if let Some(c) = id.chars().find(|&c| !ok_char(c)) {
+        return Err(Error::param(
+            "speaker",
+            format!("{id:?}: character {c:?} is not allowed (use letters, digits, `.`, `_`, `-`)"),
+        ));
+    }
+    if id.starts_with(['.', '-']) {
+        return Err(Error::param(
+            "speaker",
+            format!("{id:?}: an id cannot start with `.` or `-`"),
+        ));
+    }
+    Ok(())
+}
+
+/// What an enrolment or removal did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrolReport {
+    /// The speaker id.
+    pub speaker: String,
+    /// True when the speaker was enrolled before (its parts were replaced) or,
+    /// for a removal, always.
+    pub replaced: bool,
+    /// Models (and embeddings) that took the change, in [`ModelKind`] order.
+    pub updated: Vec<ModelKind>,
+    /// Models that could not take it and are now out of date (left out of
+    /// predictions until `train` runs again), with the reason.
+    pub out_of_date: Vec<(ModelKind, String)>,
+    /// Speakers in the set afterwards.
+    pub n_speakers: usize,
+}
+
+impl SpeakerModels {
+    /// Add speaker `speaker` from its clips, or replace it when it is enrolled
+    /// already (see the [module](self) for what changes). `name` sets its display
+    /// name (kept from before when `None`). The set is changed only when every
+    /// model succeeded.
+    ///
+    /// Errors: an id [`check_speaker_id`] refuses, or a `name` that is the id or
+    /// display name of another speaker ([`Error::InvalidParameter`]); no clip
+    /// ([`Error::InvalidParameter`]) or no voiced frame ([`Error::NoSpeech`]);
+    /// clips that do not fit the models ([`Error::Shape`]).
+    pub fn enroll(
+        &mut self,
+        speaker: &str,
+        name: Option<&str>,
+        clips: &[ClipFeatures],
+    ) -> Result<EnrolReport> {
+        check_speaker_id(speaker)?;
+        if let Some(n) = name {
+            if n.trim().is_empty() {
+                return Err(Error::param("name", "a display name cannot be empty"));
+            }
+            if let Some(other) = self
+                .speakers
+                .iter()
+                .find(|s| s.as_str() != speaker && (s.as_str() == n || self.display_name(s) == n))
+            {
+                return Err(Error::param(
+                    "name",
+                    format!("{n:?} already names speaker {other:?}; choose another name"),
+                ));
+            }
+        }
+        if clips.is_empty() {
+            return Err(Error::param("clips", "enrolment needs at least one clip"));
+        }
+        let voiced: Vec<ClipFeatures> = clips
+            .iter()
+            .filter(|c| c.frames.nrows() > 0)
+            .cloned()
+            .collect();
+        if voiced.is_empty() {
+            return Err(Error::NoSpeech(format!(
+                "none of the {} clips of speaker {speaker:?} holds speech",
+                clips.len()
+            )));
+        }
+        let replaced = self.speakers.iter().any(|s| s == speaker);
+
+        let mut next = self.clone();
+        // The simple embedding: mean standardised clip vector, same scaler.
+        let xs = next
+            .clip_vectors
+            .scaler
+            .transform(clip_matrix(&voiced)?.view())?;
+        let mean: Array1<f32> = xs
+            .mean_axis(ndarray::Axis(0))
+            .ok_or_else(|| Error::Shape("no clip vector".into()))?;
+        next.clip_vectors.enrolled.upsert(speaker, &mean.to_vec())?;
+
+        let mut updated = Vec::new();
+        let mut stale = Vec::new();
+        let mut kept = Vec::new();
+        for mut m in std::mem::take(&mut next.models) {
+            let kind = m.kind();
+            match m.model().enrolment() {
+                Enrolment::PerSpeaker => {
+                    m.model_mut()
+                        .enroll(speaker, &voiced)
+                        .map_err(|e| match e {
+                            Error::TooShort { reason } => Error::TooShort {
+                                reason: format!("{kind} cannot fit speaker {speaker:?}: {reason}"),
+                            },
+                            other => other,
+                        })?;
+                    updated.push(kind);
+                    kept.push(m);
+                }
+                Enrolment::Retrain => {
+                    stale.push((
+                        kind,
+                        format!(
+                            "speaker {speaker:?} was {} after training; {kind} shares \
+                             parameters between speakers: run `speaker-similarity train` again",
+                            if replaced { "replaced" } else { "enrolled" }
+                        ),
+                    ));
+                    next.train_seconds.remove(&kind);
+                }
+            }
+        }
+        next.models = kept;
+        match next.speakers.iter().position(|s| s == speaker) {
+            Some(i) => next.clip_counts[i] = voiced.len(),
+            None => {
+                next.speakers.push(speaker.to_string());
+                next.clip_counts.push(voiced.len());
+            }
+        }
+        if let Some(n) = name {
+            next.names.insert(speaker.to_string(), n.to_string());
+        }
+        next.out_of_date.extend(stale.iter().cloned());
+        next.validate()?;
+        *self = next;
+        Ok(EnrolReport {
+            speaker: speaker.to_string(),
+            replaced,
+            updated,
+            out_of_date: stale,
+            n_speakers: self.speakers.len(),
+        })
+    }
+
+    /// Remove speaker `speaker` (its display name too); the other speakers' parts
+    /// stay bit-identical, models that share parameters become out of date as in
+    /// [`SpeakerModels::enroll`]. The set is changed only on success.
+    ///
+    /// Errors: an unknown speaker, or a set that would keep fewer than two
+    /// speakers ([`Error::InvalidParameter`]).
+    pub fn remove_speaker(&mut self, speaker: &str) -> Result<EnrolReport> {
+        let Some(i) = self.speakers.iter().position(|s| s == speaker) else {
+            return Err(Error::param(
+                "speaker",
+                format!("{speaker:?} is not a speaker of this model"),
+            ));
+        };
+        if self.speakers.len() <= 2 {
+            return Err(Error::param(
+                "speaker",
+                format!("cannot remove {speaker:?}: a model needs at least 2 speakers"),
+            ));
+        }
+        let mut next = self.clone();
+        next.clip_vectors.enrolled.remove(speaker)?;
+        let mut updated = Vec::new();
+        let mut stale = Vec::new();
+        let mut kept = Vec::new();
+        for mut m in std::mem::take(&mut next.models) {
+            let kind = m.kind();
+            match m.model().enrolment() {
+                Enrolment::PerSpeaker => {
+                    m.model_mut().remove(speaker)?;
+                    updated.push(kind);
+                    kept.push(m);
+                }
+                Enrolment::Retrain => {
+                    stale.push((
+                        kind,
+                        format!(
+                            "speaker {speaker:?} was removed after training; {kind} shares \
+                             parameters between speakers: run `speaker-similarity train` again"
+                        ),
+                    ));
+                    next.train_seconds.remove(&kind);
+                }
+            }
+        }
+        next.models = kept;
+        next.speakers.remove(i);
+        next.clip_counts.remove(i);
+        next.names.remove(speaker);
+        next.out_of_date.extend(stale.iter().cloned());
+        next.validate()?;
+        *self = next;
+        Ok(EnrolReport {
+            speaker: speaker.to_string(),
+            replaced: true,
+            updated,
+            out_of_date: stale,
+            n_speakers: self.speakers.len(),
+        })
+    }
+}
