@@ -211,7 +211,12 @@ fn bad_enrolments_are_refused_and_change_nothing() {
     ] {
         let e = r.unwrap_err();
         assert!(
-            matches!(e, Error::InvalidParameter { .. } | Error::NoSpeech(_)),
+            matches!(
+                e,
+                Error::InvalidParameter { .. }
+                    | Error::NoSpeech { .. }
+                    | Error::NoSpeechFound { .. }
+            ),
             "{what}: {e:?}"
         );
         assert_eq!(serde_json::to_string(&m).unwrap(), snapshot, "{what}");
@@ -220,6 +225,6 @@ fn bad_enrolments_are_refused_and_change_nothing() {
     assert!(e.to_string().contains("Alice"), "{e}");
     assert!(matches!(
         m.enroll("new", None, &silent).unwrap_err(),
-        Error::NoSpeech(_)
+        Error::NoSpeech { .. } | Error::NoSpeechFound { .. }
     ));
 }

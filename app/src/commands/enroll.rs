@@ -63,9 +63,9 @@ fn features(
         match pipeline::extract(&audio, &models.params) {
             Ok(c) if c.frames.nrows() > 0 => clips.push(c),
             Ok(_) => no_speech.push((f.clone(), "no voiced frame".to_string())),
-            Err(e @ (Error::NoSpeech(_) | Error::TooShort { .. })) => {
-                no_speech.push((f.clone(), e.to_string()))
-            }
+            Err(
+                e @ (Error::NoSpeech { .. } | Error::NoSpeechFound { .. } | Error::TooShort { .. }),
+            ) => no_speech.push((f.clone(), e.to_string())),
             Err(e) => return Err(e),
         }
     }
@@ -74,11 +74,14 @@ fn features(
             .iter()
             .map(|(p, why)| format!("{}: {why}", p.display()))
             .collect();
-        return Err(Error::NoSpeech(format!(
-            "no usable speech in the {} file(s) ({}); the model directory is unchanged",
-            files.len(),
-            list.join("; ")
-        )));
+        return Err(Error::NoSpeechFound {
+            speech_seconds: 0.0,
+            reason: format!(
+                "no usable speech in the {} file(s) ({}); the model directory is unchanged",
+                files.len(),
+                list.join("; ")
+            ),
+        });
     }
     Ok((clips, no_speech))
 }

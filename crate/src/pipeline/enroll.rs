@@ -124,10 +124,13 @@ impl SpeakerModels {
             .cloned()
             .collect();
         if voiced.is_empty() {
-            return Err(Error::NoSpeech(format!(
-                "none of the {} clips of speaker {speaker:?} holds speech",
-                clips.len()
-            )));
+            return Err(Error::NoSpeechFound {
+                speech_seconds: 0.0,
+                reason: format!(
+                    "none of the {} clips of speaker {speaker:?} holds speech",
+                    clips.len()
+                ),
+            });
         }
         let replaced = self.speakers.iter().any(|s| s == speaker);
 

@@ -185,13 +185,14 @@ pub fn retrain_needed(what: &str) -> Error {
 }
 
 /// The frames of one speaker's clips, stacked (the input of a per-speaker
-/// enrolment); [`Error::NoSpeech`] when the clips hold no voiced frame.
+/// enrolment); [`Error::NoSpeechFound`] when the clips hold no voiced frame.
 pub fn stack_frames(speaker: &str, clips: &[ClipFeatures]) -> Result<Array2<f32>> {
     let views: Vec<_> = clips.iter().map(|c| c.frames.view()).collect();
     if views.iter().all(|v| v.nrows() == 0) {
-        return Err(Error::NoSpeech(format!(
-            "the clips of speaker {speaker:?} hold no voiced frame"
-        )));
+        return Err(Error::NoSpeechFound {
+            speech_seconds: 0.0,
+            reason: format!("the clips of speaker {speaker:?} hold no voiced frame"),
+        });
     }
     ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
 }
