@@ -44,10 +44,11 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The second run repeats the library's unit tests on the portable (scalar) kernels
-# (SPEAKER_SIMILARITY_SCALAR=1, see crate/src/simd.rs); it reuses the first build.
+# (SPEAKER_SIMILARITY_SCALAR=1, see crate/src/simd.rs); --workspace keeps the first
+# build's feature set, so nothing is compiled again.
 rust-test:
 	$(CARGO) test --workspace
-	SPEAKER_SIMILARITY_SCALAR=1 $(CARGO) test -p speaker_similarity --lib
+	SPEAKER_SIMILARITY_SCALAR=1 $(CARGO) test --workspace --lib
 
 # The web app in headless Chromium (Selenium + Debian's chromium/chromedriver);
 # screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/).

@@ -96,6 +96,17 @@ fn wavs(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The speaker of a clip of a data set: its first directory below `data`.
+fn speaker_dir(data: &Path, clip: &Path) -> String {
+    let first = clip
+        .strip_prefix(data)
+        .unwrap()
+        .components()
+        .next()
+        .unwrap();
+    first.as_os_str().to_str().unwrap().to_string()
+}
+
 #[test]
 fn help_lists_every_subcommand_and_bad_arguments_are_usage_errors() {
     let help = ok(&["--help"]);
@@ -380,17 +391,6 @@ fn train_predict_and_similar_share_a_model_directory() {
 
     // A clip of the first speaker, then a two-speaker recording.
     let files = wavs(&data);
-    let speaker_of = |p: &Path| {
-        p.strip_prefix(&data)
-            .unwrap()
-            .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
     let clip = files[0].to_str().unwrap();
     let v = json(&["predict", "--model", m, clip, "--json"]);
     let segs = v["segments"].as_array().unwrap();
@@ -400,7 +400,10 @@ fn train_predict_and_similar_share_a_model_directory() {
         assert!(!v["overall"][key].is_null(), "{key}: {v}");
     }
     assert_eq!(v["overall"]["gmm"]["model"], "gmm-ubm");
-    assert_eq!(v["overall"]["gmm"]["speaker"], speaker_of(&files[0]));
+    assert_eq!(
+        v["overall"]["gmm"]["speaker"],
+        speaker_dir(&data, &files[0])
+    );
     assert_eq!(v["overall"]["similar"].as_array().unwrap().len(), 3);
     let p = v["overall"]["mlp"]["probability"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&p));
@@ -678,16 +681,7 @@ fn enroll_and_remove_change_one_speaker_and_bad_input_changes_nothing() {
     );
     let e = fails(&["enroll", "--model", m, "--speaker", "a/b", clips[0]], 1);
     assert!(e.contains("not allowed"), "{e}");
-    let other = files[0]
-        .strip_prefix(&data)
-        .unwrap()
-        .components()
-        .next()
-        .unwrap()
-        .as_os_str()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let other = speaker_dir(&data, &files[0]);
     let e = fails(
         &[
             "enroll",

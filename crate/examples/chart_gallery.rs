@@ -151,7 +151,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         (enrol_rows.len(), dim),
         enrol_rows.into_iter().flatten().collect(),
     )
-    .map_err(|e| speaker_similarity::Error::Shape(e.to_string()))?;
+    .map_err(|e| speaker_similarity::Error::shape("matrix", format_args!("rows of {dim}"), e))?;
     let enrolled = EnrolledSpeakers::enroll(names.clone(), means.view(), true)?;
     save(
         &plot::similarity_matrix(
@@ -212,8 +212,9 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     )?;
 
     // An MLP on the enrolment clips, validated on the queries.
-    let x = Array2::from_shape_vec((train_y.len(), dim), train_x)
-        .map_err(|e| speaker_similarity::Error::Shape(e.to_string()))?;
+    let x = Array2::from_shape_vec((train_y.len(), dim), train_x).map_err(|e| {
+        speaker_similarity::Error::shape("matrix", format_args!("rows of {dim}"), e)
+    })?;
     let qx = ndarray::stack(
         Axis(0),
         &queries
@@ -221,7 +222,7 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
             .map(|(_, v)| ndarray::ArrayView1::from(v.as_slice()))
             .collect::<Vec<_>>(),
     )
-    .map_err(|e| speaker_similarity::Error::Shape(e.to_string()))?;
+    .map_err(|e| speaker_similarity::Error::shape("matrix", format_args!("rows of {dim}"), e))?;
     let params = MlpParams {
         epochs: 60,
         ..MlpParams::default()

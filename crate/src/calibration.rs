@@ -224,8 +224,9 @@ impl LinearCalibration {
             offset: b - a * mean / sd,
         };
         if !(cal.scale.is_finite() && cal.offset.is_finite()) {
-            return Err(Error::Training(
-                "score calibration diverged (are the trial scores constant?)".into(),
+            return Err(Error::training(
+                "score calibration",
+                "it diverged (are the trial scores constant?)",
             ));
         }
         Ok(cal)

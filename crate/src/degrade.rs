@@ -794,7 +794,7 @@ fn reverb(audio: &Audio, p: &ReverbParams, rng: &mut StdRng) -> Result<Audio> {
     b[..h.len()].copy_from_slice(&h);
     let mut fa = fwd.make_output_vec();
     let mut fb = fwd.make_output_vec();
-    let fft_err = |e: realfft::FftError| Error::Shape(format!("reverb FFT: {e}"));
+    let fft_err = |e: realfft::FftError| Error::shape("reverb FFT buffers", len, e);
     fwd.process(&mut a, &mut fa).map_err(fft_err)?;
     fwd.process(&mut b, &mut fb).map_err(fft_err)?;
     for (u, v) in fa.iter_mut().zip(&fb) {

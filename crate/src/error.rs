@@ -76,11 +76,33 @@ pub enum Error {
         /// Why the value is rejected.
         reason: String,
     },
-    /// The input is too short for the requested computation.
-    #[error("input too short: {reason}")]
+    /// The input is too short for the requested computation: fewer samples, frames,
+    /// rows, clips or seconds than it needs.
+    ///
+    /// ```
+    /// use speaker_similarity::{features::lpc, Error};
+    ///
+    /// match lpc(&[0.1; 4], 12).unwrap_err() {
+    ///     Error::TooShort { needed, got, unit, .. } => {
+    ///         assert_eq!((needed, got, unit), (13.0, 4.0, "sample"));
+    ///     }
+    ///     other => panic!("{other}"),
+    /// }
+    /// ```
+    #[error(
+        "{what}: too short: needs at least {needed} {}, got {got}",
+        plural(*.needed, .unit)
+    )]
     TooShort {
-        /// What was needed and what was given.
-        reason: String,
+        /// What was too short, with its context (a file, a speaker, a computation).
+        what: String,
+        /// The least amount the computation needs, in `unit`s.
+        needed: f64,
+        /// The amount given, in `unit`s.
+        got: f64,
+        /// The unit, singular: `sample`, `frame`, `row`, `clip`, `speaker`, `class`,
+        /// `label`, `second`.
+        unit: &'static str,
     },
     /// The audio holds no speech to analyse: its loudest sample is below the
     /// silence threshold (digital silence or nearly so).
@@ -103,9 +125,17 @@ pub enum Error {
         /// What was looked for and what was found.
         reason: String,
     },
-    /// Arrays whose shapes do not fit together.
-    #[error("shape mismatch: {0}")]
-    Shape(String),
+    /// Arrays, tables or models whose shapes do not fit together: a programming
+    /// error of the caller of a library function, or parts of a model that disagree.
+    #[error("shape mismatch: {what}: expected {expected}, got {got}")]
+    Shape {
+        /// What has the wrong shape (`labels`, `scores of gmm-ubm`, `frames`).
+        what: String,
+        /// The shape that fits, in words or as `(rows, columns)`.
+        expected: String,
+        /// The shape given.
+        got: String,
+    },
     /// A data set directory that cannot be used.
     #[error("data set {}: {reason}", path.display())]
     Dataset {
@@ -124,8 +154,13 @@ pub enum Error {
     },
     /// Training could not produce a usable model (for example, a numerical
     /// breakdown).
-    #[error("training failed: {0}")]
-    Training(String),
+    #[error("training {model} failed: {reason}")]
+    Training {
+        /// The model being trained (`svm`, `gmm-ubm`, `evaluation`).
+        model: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The change asked of a trained model (enrolling or removing one speaker) needs
     /// the model trained again.
     #[error("{what}; run `speaker-similarity train` again")]
@@ -153,8 +188,14 @@ pub enum Error {
         reason: String,
     },
     /// Drawing a chart failed.
-    #[error("plot failed: {0}")]
-    Plot(String),
+    #[error("plot failed while {stage}: {reason}")]
+    Plot {
+        /// The step that failed: `drawing`, `parsing the SVG`, `encoding the PNG`,
+        /// `writing a PNG`.
+        stage: &'static str,
+        /// What the drawing library said.
+        reason: String,
+    },
 }
 
 /// Whose fault an [`Error`] is, for programs that answer errors: a web server maps
@@ -204,9 +245,10 @@ impl Error {
                 ErrorKind::Unsupported
             }
             Error::Io { .. } | Error::Dataset { .. } | Error::Model { .. } => ErrorKind::Setup,
-            Error::Shape(_) | Error::Training(_) | Error::Serialize { .. } | Error::Plot(_) => {
-                ErrorKind::Internal
-            }
+            Error::Shape { .. }
+            | Error::Training { .. }
+            | Error::Serialize { .. }
+            | Error::Plot { .. } => ErrorKind::Internal,
         }
     }
 
@@ -224,11 +266,83 @@ impl Error {
         }
     }
 
+    /// An [`Error::TooShort`]: `what` needs at least `needed` `unit`s and got `got`.
+    pub fn too_short(what: impl Into<String>, needed: f64, got: f64, unit: &'static str) -> Self {
+        Error::TooShort {
+            what: what.into(),
+            needed,
+            got,
+            unit,
+        }
+    }
+
+    /// An [`Error::Shape`]: `what` should be `expected` and is `got`.
+    pub fn shape(what: impl Into<String>, expected: impl ToString, got: impl ToString) -> Self {
+        Error::Shape {
+            what: what.into(),
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
+    }
+
+    /// An [`Error::Training`] of `model`.
+    pub fn training(model: impl Into<String>, reason: impl ToString) -> Self {
+        Error::Training {
+            model: model.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The same error with `context` (a file, a speaker) put before what it is about,
+    /// where the error names its subject in text ([`Error::TooShort`],
+    /// [`Error::Shape`], [`Error::Training`]); other errors come back unchanged, as
+    /// they name their file in a field of their own.
+    pub fn within(self, context: impl std::fmt::Display) -> Self {
+        match self {
+            Error::TooShort {
+                what,
+                needed,
+                got,
+                unit,
+            } => Error::TooShort {
+                what: format!("{context}: {what}"),
+                needed,
+                got,
+                unit,
+            },
+            Error::Shape {
+                what,
+                expected,
+                got,
+            } => Error::Shape {
+                what: format!("{context}: {what}"),
+                expected,
+                got,
+            },
+            Error::Training { model, reason } => Error::Training {
+                model: format!("{model} ({context})"),
+                reason,
+            },
+            other => other,
+        }
+    }
+
     /// An [`Error::InvalidParameter`].
     pub fn param(name: &'static str, reason: impl Into<String>) -> Self {
         Error::InvalidParameter {
             name,
             reason: reason.into(),
         }
+    }
+}
+
+/// `unit` in the plural unless `n` is one.
+fn plural(n: f64, unit: &str) -> String {
+    if n == 1.0 {
+        unit.to_string()
+    } else if unit.ends_with('s') {
+        format!("{unit}es")
+    } else {
+        format!("{unit}s")
     }
 }

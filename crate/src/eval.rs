@@ -23,16 +23,14 @@ use std::fmt;
 
 fn check(y_true: &[usize], y_pred: &[usize]) -> Result<()> {
     if y_true.len() != y_pred.len() {
-        return Err(Error::Shape(format!(
-            "{} true labels but {} predictions",
-            y_true.len(),
-            y_pred.len()
-        )));
+        return Err(Error::shape(
+            "predictions",
+            format_args!("one per true label ({})", y_true.len()),
+            y_pred.len(),
+        ));
     }
     if y_true.is_empty() {
-        return Err(Error::TooShort {
-            reason: "no labels to evaluate".into(),
-        });
+        return Err(Error::too_short("evaluation", 1.0, 0.0, "label"));
     }
     Ok(())
 }

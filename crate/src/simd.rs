@@ -332,28 +332,24 @@ pub(crate) mod testing {
         (0..n).map(|_| rng.random_range(lo..hi)).collect()
     }
 
-    /// Assert `|a − b| ≤ tol · scale` elementwise (`tol = 0`: bit-identical).
+    /// Assert `|a − b| ≤ tol · scale` elementwise, in `f64` (`tol = 0`:
+    /// bit-identical; `f32` widens to `f64` exactly, so its bits are compared too).
     #[track_caller]
-    pub(crate) fn assert_close_f32(a: &[f32], b: &[f32], tol: f32, scale: f32, what: &str) {
+    pub(crate) fn assert_close<T: Copy + Into<f64> + std::fmt::Display>(
+        a: &[T],
+        b: &[T],
+        tol: impl Into<f64>,
+        scale: impl Into<f64>,
+        what: &str,
+    ) {
+        let (tol, scale) = (tol.into(), scale.into());
         assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        for (i, (&x, &y)) in a.iter().zip(b).enumerate() {
+            let (xf, yf): (f64, f64) = (x.into(), y.into());
             if tol == 0.0 {
-                assert_eq!(x.to_bits(), y.to_bits(), "{what}[{i}]: {x} vs {y}");
+                assert_eq!(xf.to_bits(), yf.to_bits(), "{what}[{i}]: {x} vs {y}");
             } else {
-                assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
-            }
-        }
-    }
-
-    /// Assert `|a − b| ≤ tol · scale` elementwise (`tol = 0`: bit-identical).
-    #[track_caller]
-    pub(crate) fn assert_close_f64(a: &[f64], b: &[f64], tol: f64, scale: f64, what: &str) {
-        assert_eq!(a.len(), b.len(), "{what}: lengths");
-        for (i, (x, y)) in a.iter().zip(b).enumerate() {
-            if tol == 0.0 {
-                assert_eq!(x.to_bits(), y.to_bits(), "{what}[{i}]: {x} vs {y}");
-            } else {
-                assert!((x - y).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
+                assert!((xf - yf).abs() <= tol * scale, "{what}[{i}]: {x} vs {y}");
             }
         }
     }

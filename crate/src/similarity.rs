@@ -49,11 +49,11 @@ use crate::error::{Error, Result};
 /// has similarity 0 with everything.
 pub fn cosine(a: &[f32], b: &[f32]) -> Result<f32> {
     if a.len() != b.len() {
-        return Err(Error::Shape(format!(
-            "cosine of vectors of lengths {} and {}",
+        return Err(Error::shape(
+            "the second vector of a cosine",
             a.len(),
-            b.len()
-        )));
+            b.len(),
+        ));
     }
     let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
     for (&x, &y) in a.iter().zip(b) {
@@ -107,10 +107,11 @@ impl EnrolledSpeakers {
             ));
         }
         if names.len() != n {
-            return Err(Error::Shape(format!(
-                "{} names for {n} embeddings",
-                names.len()
-            )));
+            return Err(Error::shape(
+                "names",
+                format_args!("one per embedding ({n})"),
+                names.len(),
+            ));
         }
         let mut sorted = names.clone();
         sorted.sort();
@@ -156,11 +157,11 @@ impl EnrolledSpeakers {
     /// added later is centred by the same vector as the first ones.
     pub fn upsert(&mut self, name: &str, embedding: &[f32]) -> Result<()> {
         if embedding.len() != self.dim() {
-            return Err(Error::Shape(format!(
-                "embedding has {} values, enrolled ones {}",
+            return Err(Error::shape(
+                "embedding values",
+                self.dim(),
                 embedding.len(),
-                self.dim()
-            )));
+            ));
         }
         if let Some(i) = embedding.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {
@@ -180,7 +181,7 @@ impl EnrolledSpeakers {
             None => {
                 self.vectors
                     .push_row(ndarray::ArrayView1::from(&row))
-                    .map_err(|e| Error::Shape(e.to_string()))?;
+                    .map_err(|e| Error::shape("embedding", self.dim(), e))?;
                 self.names.push(name.to_string());
             }
         }
@@ -222,11 +223,11 @@ impl EnrolledSpeakers {
     /// Centre and length-normalise a query embedding as the enrolled ones were.
     pub fn project(&self, query: &[f32]) -> Result<Array1<f32>> {
         if query.len() != self.dim() {
-            return Err(Error::Shape(format!(
-                "query embedding has {} values, enrolled ones {}",
+            return Err(Error::shape(
+                "query embedding values",
+                self.dim(),
                 query.len(),
-                self.dim()
-            )));
+            ));
         }
         if let Some(i) = query.iter().position(|v| !v.is_finite()) {
             return Err(Error::NonFinite {
@@ -406,7 +407,8 @@ pub fn eer(trials: &[Trial]) -> Result<Eer> {
         }
     }
     // Unreachable for a curve from (0, 1) to (1, 0), kept as an error for safety.
-    Err(Error::Training(
-        "the DET curve does not cross the EER line".into(),
+    Err(Error::training(
+        "the equal error rate",
+        "the DET curve does not cross the EER line",
     ))
 }

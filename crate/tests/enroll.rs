@@ -2,28 +2,19 @@
 //! every other speaker's scores bit-identical; models that share parameters are
 //! marked out of date; bad input changes nothing.
 
+mod common;
+
 use ndarray::{s, Array2};
 use speaker_similarity::models::speaker::ModelKind;
-use speaker_similarity::pipeline::{extract_dataset, ClipFeatures, PipelineParams, SpeakerModels};
-use speaker_similarity::synth::{SynthCorpus, SynthParams};
+use speaker_similarity::pipeline::{ClipFeatures, PipelineParams, SpeakerModels};
 use speaker_similarity::Error;
 
 /// Features of a synthetic corpus: per speaker (sorted ids), its clips.
 fn corpus(speakers: usize, clips: usize) -> (Vec<String>, Vec<Vec<ClipFeatures>>) {
-    let data = SynthCorpus::generate(&SynthParams {
-        speakers,
-        clips_per_speaker: clips,
-        ..SynthParams::default()
-    })
-    .unwrap();
-    let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) =
-        extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
-    assert!(failed.is_empty());
-    let ids = data.speakers();
+    let (_, feats, labels, ids) = common::synth_features(speakers, clips);
     let mut by: Vec<Vec<ClipFeatures>> = vec![Vec::new(); ids.len()];
-    for (i, f) in feats {
-        by[ids.binary_search(&data.clips[i].speaker).unwrap()].push(f);
+    for (f, l) in feats.into_iter().zip(labels) {
+        by[l].push(f);
     }
     (ids, by)
 }

@@ -212,7 +212,16 @@ fn delta_matches_librosa() {
             // librosa: ParameterError (width 9 exceeds the frame count).
             for order in [1, 2] {
                 match features::delta(&ref_mfcc, 9, order) {
-                    Err(Error::TooShort { reason }) => assert!(reason.contains("width=9")),
+                    Err(Error::TooShort {
+                        what,
+                        needed,
+                        got,
+                        unit: "frame",
+                    }) => {
+                        assert!(what.contains("width=9"), "{what}");
+                        assert_eq!(needed, 9.0);
+                        assert!(got < 9.0 && got == ref_mfcc.ncols() as f64);
+                    }
                     other => panic!("{name}: expected TooShort, got {other:?}"),
                 }
             }

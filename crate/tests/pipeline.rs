@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use speaker_similarity::audio::Audio;
 use speaker_similarity::dataset::{leaky_original_split, Dataset, SplitParams};
 use speaker_similarity::pipeline::{
-    evaluate, evaluate_with_split, extract, extract_dataset, Evaluation, ModelKind, PipelineParams,
-    SpeakerModels, MODELS_FILE,
+    evaluate, evaluate_with_split, extract, Evaluation, ModelKind, PipelineParams, SpeakerModels,
+    MODELS_FILE,
 };
-use speaker_similarity::synth::{SynthCorpus, SynthParams};
 use speaker_similarity::Error;
 
 fn print(name: &str, e: &Evaluation) {
@@ -143,39 +142,10 @@ fn the_original_leaky_split_inflates_accuracy() {
     assert!(la >= ha + 0.25, "leaky {la} honest {ha}");
 }
 
-/// A small synthetic speaker set: features and labels.
-fn small_set(
-    speakers: usize,
-    clips: usize,
-) -> (
-    Dataset,
-    Vec<speaker_similarity::pipeline::ClipFeatures>,
-    Vec<usize>,
-    Vec<String>,
-) {
-    let data = SynthCorpus::generate(&SynthParams {
-        speakers,
-        clips_per_speaker: clips,
-        ..SynthParams::default()
-    })
-    .unwrap();
-    let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) =
-        extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
-    assert!(failed.is_empty());
-    let speakers = data.speakers();
-    let labels = feats
-        .iter()
-        .map(|(i, _)| speakers.binary_search(&data.clips[*i].speaker).unwrap())
-        .collect();
-    let feats = feats.into_iter().map(|(_, f)| f).collect();
-    (data, feats, labels, speakers)
-}
-
 #[test]
 fn trained_models_predict_round_trip_through_a_model_directory_and_rank_speakers() {
     // 4 x 14 clips: smartcore's SVC needs at least as many clips as features (52).
-    let (data, feats, labels, speakers) = small_set(4, 14);
+    let (data, feats, labels, speakers) = common::synth_features(4, 14);
     let params = PipelineParams {
         models: ModelKind::ALL.to_vec(),
         ..PipelineParams::default()
@@ -250,7 +220,7 @@ fn trained_models_predict_round_trip_through_a_model_directory_and_rank_speakers
 
 #[test]
 fn damaged_missing_and_foreign_model_directories_are_errors() {
-    let (data, feats, labels, speakers) = small_set(3, 6);
+    let (data, feats, labels, speakers) = common::synth_features(3, 6);
     let params = PipelineParams {
         models: vec![ModelKind::GmmFrame],
         ..PipelineParams::default()
@@ -308,7 +278,7 @@ fn damaged_missing_and_foreign_model_directories_are_errors() {
 
 #[test]
 fn training_rejects_unusable_inputs() {
-    let (data, feats, labels, speakers) = small_set(3, 4);
+    let (data, feats, labels, speakers) = common::synth_features(3, 4);
     let p = PipelineParams::default();
     let names = BTreeMap::new();
     // One speaker.

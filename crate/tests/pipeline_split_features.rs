@@ -146,7 +146,7 @@ fn clip_matrix_and_validation_split() {
     bad.clip.pop();
     assert!(matches!(
         clip_matrix([&feats[1], &bad]),
-        Err(Error::Shape(_))
+        Err(Error::Shape { .. })
     ));
 
     // 10 rows of class 0, 5 of class 1, 2 of class 2 (too few to hold any out).

@@ -195,12 +195,15 @@ fn bad_inputs_are_errors() {
     let empty = ndarray::Array2::<f32>::zeros((0, 2));
     assert!(EnrolledSpeakers::enroll(vec![], empty.view(), true).is_err());
     let e = EnrolledSpeakers::enroll(names, emb.view(), false).unwrap();
-    assert!(matches!(e.scores(&[1.0]), Err(Error::Shape(_))));
+    assert!(matches!(e.scores(&[1.0]), Err(Error::Shape { .. })));
     assert!(matches!(
         e.scores(&[1.0, f32::INFINITY]),
         Err(Error::NonFinite { .. })
     ));
-    assert!(matches!(cosine(&[1.0], &[1.0, 2.0]), Err(Error::Shape(_))));
+    assert!(matches!(
+        cosine(&[1.0], &[1.0, 2.0]),
+        Err(Error::Shape { .. })
+    ));
     assert_eq!(cosine(&[0.0, 0.0], &[1.0, 2.0]).unwrap(), 0.0);
     // Zero query: similarity 0 to everyone, no NaN.
     assert_eq!(e.scores(&[0.0, 0.0]).unwrap(), vec![0.0, 0.0]);

@@ -3,6 +3,8 @@
 //! same scores, parameters are checked once and travel checked, and models that share
 //! parameters across speakers refuse enrolment with a typed error.
 
+mod common;
+
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -81,22 +83,8 @@ fn the_registry_tables_agree() {
 }
 
 fn small_set(speakers: usize, clips: usize) -> (Vec<ClipFeatures>, Vec<usize>, Vec<String>) {
-    let data = SynthCorpus::generate(&SynthParams {
-        speakers,
-        clips_per_speaker: clips,
-        ..SynthParams::default()
-    })
-    .unwrap();
-    let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) =
-        extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
-    assert!(failed.is_empty());
-    let ids = data.speakers();
-    let labels = feats
-        .iter()
-        .map(|(i, _)| ids.binary_search(&data.clips[*i].speaker).unwrap())
-        .collect();
-    (feats.into_iter().map(|(_, f)| f).collect(), labels, ids)
+    let (_, feats, labels, ids) = common::synth_features(speakers, clips);
+    (feats, labels, ids)
 }
 
 #[test]

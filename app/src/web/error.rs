@@ -100,10 +100,10 @@ impl WebError {
                 S::UNPROCESSABLE_ENTITY,
                 format!("no speech to analyse: {reason}; send a recording with someone speaking"),
             ),
-            Error::TooShort { reason } => (
+            Error::TooShort { .. } => (
                 S::UNPROCESSABLE_ENTITY,
                 format!(
-                    "the recording is too short to analyse ({reason}); send a longer \
+                    "the recording is too short to analyse ({e}); send a longer \
                      recording, a few seconds of speech"
                 ),
             ),
@@ -113,13 +113,22 @@ impl WebError {
                 S::UNPROCESSABLE_ENTITY,
                 format!("the audio could not be resampled from its rate of {from} Hz: {e}"),
             ),
-            Error::Io { .. }
-            | Error::Dataset { .. }
-            | Error::Model { .. }
-            | Error::Shape(_)
-            | Error::Training(_)
+            // The server's own files: their paths are not for the client's eyes, so
+            // the details go to the server's log.
+            Error::Io { .. } | Error::Dataset { .. } | Error::Model { .. } => {
+                eprintln!("speaker-similarity serve: {e}");
+                (
+                    S::INTERNAL_SERVER_ERROR,
+                    "internal error: the server could not analyse the recording (a fault on \
+                     the server, not in your file: one of its files could not be used; its \
+                     log says which)"
+                        .to_string(),
+                )
+            }
+            Error::Shape { .. }
+            | Error::Training { .. }
             | Error::Serialize { .. }
-            | Error::Plot(_) => (
+            | Error::Plot { .. } => (
                 S::INTERNAL_SERVER_ERROR,
                 format!(
                     "internal error: the server could not analyse the recording (a fault on \
@@ -201,13 +210,13 @@ mod tests {
             Error::InvalidParameter { .. } => 7,
             Error::TooShort { .. } => 8,
             Error::NoSpeech { .. } => 9,
-            Error::Shape(_) => 10,
+            Error::Shape { .. } => 10,
             Error::Dataset { .. } => 11,
             Error::Model { .. } => 12,
-            Error::Training(_) => 13,
+            Error::Training { .. } => 13,
             Error::Serialize { .. } => 14,
             Error::Resample { .. } => 15,
-            Error::Plot(_) => 16,
+            Error::Plot { .. } => 16,
             Error::RetrainNeeded { .. } => 17,
             Error::NoSpeechFound { .. } => 18,
         }
@@ -279,12 +288,10 @@ mod tests {
                 "segment_seconds",
             ),
             (
-                Error::TooShort {
-                    reason: "40 samples".into(),
-                },
+                Error::too_short("mfcc", 2048.0, 40.0, "sample"),
                 422,
                 Input,
-                "too short to analyse (40 samples)",
+                "too short to analyse (mfcc: too short: needs at least 2048 samples, got 40)",
             ),
             (
                 Error::NoSpeech {
@@ -296,7 +303,7 @@ mod tests {
                 "the recording is silent",
             ),
             (
-                Error::Shape("52 columns, the model takes 40".into()),
+                Error::shape("columns for the scaler", 40, 52),
                 500,
                 Internal,
                 "fault on the server",
@@ -320,7 +327,7 @@ mod tests {
                 "fault on the server",
             ),
             (
-                Error::Training("the loss became NaN".into()),
+                Error::training("mlp", "the loss became NaN"),
                 500,
                 Internal,
                 "fault on the server",
@@ -345,7 +352,10 @@ mod tests {
                 "from its rate of 7 Hz",
             ),
             (
-                Error::Plot("PNG encode".into()),
+                Error::Plot {
+                    stage: "encoding the PNG",
+                    reason: "out of memory".into(),
+                },
                 500,
                 Internal,
                 "fault on the server",
@@ -387,6 +397,13 @@ mod tests {
             // own mistakes.
             assert!(!w.message.contains("{ "), "{name}: {}", w.message);
             assert_eq!(w.message.contains("internal error"), !caller, "{name}");
+            // The server's own paths stay in its log.
+            if kind == ErrorKind::Setup {
+                assert!(
+                    !w.message.contains("/srv") && !w.message.contains("/data"),
+                    "{name}"
+                );
+            }
         }
         let missing: Vec<usize> = (0..VARIANTS).filter(|&i| !seen[i]).collect();
         assert!(missing.is_empty(), "variants without a case: {missing:?}");

@@ -30,14 +30,7 @@ pub async fn celebrities(State(st): St) -> Html<String> {
 /// `POST /upload`: a multipart form with the file in `audio`; answers 303 to the
 /// segments page.
 pub async fn upload(State(st): St, req: Request) -> Result<Response, PageError> {
-    let ticket = match st.admit() {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(upload::refuse_unread(req, st.config.max_upload, e)
-                .await
-                .into())
-        }
-    };
+    let (ticket, req) = upload::admit(&st, req).await?;
     let up = upload::read_upload(req, st.config.max_upload, None).await?;
     let k = PAGE_K.min(st.models.speakers.len());
     let (id, _) = st.analyse(ticket, up, k).await?;

@@ -118,14 +118,7 @@ async fn predict(
     let Query(q) =
         query.map_err(|e| WebError::bad_request(format!("bad query string: {}", e.body_text())))?;
     let k = parse_k(&st, &q)?;
-    let ticket = match st.admit() {
-        Ok(t) => t,
-        Err(e) => {
-            return Err(upload::refuse_unread(req, st.config.max_upload, e)
-                .await
-                .into())
-        }
-    };
+    let (ticket, req) = upload::admit(&st, req).await?;
     let up =
         upload::read_upload(req, st.config.max_upload, q.get("name").map(String::as_str)).await?;
     let (id, rec) = st.analyse(ticket, up, k).await?;

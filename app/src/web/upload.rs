@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 
 use super::error::WebError;
 use super::multipart::FormError;
+use super::state::{AppState, InFlight};
 
 /// Room for the multipart framing around the file (boundaries, part headers and
 /// small fields) beyond the upload limit.
@@ -129,6 +130,16 @@ pub async fn read_limited(
         return Err(WebError::too_large(limit));
     }
     Ok(Bytes::from(buf))
+}
+
+/// Admit an upload under the server's in-flight cap: its ticket and the request, or,
+/// when the server is busy, the 503 answered after the body is drained
+/// ([`refuse_unread`]).
+pub async fn admit(st: &AppState, req: Request) -> Result<(InFlight<'_>, Request), WebError> {
+    match st.admit() {
+        Ok(ticket) => Ok((ticket, req)),
+        Err(e) => Err(refuse_unread(req, st.config.max_upload, e).await),
+    }
 }
 
 /// Answer `error` to a request whose upload is not wanted (the server is busy),

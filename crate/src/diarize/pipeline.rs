@@ -391,10 +391,7 @@ fn features_of(buf: Vec<f32>, c: &Chunk, fe: &FrameFeatureParams) -> Result<Arra
     let f = frame_features_with(&Audio::new(buf, VAD_RATE)?, fe)?;
     let n = c.f1 - c.f0;
     if f.nrows() < pad + n {
-        return Err(Error::Shape(format!(
-            "{} feature frames for a chunk of {n} (+{pad})",
-            f.nrows()
-        )));
+        return Err(Error::shape("chunk feature frames", pad + n, f.nrows()));
     }
     Ok(f.slice(s![pad..pad + n, ..]).to_owned())
 }
@@ -549,12 +546,12 @@ pub fn diarize_source(
     params.validate()?;
     let duration = src.duration();
     if duration < params.window {
-        return Err(Error::TooShort {
-            reason: format!(
-                "the recording is {duration:.2} s long, shorter than one analysis window ({} s)",
-                params.window
-            ),
-        });
+        return Err(Error::too_short(
+            "the recording, for one analysis window",
+            params.window,
+            duration,
+            "second",
+        ));
     }
     let n = src.len();
     let n_frames = n / VAD_HOP + 1;
@@ -628,7 +625,7 @@ pub fn diarize_source(
         .map(|(q, m)| (q / cnt - m * m).max(1e-8).sqrt())
         .collect();
     let mut bg = Array2::from_shape_vec((sample.len() / dim, dim), sample)
-        .map_err(|e| Error::Shape(e.to_string()))?;
+        .map_err(|e| Error::shape("background frames", format_args!("rows of {dim}"), e))?;
     normalise(&mut bg, &mean, &std);
     let k = params.ubm_components.min((bg.nrows() / 20).max(1));
     let ubm = Ubm::fit(

@@ -183,16 +183,13 @@ impl FeatureExtractor {
         let mp = params.mfcc_params();
         let mut m = Vec::new();
         let frames = self.mfcc_into(head, audio.sample_rate, &mp, false, &mut m)?;
-        check_delta(frames, params.delta_width, 1).map_err(|e| match e {
-            Error::TooShort { reason } => Error::TooShort {
-                reason: format!(
-                    "{reason} ({} samples at {} Hz give {frames} MFCC frames with hop_length={})",
-                    head.len(),
-                    audio.sample_rate,
-                    params.hop_length
-                ),
-            },
-            other => other,
+        check_delta(frames, params.delta_width, 1).map_err(|e| {
+            e.within(format_args!(
+                "{} samples at {} Hz give {frames} MFCC frames with hop_length={}",
+                head.len(),
+                audio.sample_rate,
+                params.hop_length
+            ))
         })?;
         let coeffs = savgol_coeffs(params.delta_width, 1, 1)?;
         let mut delta_means = Vec::with_capacity(params.n_mfcc);

@@ -97,13 +97,16 @@ pub(crate) fn check_delta(frames: usize, width: usize, order: usize) -> Result<(
         ));
     }
     if width > frames {
-        return Err(Error::TooShort {
-            reason: format!(
-                "delta with width={width} needs at least {width} frames, the input has \
-                 {frames} (librosa raises ParameterError: width cannot exceed \
-                 data.shape[axis]); use a longer clip, a smaller hop_length or a smaller width"
+        // librosa raises ParameterError: width cannot exceed data.shape[axis].
+        return Err(Error::too_short(
+            format!(
+                "delta with width={width} (use a longer clip, a smaller hop_length or a \
+                 smaller width)"
             ),
-        });
+            width as f64,
+            frames as f64,
+            "frame",
+        ));
     }
     Ok(())
 }

@@ -464,7 +464,7 @@ mod tests {
     /// lanes and no fused multiply-add.
     #[test]
     fn simd_twins_match_scalar_twins() {
-        use crate::simd::testing::{assert_close_f32, rng, uniform_f32};
+        use crate::simd::testing::{assert_close, rng, uniform_f32};
         let mut rng = rng(17);
         let mut ex = FeatureExtractor::new();
         for (n_fft, hop, n_mels, sr) in [
@@ -497,8 +497,8 @@ mod tests {
                     }
                     runs.push((mel, energy));
                 }
-                assert_close_f32(&runs[1].0, &runs[0].0, 0.0, 1.0, "mel power");
-                assert_close_f32(&runs[1].1, &runs[0].1, 0.0, 1.0, "frame energies");
+                assert_close(&runs[1].0, &runs[0].0, 0.0, 1.0, "mel power");
+                assert_close(&runs[1].1, &runs[0].1, 0.0, 1.0, "frame energies");
             }
             for (n_mfcc, top_db) in [
                 (13, Some(80.0)),
@@ -531,7 +531,7 @@ mod tests {
                     }
                     outs.push(out);
                 }
-                assert_close_f32(&outs[1], &outs[0], 0.0, 1.0, "MFCC");
+                assert_close(&outs[1], &outs[0], 0.0, 1.0, "MFCC");
             }
         }
     }

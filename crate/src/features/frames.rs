@@ -240,16 +240,13 @@ impl FeatureExtractor {
         let n_mfcc = params.n_mfcc;
         let mut d = Vec::new();
         if params.deltas {
-            check_delta(frames, params.delta_width, 1).map_err(|e| match e {
-                Error::TooShort { reason } => Error::TooShort {
-                    reason: format!(
-                        "{reason} ({} samples at {} Hz give {frames} frames with hop_length={})",
-                        audio.samples.len(),
-                        audio.sample_rate,
-                        params.hop_length
-                    ),
-                },
-                other => other,
+            check_delta(frames, params.delta_width, 1).map_err(|e| {
+                e.within(format_args!(
+                    "{} samples at {} Hz give {frames} frames with hop_length={}",
+                    audio.samples.len(),
+                    audio.sample_rate,
+                    params.hop_length
+                ))
             })?;
             let coeffs = savgol_coeffs(params.delta_width, 1, 1)?;
             d = vec![0.0f32; m.len()];

@@ -66,12 +66,12 @@ impl FeatureExtractor {
         }
         let n = y.len();
         if n <= order {
-            return Err(Error::TooShort {
-                reason: format!(
-                    "lpc of order {order} needs at least {} samples, got {n}",
-                    order + 1
-                ),
-            });
+            return Err(Error::too_short(
+                format!("lpc of order {order}"),
+                (order + 1) as f64,
+                n as f64,
+                "sample",
+            ));
         }
         // The autocorrelation form is exact in f64 for everything but nearly
         // perfectly predictable signals (pure tones, constants), where the
@@ -464,7 +464,7 @@ mod tests {
     /// (same lanes, no fused multiply-add).
     #[test]
     fn simd_twins_match_scalar_twins() {
-        use crate::simd::testing::{assert_close_f64, rng, uniform_f32};
+        use crate::simd::testing::{assert_close, rng, uniform_f32};
         let mut rng = rng(7);
         for n in [40usize, 517, 4003, 20011] {
             let y = uniform_f32(&mut rng, n, -1.0, 1.0);
@@ -477,14 +477,14 @@ mod tests {
                 let Some(simd) = lag_group_simd(&xd, top, end, g) else {
                     break; // no AVX + FMA here
                 };
-                assert_close_f64(&simd, &portable, 1e-13, r0, "lag sums");
+                assert_close(&simd, &portable, 1e-13, r0, "lag sums");
             }
             for order in [1, 12, 30] {
                 let (mut f1, mut b1) = (Vec::new(), Vec::new());
                 let a = burg_scalar(&y, order, &mut f1, &mut b1);
                 let (mut f2, mut b2) = (Vec::new(), Vec::new());
                 if let Some(b) = burg_simd(&y, order, &mut f2, &mut b2) {
-                    assert_close_f64(&b, &a, 0.0, 1.0, "Burg coefficients");
+                    assert_close(&b, &a, 0.0, 1.0, "Burg coefficients");
                 }
             }
         }

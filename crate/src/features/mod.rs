@@ -75,6 +75,7 @@ pub use batch::{
 pub use clip::{clip_vector, clip_vector_names, clip_vector_with, ClipVectorParams};
 pub use delta::{delta, savgol_coeffs};
 pub use extractor::FeatureExtractor;
+pub(crate) use frames::normal_quantile;
 pub use frames::{frame_features, frame_features_with, FrameFeatureParams};
 pub use lpc::lpc;
 pub use mel::{
@@ -91,9 +92,7 @@ use crate::error::{Error, Result};
 /// Error unless `y` has samples and all are finite.
 pub(crate) fn check_samples(y: &[f32], what: &str) -> Result<()> {
     if y.is_empty() {
-        return Err(Error::TooShort {
-            reason: format!("{what}: the audio holds no samples"),
-        });
+        return Err(Error::too_short(what, 1.0, 0.0, "sample"));
     }
     if dot::all_finite(y) {
         Ok(())

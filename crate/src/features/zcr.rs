@@ -80,13 +80,12 @@ pub fn zero_crossing_rate(y: &[f32], params: &ZcrParams) -> Result<Array2<f32>> 
     let pad = if params.center { fl / 2 } else { 0 };
     let padded_len = y.len() + 2 * pad;
     if padded_len < fl {
-        return Err(Error::TooShort {
-            reason: format!(
-                "zero_crossing_rate needs at least frame_length = {fl} samples without \
-                 centring, got {}",
-                y.len()
-            ),
-        });
+        return Err(Error::too_short(
+            "zero_crossing_rate without centring (frame_length)",
+            fl as f64,
+            y.len() as f64,
+            "sample",
+        ));
     }
     let frames = 1 + (padded_len - fl) / params.hop_length;
     let th = params.threshold;
@@ -150,12 +149,12 @@ pub(crate) fn zcr_splits_unchecked(y: &[f32], n_splits: usize) -> Result<Vec<f32
     let window = duration / n_splits as f64;
     let win = (RATE * window) as usize;
     if win < 2 {
-        return Err(Error::TooShort {
-            reason: format!(
-                "zcr_splits: {n} samples cut into {n_splits} splits leaves {win} sample(s) \
-                 per split; at least 2 are needed"
-            ),
-        });
+        return Err(Error::too_short(
+            format!("zcr_splits: each of {n_splits} splits of {n} samples"),
+            2.0,
+            win as f64,
+            "sample",
+        ));
     }
     let mean = super::dot::sum_f64(y) / n as f64;
     // sign(v - mean) in f64 equals comparisons of the f32 v with the nearest f32

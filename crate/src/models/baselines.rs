@@ -178,11 +178,11 @@ impl Clone for Baseline {
 fn dense(x: &Array2<f64>) -> Result<Dm> {
     let (n, d) = x.dim();
     DenseMatrix::new(n, d, x.iter().copied().collect(), false)
-        .map_err(|e| Error::Training(format!("smartcore matrix: {e}")))
+        .map_err(|e| Error::training("a smartcore baseline", format_args!("its matrix: {e}")))
 }
 
 fn failed(kind: BaselineKind, e: impl std::fmt::Display) -> Error {
-    Error::Training(format!("{kind:?}: {e}"))
+    Error::training(format!("{kind:?}"), e)
 }
 
 impl Baseline {
@@ -196,20 +196,25 @@ impl Baseline {
             present[c] = true;
         }
         if present.iter().filter(|&&p| p).count() < 2 {
-            return Err(Error::TooShort {
-                reason: "a baseline needs rows of at least two classes".into(),
-            });
+            return Err(Error::too_short(
+                "baseline training data",
+                2.0,
+                present.iter().filter(|&&p| p).count() as f64,
+                "class",
+            ));
         }
         // smartcore 0.7's SVC panics at prediction when it was trained on fewer
         // rows than features (support vectors of the wrong length).
         if kind == BaselineKind::Svc && x.nrows() < x.ncols() {
-            return Err(Error::TooShort {
-                reason: format!(
-                    "smartcore's SVC needs at least as many rows as features ({} rows, {} features)",
-                    x.nrows(),
+            return Err(Error::too_short(
+                format!(
+                    "smartcore's SVC, which needs as many rows as features ({}),",
                     x.ncols()
                 ),
-            });
+                x.ncols() as f64,
+                x.nrows() as f64,
+                "row",
+            ));
         }
         if n_classes > i32::MAX as usize {
             return Err(Error::param("y", "too many classes"));
@@ -258,7 +263,7 @@ impl Baseline {
         self.fitted
             .get()
             .map(|f| &**f)
-            .ok_or_else(|| Error::Training("baseline state lost".into()))
+            .ok_or_else(|| Error::training("a smartcore baseline", "its fitted state was lost"))
     }
 
     fn gamma(&self) -> f64 {
@@ -276,11 +281,11 @@ impl Baseline {
     pub fn predict(&self, x: ArrayView2<f32>) -> Result<Vec<usize>> {
         super::check_matrix(x, "baseline input")?;
         if x.ncols() != self.x.ncols() {
-            return Err(Error::Shape(format!(
-                "the baseline was trained on {} columns, the data has {}",
+            return Err(Error::shape(
+                "baseline input columns",
                 self.x.ncols(),
-                x.ncols()
-            )));
+                x.ncols(),
+            ));
         }
         let xm = dense(&x.mapv(f64::from))?;
         let labels: Vec<i64> = match self.fitted()? {
@@ -331,8 +336,10 @@ impl Baseline {
             || self.x.ncols() == 0
             || (self.kind == BaselineKind::Svc && self.x.nrows() < self.x.ncols())
         {
-            return Err(Error::Shape(
-                "baseline training data and labels disagree".into(),
+            return Err(Error::shape(
+                "baseline labels",
+                format_args!("one per training row ({})", self.x.nrows()),
+                self.y.len(),
             ));
         }
         if self.x.iter().any(|v| !v.is_finite()) {

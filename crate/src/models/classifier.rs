@@ -37,11 +37,7 @@ pub struct GmmClassifier {
 
 pub(crate) fn check_names(names: &[String], n: usize) -> Result<()> {
     if names.len() != n {
-        return Err(Error::Shape(format!(
-            "{} class names for {} classes",
-            names.len(),
-            n
-        )));
+        return Err(Error::shape("class names", n, names.len()));
     }
     if n < 2 {
         return Err(Error::param(
@@ -114,17 +110,16 @@ impl GmmClassifier {
                     seed: params.seed.wrapping_add(c as u64),
                     ..params.clone()
                 };
-                DiagGmm::fit(*x, &p).map_err(|e| match e {
-                    Error::TooShort { reason } => Error::TooShort {
-                        reason: format!("class `{}`: {reason}", names[c]),
-                    },
-                    other => other,
-                })
+                DiagGmm::fit(*x, &p).map_err(|e| e.within(format_args!("class `{}`", names[c])))
             })
             .collect::<Result<Vec<_>>>()?;
         let d = models[0].n_features();
         if models.iter().any(|m| m.n_features() != d) {
-            return Err(Error::Shape("classes have different feature counts".into()));
+            return Err(Error::shape(
+                "class models",
+                "equal feature counts",
+                "different ones",
+            ));
         }
         Ok(GmmClassifier {
             names: names.to_vec(),
@@ -198,11 +193,11 @@ impl GmmClassifier {
     /// mixture of an existing class; every other class is left as it was.
     pub fn upsert(&mut self, name: &str, model: DiagGmm) -> Result<()> {
         if model.n_features() != self.models[0].n_features() {
-            return Err(Error::Shape(format!(
-                "new class has {} features, the others {}",
+            return Err(Error::shape(
+                "the new class's features",
+                self.models[0].n_features(),
                 model.n_features(),
-                self.models[0].n_features()
-            )));
+            ));
         }
         match self.index_of(name) {
             Some(i) => self.models[i] = model,
@@ -239,8 +234,10 @@ impl GmmClassifier {
         }
         let d = self.models[0].n_features();
         if self.models.iter().any(|m| m.n_features() != d) {
-            return Err(Error::Shape(
-                "class models have different feature counts".into(),
+            return Err(Error::shape(
+                "class models",
+                "equal feature counts",
+                "different ones",
             ));
         }
         Ok(())

@@ -147,7 +147,7 @@ mod tests {
     /// within 1e-13 relative to max(1, |lse|).
     #[test]
     fn simd_twin_matches_scalar_twin() {
-        use crate::simd::testing::{assert_close_f64, rng, uniform_f64};
+        use crate::simd::testing::{assert_close, rng, uniform_f64};
         let mut rng = rng(11);
         for (k, spread) in [(1, 5.0), (7, 50.0), (16, 2000.0), (32, 30.0), (40, 1.0)] {
             let n = 301;
@@ -168,7 +168,7 @@ mod tests {
                 }
                 assert!((ta - tb).abs() <= 1e-13 * tb.abs().max(1.0) || ta == tb);
                 if resp {
-                    assert_close_f64(&a[k..], &b[k..], 1e-14, 1.0, "responsibilities");
+                    assert_close(&a[k..], &b[k..], 1e-14, 1.0, "responsibilities");
                 }
             }
         }

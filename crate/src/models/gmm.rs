@@ -252,19 +252,17 @@ impl DiagGmm {
     pub fn validate(&self) -> Result<()> {
         let k = self.weights.len();
         if k == 0 {
-            return Err(Error::Shape(
-                "a mixture needs at least one component".into(),
-            ));
+            return Err(Error::shape("mixture components", "at least one", 0));
         }
         if self.means.nrows() != k || self.variances.dim() != self.means.dim() {
-            return Err(Error::Shape(format!(
-                "weights {k}, means {:?} and variances {:?} do not agree",
-                self.means.dim(),
-                self.variances.dim()
-            )));
+            return Err(Error::shape(
+                "mixture (means, variances)",
+                format_args!("{k} rows each, of equal shape"),
+                format_args!("{:?}, {:?}", self.means.dim(), self.variances.dim()),
+            ));
         }
         if self.means.ncols() == 0 {
-            return Err(Error::Shape("a mixture needs at least one feature".into()));
+            return Err(Error::shape("mixture features", "at least one", 0));
         }
         if self.weights.iter().any(|w| !(w.is_finite() && *w > 0.0)) {
             return Err(Error::param(
@@ -290,13 +288,15 @@ impl DiagGmm {
         params.validate()?;
         super::check_matrix(x, "GMM training data")?;
         if x.nrows() < params.n_components {
-            return Err(Error::TooShort {
-                reason: format!(
-                    "{} samples for {} mixture components (need n_samples >= n_components)",
-                    x.nrows(),
+            return Err(Error::too_short(
+                format!(
+                    "GMM training data for {} mixture components (n_samples >= n_components)",
                     params.n_components
                 ),
-            });
+                params.n_components as f64,
+                x.nrows() as f64,
+                "row",
+            ));
         }
         let mut rng = StdRng::seed_from_u64(params.seed);
         let mut best: Option<DiagGmm> = None;
@@ -312,7 +312,7 @@ impl DiagGmm {
             }
         }
         // n_init >= 1 was validated, so the loop ran at least once.
-        best.ok_or_else(|| Error::Training("no initialisation ran".into()))
+        best.ok_or_else(|| Error::training("gmm", "no initialisation ran"))
     }
 
     /// Run EM from the parameters of `init` (scikit-learn's `weights_init`,
@@ -395,10 +395,10 @@ impl DiagGmm {
             &stats.sxx / &nk.view().insert_axis(Axis(1)) - &centred.mapv(|m| m * m) + reg_covar;
         let means = centred + stats.center.view().insert_axis(Axis(0));
         if variances.iter().any(|v| !(v.is_finite() && *v > 0.0)) {
-            return Err(Error::Training(
+            return Err(Error::training(
+                "gmm",
                 "ill-defined empirical covariance (a component collapsed onto too few \
-                 samples); try a larger reg_covar or fewer components"
-                    .into(),
+                 samples); try a larger reg_covar or fewer components",
             ));
         }
         let weights = &nk / nk.sum();
@@ -423,9 +423,10 @@ impl DiagGmm {
             let stats = self.stats(x)?;
             lb = stats.log_lik / stats.n as f64;
             if !lb.is_finite() {
-                return Err(Error::Training(format!(
-                    "the log-likelihood became {lb} at EM iteration {it}"
-                )));
+                return Err(Error::training(
+                    "gmm",
+                    format_args!("the log-likelihood became {lb} at EM iteration {it}"),
+                ));
             }
             let next = Self::m_step(&stats, params.reg_covar)?;
             self.weights = next.weights;
@@ -464,11 +465,11 @@ impl DiagGmm {
 
     fn check_dim(&self, x: ArrayView2<f32>) -> Result<()> {
         if x.ncols() != self.n_features() {
-            return Err(Error::Shape(format!(
-                "the mixture has {} features, the data {} columns",
+            return Err(Error::shape(
+                "data columns for the mixture",
                 self.n_features(),
-                x.ncols()
-            )));
+                x.ncols(),
+            ));
         }
         Ok(())
     }

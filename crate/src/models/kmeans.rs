@@ -392,7 +392,7 @@ pub fn kmeans(
 
 #[cfg(test)]
 mod tests {
-    use crate::simd::testing::{assert_close_f64, rng, uniform_f32, uniform_f64};
+    use crate::simd::testing::{assert_close, rng, uniform_f32, uniform_f64};
     use ndarray::{s, Array2, ShapeBuilder};
 
     /// The AVX2 + FMA twins of the distance kernels against the portable ones on
@@ -420,12 +420,12 @@ mod tests {
                 let Some(()) = super::sq_dist_block_simd(x, 10, &c, &mut b) else {
                     return; // no AVX2 + FMA here: only the portable twins exist
                 };
-                assert_close_f64(&b, &a, 0.0, 1.0, "squared distances");
+                assert_close(&b, &a, 0.0, 1.0, "squared distances");
                 let (mut oa, mut ob) = (vec![0.0; (n - 10) * t], vec![0.0; (n - 10) * t]);
                 let pa = super::candidates_block_scalar(x, 10, &crows, d, &cl, &mut oa);
                 let pb = super::candidates_block_simd(x, 10, &crows, d, &cl, &mut ob).unwrap();
-                assert_close_f64(&ob, &oa, 0.0, 1.0, "candidate distances");
-                assert_close_f64(&pb, &pa, 0.0, 1.0, "candidate potentials");
+                assert_close(&ob, &oa, 0.0, 1.0, "candidate distances");
+                assert_close(&pb, &pa, 0.0, 1.0, "candidate potentials");
             }
         }
     }

@@ -44,12 +44,10 @@ use ndarray::ArrayView2;
 /// Check that `x` has at least one row and one column and only finite values.
 pub(crate) fn check_matrix(x: ArrayView2<f32>, what: &str) -> Result<()> {
     if x.ncols() == 0 {
-        return Err(Error::Shape(format!("{what}: zero feature columns")));
+        return Err(Error::shape(what, "at least one column", "0 columns"));
     }
     if x.nrows() == 0 {
-        return Err(Error::TooShort {
-            reason: format!("{what}: no rows"),
-        });
+        return Err(Error::too_short(what, 1.0, 0.0, "row"));
     }
     // Fast path: a contiguous buffer checked with a vectorisable loop.
     if let Some(sl) = x.as_slice() {
@@ -70,11 +68,11 @@ pub(crate) fn check_matrix(x: ArrayView2<f32>, what: &str) -> Result<()> {
 /// Check that class labels fit `n_classes` and match `n_rows`.
 pub(crate) fn check_labels(y: &[usize], n_rows: usize, n_classes: usize) -> Result<()> {
     if y.len() != n_rows {
-        return Err(Error::Shape(format!(
-            "{} labels for {} rows",
+        return Err(Error::shape(
+            "labels",
+            format_args!("one per row ({n_rows})"),
             y.len(),
-            n_rows
-        )));
+        ));
     }
     if let Some(&bad) = y.iter().find(|&&c| c >= n_classes) {
         return Err(Error::param(

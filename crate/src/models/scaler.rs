@@ -62,11 +62,11 @@ impl StandardScaler {
     /// Check shapes and values (used on scalers loaded from files).
     pub fn validate(&self) -> Result<()> {
         if self.mean.is_empty() || self.mean.len() != self.scale.len() {
-            return Err(Error::Shape(format!(
-                "scaler mean has {} values, scale {}",
+            return Err(Error::shape(
+                "scaler scale values",
                 self.mean.len(),
-                self.scale.len()
-            )));
+                self.scale.len(),
+            ));
         }
         if self.mean.iter().any(|v| !v.is_finite()) {
             return Err(Error::param("mean", "every mean must be finite"));
@@ -79,11 +79,11 @@ impl StandardScaler {
 
     fn check(&self, x: ArrayView2<f32>) -> Result<()> {
         if x.ncols() != self.mean.len() {
-            return Err(Error::Shape(format!(
-                "the scaler was fitted on {} columns, the data has {}",
+            return Err(Error::shape(
+                "columns for the scaler",
                 self.mean.len(),
-                x.ncols()
-            )));
+                x.ncols(),
+            ));
         }
         Ok(())
     }

@@ -81,11 +81,11 @@ impl Ubm {
         }
         crate::models::check_matrix(frames, "adaptation frames")?;
         if frames.ncols() != self.gmm.n_features() {
-            return Err(Error::Shape(format!(
-                "the UBM has {} features, the frames {}",
+            return Err(Error::shape(
+                "frame columns for the UBM",
                 self.gmm.n_features(),
-                frames.ncols()
-            )));
+                frames.ncols(),
+            ));
         }
         let st = self.gmm.stats(frames)?;
         let mu = self.gmm.means();
@@ -117,11 +117,11 @@ impl Ubm {
 
     fn check_adapted(&self, adapted: &DiagGmm) -> Result<()> {
         if adapted.means().dim() != self.gmm.means().dim() {
-            return Err(Error::Shape(format!(
-                "the adapted model has means {:?}, the UBM {:?}",
-                adapted.means().dim(),
-                self.gmm.means().dim()
-            )));
+            return Err(Error::shape(
+                "adapted means",
+                format_args!("the UBM's {:?}", self.gmm.means().dim()),
+                format_args!("{:?}", adapted.means().dim()),
+            ));
         }
         Ok(())
     }

@@ -25,7 +25,7 @@ use super::extract::{clip_matrix, ClipFeatures};
 use super::params::ModelKind;
 use super::train::SpeakerModels;
 use crate::error::{Error, Result};
-use crate::models::speaker::Enrolment;
+use crate::models::speaker::{Enrolment, SpeakerModel};
 
 /// The longest speaker id accepted.
 pub const MAX_SPEAKER_ID: usize = 64;
@@ -82,6 +82,9 @@ pub struct EnrolReport {
     /// Speakers in the set afterwards.
     pub n_speakers: usize,
 }
+
+/// The kinds a change updated, and the (kind, reason) of those it left out of date.
+type ChangedModels = (Vec<ModelKind>, Vec<(ModelKind, String)>);
 
 impl SpeakerModels {
     /// Add speaker `speaker` from its clips, or replace it when it is enrolled
@@ -142,41 +145,14 @@ impl SpeakerModels {
             .transform(clip_matrix(&voiced)?.view())?;
         let mean: Array1<f32> = xs
             .mean_axis(ndarray::Axis(0))
-            .ok_or_else(|| Error::Shape("no clip vector".into()))?;
+            .ok_or_else(|| Error::too_short("the enrolment clips", 1.0, 0.0, "clip"))?;
         next.clip_vectors.enrolled.upsert(speaker, &mean.to_vec())?;
 
-        let mut updated = Vec::new();
-        let mut stale = Vec::new();
-        let mut kept = Vec::new();
-        for mut m in std::mem::take(&mut next.models) {
-            let kind = m.kind();
-            match m.model().enrolment() {
-                Enrolment::PerSpeaker => {
-                    m.model_mut()
-                        .enroll(speaker, &voiced)
-                        .map_err(|e| match e {
-                            Error::TooShort { reason } => Error::TooShort {
-                                reason: format!("{kind} cannot fit speaker {speaker:?}: {reason}"),
-                            },
-                            other => other,
-                        })?;
-                    updated.push(kind);
-                    kept.push(m);
-                }
-                Enrolment::Retrain => {
-                    stale.push((
-                        kind,
-                        format!(
-                            "speaker {speaker:?} was {} after training; {kind} shares \
-                             parameters between speakers: run `speaker-similarity train` again",
-                            if replaced { "replaced" } else { "enrolled" }
-                        ),
-                    ));
-                    next.train_seconds.remove(&kind);
-                }
-            }
-        }
-        next.models = kept;
+        let done = if replaced { "replaced" } else { "enrolled" };
+        let (updated, stale) = next.change_models(speaker, done, |kind, m| {
+            m.enroll(speaker, &voiced)
+                .map_err(|e| e.within(format_args!("{kind} of speaker {speaker:?}")))
+        })?;
         match next.speakers.iter().position(|s| s == speaker) {
             Some(i) => next.clip_counts[i] = voiced.len(),
             None => {
@@ -220,30 +196,7 @@ impl SpeakerModels {
         }
         let mut next = self.clone();
         next.clip_vectors.enrolled.remove(speaker)?;
-        let mut updated = Vec::new();
-        let mut stale = Vec::new();
-        let mut kept = Vec::new();
-        for mut m in std::mem::take(&mut next.models) {
-            let kind = m.kind();
-            match m.model().enrolment() {
-                Enrolment::PerSpeaker => {
-                    m.model_mut().remove(speaker)?;
-                    updated.push(kind);
-                    kept.push(m);
-                }
-                Enrolment::Retrain => {
-                    stale.push((
-                        kind,
-                        format!(
-                            "speaker {speaker:?} was removed after training; {kind} shares \
-                             parameters between speakers: run `speaker-similarity train` again"
-                        ),
-                    ));
-                    next.train_seconds.remove(&kind);
-                }
-            }
-        }
-        next.models = kept;
+        let (updated, stale) = next.change_models(speaker, "removed", |_, m| m.remove(speaker))?;
         next.speakers.remove(i);
         next.clip_counts.remove(i);
         next.names.remove(speaker);
@@ -257,5 +210,42 @@ impl SpeakerModels {
             out_of_date: stale,
             n_speakers: self.speakers.len(),
         })
+    }
+
+    /// Apply `change` (given the model's kind) to every model that enrols per speaker; drop the models that
+    /// share parameters between speakers and mark them out of date, saying that
+    /// `speaker` was `done` (enrolled, replaced, removed). The kinds updated, and the
+    /// (kind, reason) of those now out of date.
+    fn change_models(
+        &mut self,
+        speaker: &str,
+        done: &str,
+        mut change: impl FnMut(ModelKind, &mut dyn SpeakerModel) -> Result<()>,
+    ) -> Result<ChangedModels> {
+        let mut updated = Vec::new();
+        let mut stale = Vec::new();
+        let mut kept = Vec::new();
+        for mut m in std::mem::take(&mut self.models) {
+            let kind = m.kind();
+            match m.model().enrolment() {
+                Enrolment::PerSpeaker => {
+                    change(kind, m.model_mut())?;
+                    updated.push(kind);
+                    kept.push(m);
+                }
+                Enrolment::Retrain => {
+                    stale.push((
+                        kind,
+                        format!(
+                            "speaker {speaker:?} was {done} after training; {kind} shares \
+                             parameters between speakers: run `speaker-similarity train` again"
+                        ),
+                    ));
+                    self.train_seconds.remove(&kind);
+                }
+            }
+        }
+        self.models = kept;
+        Ok((updated, stale))
     }
 }

@@ -170,7 +170,7 @@ fn evaluate_split(
                 .then(b.model.cmp(&a.model))
         })
         .map(|r| r.model)
-        .ok_or_else(|| Error::Training("no model was trained".into()))?;
+        .ok_or_else(|| Error::training("evaluation", "no model was trained"))?;
 
     // Verification by every embedding the models offer, then the clip vectors.
     let mut verification = Vec::new();

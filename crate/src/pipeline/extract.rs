@@ -80,13 +80,9 @@ pub fn extract_dataset(
                 .ok_or_else(|| Error::param("indices", format!("no clip {i}")))
                 .and_then(|clip| clip.load())
                 .and_then(|audio| {
-                    extract_valid(&audio, params).map_err(|e| match e {
-                        // Name the clip in feature errors, which do not know it.
-                        Error::TooShort { reason } => Error::TooShort {
-                            reason: format!("{}: {reason}", data.clips[i].path.display()),
-                        },
-                        other => other,
-                    })
+                    // Name the clip in feature errors, which do not know it.
+                    extract_valid(&audio, params)
+                        .map_err(|e| e.within(data.clips[i].path.display()))
                 });
             on_progress(Progress::Items {
                 stage: Stage::Features,

@@ -63,7 +63,7 @@ struct SpeakerModelsV1 {
 /// Today's [`SpeakerModels`] from the `model` field of a version-1 file.
 pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
     let v = SpeakerModelsV1::deserialize(model)
-        .map_err(|e| Error::Shape(format!("not a version-1 model set: {e}")))?;
+        .map_err(|e| Error::shape("models.json", "a version-1 model set", e))?;
     let p = v.params;
     let params = PipelineParams {
         clip: p.clip,
@@ -106,7 +106,7 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
     if let Some(classifier) = v.gmm_ubm {
         let enrolled = v
             .enrolled_supervectors
-            .ok_or_else(|| Error::Shape("gmm-ubm without its enrolled supervectors".into()))?;
+            .ok_or_else(|| Error::shape("gmm-ubm", "with its enrolled supervectors", "none"))?;
         models.push(TrainedModel::GmmUbm(GmmUbmModel {
             classifier,
             enrolled,
@@ -122,7 +122,7 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
             ModelKind::Knn => TrainedModel::Knn(KnnModel::from(sb)),
             ModelKind::Logistic => TrainedModel::Logistic(LogisticModel::from(sb)),
             other => {
-                return Err(Error::Shape(format!("{other} listed among the baselines")));
+                return Err(Error::shape("baselines", "svm or knn", other));
             }
         });
     }

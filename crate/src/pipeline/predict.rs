@@ -93,13 +93,11 @@ impl SpeakerModels {
                     m.model().scores(&batch)?
                 };
                 if s.values.dim() != (batch.len(), self.speakers.len()) {
-                    return Err(Error::Shape(format!(
-                        "{} gave {:?} scores for {} clips and {} speakers",
-                        m.kind(),
-                        s.values.dim(),
-                        batch.len(),
-                        self.speakers.len()
-                    )));
+                    return Err(Error::shape(
+                        format!("scores of {}", m.kind()),
+                        format_args!("{:?}", (batch.len(), self.speakers.len())),
+                        format_args!("{:?}", s.values.dim()),
+                    ));
                 }
                 Ok((m.kind(), s))
             })

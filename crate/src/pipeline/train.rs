@@ -234,29 +234,38 @@ impl SpeakerModels {
     /// Check that the parts agree (used after loading a model directory).
     pub fn validate(&self) -> Result<()> {
         let k = self.speakers.len();
-        let bad = |what: String| Err(Error::Shape(what));
+        let bad = |what: &str, expected: &str, got: String| Err(Error::shape(what, expected, got));
         if k < 2 || self.clip_counts.len() != k {
-            return bad(format!(
-                "{k} speakers with {} clip counts",
-                self.clip_counts.len()
-            ));
+            return bad(
+                "clip counts",
+                "one per speaker, at least 2 speakers",
+                format!("{} for {k} speakers", self.clip_counts.len()),
+            );
         }
         self.clip_vectors.scaler.validate()?;
         let dim = self.clip_vectors.scaler.n_features();
         if self.clip_vectors.enrolled.names() != self.speakers.as_slice() {
-            return bad("enrolled speakers differ from the model's".into());
+            return bad(
+                "enrolled clip-vector speakers",
+                "the model's speakers",
+                format!("{:?}", self.clip_vectors.enrolled.names()),
+            );
         }
         if self.clip_vectors.enrolled.dim() != dim {
-            return bad("clip-vector embeddings do not fit the clip vectors".into());
+            return bad(
+                "clip-vector embeddings",
+                "the clip vectors' length",
+                self.clip_vectors.enrolled.dim().to_string(),
+            );
         }
         let kinds = self.kinds();
         if kinds.windows(2).any(|w| w[0] >= w[1]) {
-            return bad("models out of order or held twice".into());
+            return bad("models", "each kind once, in order", format!("{kinds:?}"));
         }
         for m in &self.models {
             m.model()
                 .validate(&self.speakers, dim)
-                .map_err(|e| Error::Shape(format!("{}: {e}", m.kind())))?;
+                .map_err(|e| e.within(m.kind()))?;
         }
         Ok(())
     }

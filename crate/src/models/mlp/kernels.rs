@@ -309,7 +309,7 @@ mod tests {
     /// scale of an f32 dot product of these lengths; FMA changes the last bits).
     #[test]
     fn simd_twins_match_scalar_twins() {
-        use crate::simd::testing::{assert_close_f32, rng, uniform_f32};
+        use crate::simd::testing::{assert_close, rng, uniform_f32};
         let mut rng = rng(5);
         for (b, k, n) in [(16, 52, 256), (16, 256, 39), (7, 64, 64), (3, 130, 129)] {
             let mut a = uniform_f32(&mut rng, b * k, -1.0, 1.0);
@@ -330,19 +330,19 @@ mod tests {
             else {
                 return; // no AVX2 + FMA here: only the portable twins exist
             };
-            assert_close_f32(&o2, &o1, tol, 1.0 + k as f32, "forward");
+            assert_close(&o2, &o1, tol, 1.0 + k as f32, "forward");
 
             let (mut gw1, mut gw2) = (vec![0.0; k * n], vec![0.0; k * n]);
             let (mut gb1, mut gb2) = (vec![0.0; n], vec![0.0; n]);
             super::backward_params_scalar(&a, k, &g, &mut gw1, &mut gb1, &mut idx, &mut val);
             super::backward_params_simd(&a, k, &g, &mut gw2, &mut gb2, &mut idx, &mut val);
-            assert_close_f32(&gw2, &gw1, tol, b as f32, "weight gradient");
-            assert_close_f32(&gb2, &gb1, 0.0, 1.0, "bias gradient (no multiply)");
+            assert_close(&gw2, &gw1, tol, b as f32, "weight gradient");
+            assert_close(&gb2, &gb1, 0.0, 1.0, "bias gradient (no multiply)");
 
             let (mut gp1, mut gp2) = (vec![0.0; b * k], vec![0.0; b * k]);
             super::backward_input_scalar(&g, n, &w, &a, 2.0, &mut gp1, &mut idx, &mut val);
             super::backward_input_simd(&g, n, &w, &a, 2.0, &mut gp2, &mut idx, &mut val);
-            assert_close_f32(&gp2, &gp1, tol, 2.0 * n as f32, "input gradient");
+            assert_close(&gp2, &gp1, tol, 2.0 * n as f32, "input gradient");
 
             let h = super::AdamStep {
                 lr_t: 1e-3,
@@ -361,9 +361,9 @@ mod tests {
             }
             // Moments of size ≤ 1 to 1e-6; parameters move by ≤ 3·lr_t per step
             // (|m| / √v is bounded), so they agree to 1e-6 absolute.
-            assert_close_f32(&m2, &m1, 1e-6, 1.0, "Adam first moment");
-            assert_close_f32(&v2, &v1, 1e-6, 1.0, "Adam second moment");
-            assert_close_f32(&p2, &p1, 1e-6, 1.0, "Adam parameters");
+            assert_close(&m2, &m1, 1e-6, 1.0, "Adam first moment");
+            assert_close(&v2, &v1, 1e-6, 1.0, "Adam second moment");
+            assert_close(&p2, &p1, 1e-6, 1.0, "Adam parameters");
         }
     }
 }

@@ -80,11 +80,7 @@ impl Dense {
     /// `x W + b`.
     pub fn forward(&self, x: ArrayView2<f32>) -> Result<Array2<f32>> {
         if x.ncols() != self.n_in() {
-            return Err(Error::Shape(format!(
-                "dense layer takes {} inputs, got {}",
-                self.n_in(),
-                x.ncols()
-            )));
+            return Err(Error::shape("dense layer inputs", self.n_in(), x.ncols()));
         }
         let mut out = Array2::zeros((x.nrows(), self.n_out()));
         self.forward_into(x, out.view_mut());
@@ -103,7 +99,11 @@ impl Dense {
             || grad_out.ncols() != self.n_out()
             || x.nrows() != grad_out.nrows()
         {
-            return Err(Error::Shape("dense backward: shapes do not agree".into()));
+            return Err(Error::shape(
+                "dense backward (input rows, gradient shape)",
+                format_args!("{:?}", (grad_out.nrows(), (x.nrows(), self.n_out()))),
+                format_args!("{:?}", (x.nrows(), grad_out.dim())),
+            ));
         }
         let mut gw = Array2::zeros(self.weights.dim());
         let mut gb = Array1::zeros(self.n_out());

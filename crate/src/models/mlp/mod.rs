@@ -321,11 +321,11 @@ impl Mlp {
         if let Some((vx, vy)) = validation {
             super::check_matrix(vx, "MLP validation data")?;
             if vx.ncols() != x.ncols() {
-                return Err(Error::Shape(format!(
-                    "validation data has {} columns, training data {}",
+                return Err(Error::shape(
+                    "validation data columns",
+                    x.ncols(),
                     vx.ncols(),
-                    x.ncols()
-                )));
+                ));
             }
             super::check_labels(vy, vx.nrows(), n_classes)?;
         }
@@ -380,10 +380,10 @@ impl Mlp {
                 val_accuracy: None,
             };
             if !log.loss.is_finite() {
-                return Err(Error::Training(format!(
-                    "the training loss became {} at epoch {epoch}",
-                    log.loss
-                )));
+                return Err(Error::training(
+                    "mlp",
+                    format_args!("the training loss became {} at epoch {epoch}", log.loss),
+                ));
             }
             history.loss.push(log.loss);
             history.accuracy.push(log.accuracy);
@@ -620,11 +620,11 @@ impl Mlp {
     fn check_input(&self, x: ArrayView2<f32>) -> Result<()> {
         super::check_matrix(x, "MLP input")?;
         if x.ncols() != self.n_features() {
-            return Err(Error::Shape(format!(
-                "the network takes {} features, the data has {}",
+            return Err(Error::shape(
+                "network input features",
                 self.n_features(),
-                x.ncols()
-            )));
+                x.ncols(),
+            ));
         }
         Ok(())
     }
@@ -708,23 +708,26 @@ impl Mlp {
     /// (used on networks loaded from files).
     pub fn validate(&self) -> Result<()> {
         if self.layers.is_empty() {
-            return Err(Error::Shape("a network needs at least one layer".into()));
+            return Err(Error::shape("network layers", "at least one", 0));
         }
         for (i, l) in self.layers.iter().enumerate() {
             if l.n_in() == 0 || l.n_out() == 0 || l.bias.len() != l.n_out() {
-                return Err(Error::Shape(format!(
-                    "layer {i}: weights {:?}, bias {}",
-                    l.weights.dim(),
-                    l.bias.len()
-                )));
+                return Err(Error::shape(
+                    format!("layer {i} (weights, bias)"),
+                    "non-empty weights and one bias per output",
+                    format_args!("{:?}, {}", l.weights.dim(), l.bias.len()),
+                ));
             }
             if i > 0 && self.layers[i - 1].n_out() != l.n_in() {
-                return Err(Error::Shape(format!(
-                    "layer {} outputs {} values, layer {i} takes {}",
-                    i - 1,
-                    self.layers[i - 1].n_out(),
-                    l.n_in()
-                )));
+                return Err(Error::shape(
+                    format!("layer {i} inputs"),
+                    format_args!(
+                        "the {} outputs of layer {}",
+                        self.layers[i - 1].n_out(),
+                        i - 1
+                    ),
+                    l.n_in(),
+                ));
             }
             if l.weights
                 .iter()
@@ -738,8 +741,10 @@ impl Mlp {
             }
         }
         if self.n_classes() < 2 {
-            return Err(Error::Shape(
-                "the output layer needs at least 2 classes".into(),
+            return Err(Error::shape(
+                "output layer classes",
+                "at least 2",
+                self.n_classes(),
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
@@ -748,8 +753,10 @@ impl Mlp {
         if let Some(s) = &self.scaler {
             s.validate()?;
             if s.n_features() != self.n_features() {
-                return Err(Error::Shape(
-                    "the scaler and the first layer disagree on the input size".into(),
+                return Err(Error::shape(
+                    "scaler features",
+                    self.n_features(),
+                    s.n_features(),
                 ));
             }
         }

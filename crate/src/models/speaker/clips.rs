@@ -39,19 +39,25 @@ pub fn clip_matrix<'a>(
     let rows: Vec<&[f32]> = features.into_iter().map(|f| f.clip.as_slice()).collect();
     let dim = rows.first().map(|r| r.len()).unwrap_or(0);
     if rows.iter().any(|r| r.len() != dim) {
-        return Err(Error::Shape("clip vectors of different lengths".into()));
+        return Err(Error::shape(
+            "clip vectors",
+            format_args!("all of length {dim}"),
+            "different lengths",
+        ));
     }
     let flat: Vec<f32> = rows.concat();
-    Array2::from_shape_vec((rows.len(), dim), flat).map_err(|e| Error::Shape(e.to_string()))
+    Array2::from_shape_vec((rows.len(), dim), flat)
+        .map_err(|e| Error::shape("clip matrix", format_args!("rows of {dim}"), e))
 }
 
 /// Stack frame matrices (rows = frames).
 pub(crate) fn stack_frames(clips: &[&ClipFeatures]) -> Result<Array2<f32>> {
     let views: Vec<ArrayView2<f32>> = clips.iter().map(|f| f.frames.view()).collect();
     if views.is_empty() {
-        return Err(Error::Training("no frames".into()));
+        return Err(Error::too_short("frame features", 1.0, 0.0, "clip"));
     }
-    ndarray::concatenate(Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
+    ndarray::concatenate(Axis(0), &views)
+        .map_err(|e| Error::shape("frame matrices", "equal column counts", e))
 }
 
 /// Every `step`-th frame of all clips, at most `max` frames in all.
@@ -161,16 +167,14 @@ impl<'a> TrainingSet<'a> {
     ) -> Result<Self> {
         let k = speakers.len();
         if k < 2 {
-            return Err(Error::TooShort {
-                reason: format!("need at least 2 speakers to train, got {k}"),
-            });
+            return Err(Error::too_short("training", 2.0, k as f64, "speaker"));
         }
         if features.len() != labels.len() {
-            return Err(Error::Shape(format!(
-                "{} feature sets for {} labels",
+            return Err(Error::shape(
+                "feature sets",
+                format_args!("one per label ({})", labels.len()),
                 features.len(),
-                labels.len()
-            )));
+            ));
         }
         if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
             return Err(Error::param(
@@ -183,12 +187,12 @@ impl<'a> TrainingSet<'a> {
             clip_counts[l] += 1;
         }
         if let Some(c) = clip_counts.iter().position(|&n| n < 2) {
-            return Err(Error::TooShort {
-                reason: format!(
-                    "speaker `{}` has {} training clip(s); at least 2 are needed",
-                    speakers[c], clip_counts[c]
-                ),
-            });
+            return Err(Error::too_short(
+                format!("the training clips of speaker `{}`", speakers[c]),
+                2.0,
+                clip_counts[c] as f64,
+                "clip",
+            ));
         }
         Ok(TrainingSet {
             features,
@@ -239,12 +243,13 @@ impl<'a> TrainingSet<'a> {
         for (row, &l) in rows.zip(self.labels) {
             let m = means.get_or_insert_with(|| Array2::zeros((self.n_speakers(), row.len())));
             if row.len() != m.ncols() {
-                return Err(Error::Shape("embeddings of different lengths".into()));
+                return Err(Error::shape("embeddings", m.ncols(), row.len()));
             }
             let mut r = m.row_mut(l);
             r += &row;
         }
-        let mut means = means.ok_or_else(|| Error::Training("no embeddings".into()))?;
+        let mut means =
+            means.ok_or_else(|| Error::too_short("speaker means", 1.0, 0.0, "embedding"))?;
         for (mut m, &n) in means.rows_mut().into_iter().zip(&self.clip_counts) {
             m /= n.max(1) as f32;
         }

@@ -61,10 +61,19 @@ impl SpeakerModel for GmmClipModel {
     fn validate(&self, speakers: &[String], clip_dim: usize) -> Result<()> {
         self.classifier.validate()?;
         if self.classifier.names() != speakers {
-            return Err(Error::Shape("gmm-clip speakers differ from the model's".into()));
+            return Err(Error::shape(
+                "gmm-clip speakers",
+                "the model's speakers",
+                format_args!("{:?}", self.classifier.names()),
+            ));
         }
-        if self.classifier.models().first().map(|m| m.n_features()) != Some(clip_dim) {
-            return Err(Error::Shape("gmm-clip does not fit the clip vectors".into()));
+        let features = self.classifier.models().first().map(|m| m.n_features());
+        if features != Some(clip_dim) {
+            return Err(Error::shape(
+                "gmm-clip features",
+                clip_dim,
+                format_args!("{features:?}"),
+            ));
         }
         Ok(())
     }

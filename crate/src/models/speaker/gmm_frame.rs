@@ -71,8 +71,10 @@ impl SpeakerModel for GmmFrameModel {
     fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {
         self.classifier.validate()?;
         if self.classifier.names() != speakers {
-            return Err(Error::Shape(
-                "gmm-frame speakers differ from the model's".into(),
+            return Err(Error::shape(
+                "gmm-frame speakers",
+                "the model's speakers",
+                format_args!("{:?}", self.classifier.names()),
             ));
         }
         Ok(())

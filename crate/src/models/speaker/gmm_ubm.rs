@@ -146,12 +146,18 @@ impl SpeakerModel for GmmUbmModel {
     fn validate(&self, speakers: &[String], _clip_dim: usize) -> Result<()> {
         self.classifier.validate()?;
         if self.classifier.names() != speakers || self.enrolled.names() != speakers {
-            return Err(Error::Shape("gmm-ubm speakers differ from the model's".into()));
+            return Err(Error::shape(
+                "gmm-ubm speakers",
+                "the model's speakers",
+                format_args!("{:?}", self.classifier.names()),
+            ));
         }
         let ubm = self.classifier.ubm().gmm();
         if self.enrolled.dim() != ubm.n_components() * ubm.n_features() {
-            return Err(Error::Shape(
-                "supervectors do not fit the UBM".into(),
+            return Err(Error::shape(
+                "supervectors",
+                ubm.n_components() * ubm.n_features(),
+                self.enrolled.dim(),
             ));
         }
         Ok(())

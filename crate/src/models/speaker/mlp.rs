@@ -36,8 +36,10 @@ impl SpeakerModel for MlpModel {
     fn validate(&self, speakers: &[String], clip_dim: usize) -> Result<()> {
         self.mlp.validate()?;
         if self.mlp.n_classes() != speakers.len() || self.mlp.n_features() != clip_dim {
-            return Err(Error::Shape(
-                "the MLP does not fit the speakers or clip vectors".into(),
+            return Err(Error::shape(
+                "the MLP (classes, features)",
+                format_args!("{:?}", (speakers.len(), clip_dim)),
+                format_args!("{:?}", (self.mlp.n_classes(), self.mlp.n_features())),
             ));
         }
         Ok(())

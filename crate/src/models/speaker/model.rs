@@ -194,7 +194,8 @@ pub fn stack_frames(speaker: &str, clips: &[ClipFeatures]) -> Result<Array2<f32>
             reason: format!("the clips of speaker {speaker:?} hold no voiced frame"),
         });
     }
-    ndarray::concatenate(ndarray::Axis(0), &views).map_err(|e| Error::Shape(e.to_string()))
+    ndarray::concatenate(ndarray::Axis(0), &views)
+        .map_err(|e| Error::shape("frame matrices", "equal column counts", e))
 }
 
 /// The seed of class `class` of a per-speaker model fitted with seed `seed` (the

@@ -59,9 +59,11 @@ impl ScaledBaseline {
             || self.n_classes != speakers.len()
             || self.scaler.n_features() != clip_dim
         {
-            return Err(Error::Shape(format!(
-                "the {kind:?} baseline does not fit the speakers or clip vectors"
-            )));
+            return Err(Error::shape(
+                format!("the {kind:?} baseline"),
+                format_args!("{} speakers, clip vectors of {clip_dim}", speakers.len()),
+                "other sizes",
+            ));
         }
         Ok(())
     }
