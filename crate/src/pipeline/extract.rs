@@ -38,7 +38,23 @@ pub fn extract(audio: &Audio, params: &impl ParamGuard<PipelineParams>) -> Resul
     extract_valid(audio, &params)
 }
 
-fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
+pub(crate) fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
+    check_silence(audio)?;
+    EXTRACTOR.with(|cell| {
+        let mut ex = cell.borrow_mut();
+        let clip = ex.clip_vector(audio, &params.clip)?;
+        let frames = ex.frame_features(audio, &params.frames)?;
+        Ok(ClipFeatures { clip, frames })
+    })
+}
+
+/// Only the frames of [`extract_valid`] (the same checks, the same values).
+pub(crate) fn extract_frames_valid(audio: &Audio, params: &ValidParams) -> Result<Array2<f32>> {
+    check_silence(audio)?;
+    EXTRACTOR.with(|cell| cell.borrow_mut().frame_features(audio, &params.frames))
+}
+
+fn check_silence(audio: &Audio) -> Result<()> {
     let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
     if !audio.samples.is_empty() && peak < SILENCE_PEAK {
         return Err(Error::NoSpeech {
@@ -46,12 +62,7 @@ fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
             threshold_dbfs: 20.0 * SILENCE_PEAK.log10(),
         });
     }
-    EXTRACTOR.with(|cell| {
-        let mut ex = cell.borrow_mut();
-        let clip = ex.clip_vector(audio, &params.clip)?;
-        let frames = ex.frame_features(audio, &params.frames)?;
-        Ok(ClipFeatures { clip, frames })
-    })
+    Ok(())
 }
 
 /// Features of many clips of a data set, decoded and extracted in parallel on all
@@ -74,20 +85,7 @@ pub fn extract_dataset(
     let results: Vec<(usize, Result<ClipFeatures>)> = indices
         .par_iter()
         .map(|&i| {
-            let r = data
-                .clips
-                .get(i)
-                .ok_or_else(|| Error::param("indices", format!("no clip {i}")))
-                .and_then(|clip| clip.load())
-                .and_then(|audio| {
-                    extract_valid(&audio, params).map_err(|e| match e {
-                        // Name the clip in feature errors, which do not know it.
-                        Error::TooShort { reason } => Error::TooShort {
-                            reason: format!("{}: {reason}", data.clips[i].path.display()),
-                        },
-                        other => other,
-                    })
-                });
+            let r = super::stream::read_clip(data, i, params);
             on_progress(Progress::Items {
                 stage: Stage::Features,
                 done: done.fetch_add(1, Ordering::Relaxed) + 1,
