@@ -42,7 +42,8 @@ pub struct Verification {
     pub embedding: String,
     /// Equal error rate and its threshold.
     pub eer: Eer,
-    /// The detection error trade-off.
+    /// The detection error trade-off, thinned to a few thousand points at most
+    /// ([`eer_and_det`]).
     pub det: Vec<DetPoint>,
     /// Number of target and non-target trials.
     pub trials: (usize, usize),
@@ -72,7 +73,9 @@ pub struct Evaluation {
     pub skipped_models: Vec<(ModelKind, String)>,
     /// True class of every test clip.
     pub y_true: Vec<usize>,
-    /// Seconds spent reading audio and extracting features.
+    /// Seconds spent reading audio and extracting features (the first pass over the
+    /// training clips and the test clips; the frame models' own re-reading counts in
+    /// their training time).
     pub feature_seconds: f64,
     /// Seconds for the whole evaluation.
     pub total_seconds: f64,
@@ -92,9 +95,16 @@ impl Evaluation {
 /// train `params.models` on the training part and report on the test part: accuracy,
 /// classification report and confusion matrix per model, verification EER.
 ///
+/// The data streams: the models train as [`train_dataset`](super::train_dataset)
+/// trains them (clip vectors kept, frames read again a few speakers at a time, a
+/// bounded UBM sample), and the test clips are read, scored and embedded
+/// [`TEST_BATCH`](super::TEST_BATCH) at a time, so memory does not grow with the
+/// number of clips beyond their clip vectors, predictions and trial scores.
+///
 /// `params` are checked once, here (unless they are [`ValidParams`] already), and
-/// travel on checked; `on_progress` receives the feature extraction's and the
-/// training's [`Progress`](crate::progress::Progress).
+/// travel on checked; `on_progress` receives the feature extraction's (one count
+/// over the training clips, then the test clips) and the training's
+/// [`Progress`](crate::progress::Progress).
 pub fn evaluate(
     data: &Dataset,
     split_params: &SplitParams,

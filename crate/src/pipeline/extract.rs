@@ -283,8 +283,10 @@ impl SplitFeatures {
         frames_by_class(&self.train, &self.y_train, self.speakers.len())
     }
 
-    /// At most `max` training frames pooled over all speakers, evenly spaced (what a
-    /// universal background model trains on).
+    /// At most `max` training frames pooled over all speakers, evenly spaced (a
+    /// simple UBM training set, as the tutorial builds it; the pipeline's GMM-UBM
+    /// draws a seeded per-speaker sample instead,
+    /// [`FrameSampler`](crate::models::speaker::FrameSampler)).
     pub fn pooled_train_frames(&self, max: usize) -> Result<Array2<f32>> {
         if max == 0 {
             return Err(Error::param("max", "at least one frame"));

@@ -21,8 +21,10 @@ pub struct UbmParams {
     /// The universal background model (default 128 components, k-means++
     /// initialisation, at most 50 EM iterations).
     pub ubm: GmmParams,
-    /// At most this many frames (evenly spaced over the training clips) train the
-    /// UBM. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
+    /// At most this many frames train the UBM: a seeded sample with an equal share
+    /// from every speaker, drawn as the clips stream past
+    /// ([`FrameSampler`](super::FrameSampler)), so the full frame set is never
+    /// held. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
     pub max_frames: usize,
     /// MAP relevance factor r: a component's mean moves toward the speaker's data
     /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
