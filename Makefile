@@ -23,7 +23,7 @@ BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
 .PHONY: run test setup venv kernel kernel-slots kernel-startup browser build lint rust-test notebook-test app-test chart-test \
-        lab notebooks demo fixtures bench clean help \
+        lab notebooks demo fixtures bench bench-memory clean help \
         fuzz fuzz-smoke
 
 help:
@@ -144,6 +144,12 @@ fixtures: $(VENV_REF)/.installed
 	for s in scripts/fixtures_*.py; do $(PY_REF) $$s || exit 1; done
 
 # Side-by-side speed: the Python anchor and ours on the same data, same run.
+# Peak RSS and clips/s of evaluate and train --all on the synthetic corpus at 100,
+# 200, 400 and 650 speakers x 20 clips (SIZES="100 200" for fewer; BEFORE_BIN=... to
+# compare with an older binary).
+bench-memory: build
+	BIN=$(BIN) nice -n 5 bench/memory_scaling.sh
+
 bench: $(VENV_REF)/.installed
 	$(PY_REF) bench/features_vs_librosa.py
 	$(PY_REF) bench/models_vs_sklearn.py

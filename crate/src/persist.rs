@@ -165,8 +165,24 @@ pub fn from_json<T: Persist>(text: &str, origin: &Path) -> Result<T> {
 
 /// Save `model` to `path` atomically (temporary file + rename).
 pub fn save<T: Persist>(path: impl AsRef<Path>, model: &T) -> Result<()> {
-    let json = to_json(model)?;
-    crate::audio::write_atomic(path.as_ref(), json.as_bytes())
+    // Written straight to the file, as `to_json` lays it out (the envelope's keys in
+    // the same order): no copy of a large model as a JSON tree or string in memory.
+    #[derive(Serialize)]
+    struct Envelope<'a, T> {
+        format: &'static str,
+        kind: &'static str,
+        model: &'a T,
+        version: u64,
+    }
+    let env = Envelope {
+        format: FORMAT,
+        kind: T::KIND,
+        model,
+        version: T::VERSION,
+    };
+    crate::audio::write_atomic_with(path.as_ref(), |w| {
+        serde_json::to_writer(w, &env).map_err(std::io::Error::other)
+    })
 }
 
 /// Load a model of type `T` from `path`. A missing file is [`Error::Io`]; an

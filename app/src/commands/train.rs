@@ -89,43 +89,28 @@ fn check_destination(out: &Path) -> CmdResult {
     Ok(())
 }
 
-/// Train on every clip of the data set.
+/// Train on every clip of the data set, streaming (frames are never all held).
 fn train_all(
     data: &Dataset,
     params: &ValidParams,
     progress: &EvalProgress,
 ) -> speaker_similarity::Result<SpeakerModels> {
     let all: Vec<usize> = (0..data.len()).collect();
-    let (features, failed) = pipeline::extract_dataset(data, &all, params, &|p| progress.on(p))?;
-    for (i, e) in failed.iter().take(10) {
-        eprintln!("warning: skipped {}: {e}", data.clips[*i].path.display());
+    let t = pipeline::train_dataset(data, &all, params, &|p| progress.on(p))?;
+    for (_, path, e) in t.unusable.iter().take(10) {
+        eprintln!("warning: skipped {}: {e}", path.display());
     }
-    if failed.len() > 10 {
-        eprintln!("warning: ... and {} more unusable clips", failed.len() - 10);
+    if t.unusable.len() > 10 {
+        eprintln!(
+            "warning: ... and {} more unusable clips",
+            t.unusable.len() - 10
+        );
     }
-    let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for (i, _) in &features {
-        *counts.entry(data.clips[*i].speaker.clone()).or_default() += 1;
+    for s in &t.skipped {
+        eprintln!(
+            "warning: speaker {} has {} usable clip(s); left out",
+            s.speaker, s.clips
+        );
     }
-    let speakers: Vec<String> = counts
-        .iter()
-        .filter(|(s, &n)| {
-            if n < 2 {
-                eprintln!("warning: speaker {s} has {n} usable clip(s); left out");
-            }
-            n >= 2
-        })
-        .map(|(s, _)| s.clone())
-        .collect();
-    let mut f = Vec::new();
-    let mut y = Vec::new();
-    for (i, feat) in features {
-        if let Ok(c) = speakers.binary_search(&data.clips[i].speaker) {
-            f.push(feat);
-            y.push(c);
-        }
-    }
-    SpeakerModels::train(&f, &y, speakers, data.names.clone(), params, &|p| {
-        progress.on(p)
-    })
+    Ok(t.models)
 }

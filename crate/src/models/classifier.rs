@@ -105,14 +105,35 @@ impl GmmClassifier {
         let models = per_class
             .par_iter()
             .enumerate()
-            .map(|(c, x)| {
-                let p = GmmParams {
-                    seed: params.seed.wrapping_add(c as u64),
-                    ..params.clone()
-                };
-                DiagGmm::fit(*x, &p).map_err(|e| e.within(format_args!("class `{}`", names[c])))
-            })
+            .map(|(c, x)| Self::fit_class(*x, c, names, params))
             .collect::<Result<Vec<_>>>()?;
+        Self::from_models(names, models)
+    }
+
+    /// Fit the mixture of class `c` alone (seed `params.seed + c`, as
+    /// [`fit`](Self::fit) does), for callers that visit the classes a few at a
+    /// time; join them with [`from_models`](Self::from_models).
+    pub fn fit_class(
+        x: ArrayView2<f32>,
+        c: usize,
+        names: &[String],
+        params: &GmmParams,
+    ) -> Result<DiagGmm> {
+        let p = GmmParams {
+            seed: params.seed.wrapping_add(c as u64),
+            ..params.clone()
+        };
+        DiagGmm::fit(x, &p).map_err(|e| {
+            e.within(format_args!(
+                "class `{}`",
+                names.get(c).map(String::as_str).unwrap_or("?")
+            ))
+        })
+    }
+
+    /// A classifier from one fitted mixture per class (in class order).
+    pub fn from_models(names: &[String], models: Vec<DiagGmm>) -> Result<Self> {
+        check_names(names, models.len())?;
         let d = models[0].n_features();
         if models.iter().any(|m| m.n_features() != d) {
             return Err(Error::shape(

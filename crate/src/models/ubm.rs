@@ -182,12 +182,29 @@ impl GmmUbmClassifier {
             .par_iter()
             .map(|x| ubm.map_adapt(*x, relevance_factor))
             .collect::<Result<Vec<_>>>()?;
-        Ok(GmmUbmClassifier {
+        Self::from_adapted(ubm, names, speakers, relevance_factor)
+    }
+
+    /// A classifier from speaker models adapted elsewhere (with
+    /// [`Ubm::map_adapt`] and `relevance_factor`, one per class in class order):
+    /// for callers that adapt a few speakers at a time.
+    pub fn from_adapted(
+        ubm: Ubm,
+        names: &[String],
+        speakers: Vec<DiagGmm>,
+        relevance_factor: f64,
+    ) -> Result<Self> {
+        check_names(names, speakers.len())?;
+        let clf = GmmUbmClassifier {
             ubm,
             names: names.to_vec(),
             speakers,
             relevance_factor,
-        })
+        };
+        for s in &clf.speakers {
+            clf.ubm.check_adapted(s)?;
+        }
+        Ok(clf)
     }
 
     /// Mean per-frame log-likelihood ratio of every utterance against every

@@ -5,15 +5,18 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::extract::SplitFeatures;
+use rayon::prelude::*;
+
+use super::extract::ClipFeatures;
 use super::params::{ModelKind, PipelineParams, ValidParams};
+use super::stream::{read_clip, train_streaming, Counter, DatasetTraining, TEST_BATCH};
 use super::train::SpeakerModels;
 use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 use crate::models::speaker::ParamGuard;
 use crate::progress::ProgressFn;
-use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer};
+use crate::similarity::{eer_and_det, verification_trials, DetPoint, Eer, Trial};
 
 /// How one model did on the test clips.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,7 +42,8 @@ pub struct Verification {
     pub embedding: String,
     /// Equal error rate and its threshold.
     pub eer: Eer,
-    /// The detection error trade-off.
+    /// The detection error trade-off, thinned to a few thousand points at most
+    /// ([`eer_and_det`]).
     pub det: Vec<DetPoint>,
     /// Number of target and non-target trials.
     pub trials: (usize, usize),
@@ -69,7 +73,9 @@ pub struct Evaluation {
     pub skipped_models: Vec<(ModelKind, String)>,
     /// True class of every test clip.
     pub y_true: Vec<usize>,
-    /// Seconds spent reading audio and extracting features.
+    /// Seconds spent reading audio and extracting features (the first pass over the
+    /// training clips and the test clips; the frame models' own re-reading counts in
+    /// their training time).
     pub feature_seconds: f64,
     /// Seconds for the whole evaluation.
     pub total_seconds: f64,
@@ -89,9 +95,16 @@ impl Evaluation {
 /// train `params.models` on the training part and report on the test part: accuracy,
 /// classification report and confusion matrix per model, verification EER.
 ///
+/// The data streams: the models train as [`train_dataset`](super::train_dataset)
+/// trains them (clip vectors kept, frames read again a few speakers at a time, a
+/// bounded UBM sample), and the test clips are read, scored and embedded
+/// [`TEST_BATCH`](super::TEST_BATCH) at a time, so memory does not grow with the
+/// number of clips beyond their clip vectors, predictions and trial scores.
+///
 /// `params` are checked once, here (unless they are [`ValidParams`] already), and
-/// travel on checked; `on_progress` receives the feature extraction's and the
-/// training's [`Progress`](crate::progress::Progress).
+/// travel on checked; `on_progress` receives the feature extraction's (one count
+/// over the training clips, then the test clips) and the training's
+/// [`Progress`](crate::progress::Progress).
 pub fn evaluate(
     data: &Dataset,
     split_params: &SplitParams,
@@ -129,30 +142,87 @@ fn evaluate_split(
     on_progress: ProgressFn<'_>,
     t0: Instant,
 ) -> Result<Evaluation> {
-    let features = SplitFeatures::extract(data, split, params, on_progress)?;
-    let feature_seconds = t0.elapsed().as_secs_f64();
-    let SplitFeatures {
-        speakers,
-        train: train_f,
-        y_train: train_y,
-        test: test_f,
-        y_test: y_true,
-        skipped,
-        unusable,
+    // One progress count over both passes: the training clips, then the test clips.
+    let counter = Counter::new(split.train.len() + split.test.len(), on_progress);
+    let DatasetTraining {
+        models: trained,
+        train_clips,
+        skipped: dropped,
+        unusable: train_unusable,
         ..
-    } = features;
+    } = train_streaming(data, &split.train, params, &counter, on_progress)?;
+    let mut skipped = split.skipped.clone();
+    skipped.extend(dropped);
+    let speakers = trained.speakers.clone();
+    let mut feature_seconds =
+        t0.elapsed().as_secs_f64() - trained.train_seconds.values().sum::<f64>();
 
-    let trained = SpeakerModels::train(
-        &train_f,
-        &train_y,
-        speakers.clone(),
-        data.names.clone(),
-        params,
-        on_progress,
-    )?;
+    // Test clips are read, scored and embedded a batch at a time; only the
+    // predictions and the trial scores stay.
+    let t_test = Instant::now();
+    let kinds = trained.kinds();
+    let embeddings = trained.embeddings();
+    let mut predictions: Vec<Vec<usize>> = vec![Vec::new(); kinds.len()];
+    let mut trials: Vec<Vec<Trial>> = vec![Vec::new(); embeddings.len()];
+    let mut y_true = Vec::new();
+    let mut unusable = train_unusable;
+    let mut score_seconds = 0.0;
+    for batch in split.test.chunks(TEST_BATCH) {
+        let read: Vec<(usize, Result<ClipFeatures>)> = batch
+            .par_iter()
+            .map(|&i| {
+                let r = read_clip(data, i, params);
+                counter.tick();
+                (i, r)
+            })
+            .collect();
+        let t_score = Instant::now();
+        let mut feats = Vec::with_capacity(read.len());
+        let mut ys = Vec::with_capacity(read.len());
+        for (i, r) in read {
+            match r {
+                Ok(f) => {
+                    if let Ok(c) = speakers.binary_search(&data.clips[i].speaker) {
+                        feats.push(f);
+                        ys.push(c);
+                    }
+                }
+                Err(e) => unusable.push((i, data.clips[i].path.clone(), e.to_string())),
+            }
+        }
+        if feats.is_empty() {
+            continue;
+        }
+        // In ModelKind order, as `kinds`.
+        for (all, (_, p)) in predictions.iter_mut().zip(trained.predict_classes(&feats)?) {
+            all.extend(p);
+        }
+        // Verification by every embedding the models offer, then the clip vectors.
+        for (embedding, t) in embeddings.iter().zip(trials.iter_mut()) {
+            let queries: Vec<(String, Vec<f32>)> = feats
+                .par_iter()
+                .zip(&ys)
+                .map(|(f, &c)| Ok((speakers[c].clone(), embedding.embed(f)?.to_vec())))
+                .collect::<Result<_>>()?;
+            t.extend(verification_trials(embedding.enrolled(), &queries)?);
+        }
+        y_true.extend(ys);
+        score_seconds += t_score.elapsed().as_secs_f64();
+    }
+    feature_seconds += t_test.elapsed().as_secs_f64() - score_seconds;
+    if y_true.is_empty() {
+        return Err(Error::Dataset {
+            path: data.root.clone(),
+            reason: "no usable test clip".into(),
+        });
+    }
+    // Each unusable clip once (a clip in both parts of a leaky split), by index.
+    unusable.sort_by_key(|(i, _, _)| *i);
+    unusable.dedup_by_key(|(i, _, _)| *i);
+    let unusable: Vec<(PathBuf, String)> = unusable.into_iter().map(|(_, p, r)| (p, r)).collect();
 
     let mut models = Vec::new();
-    for (model, predictions) in trained.predict_classes(&test_f)? {
+    for (model, predictions) in kinds.iter().copied().zip(predictions) {
         models.push(ModelResult {
             model,
             accuracy: accuracy(&y_true, &predictions)?,
@@ -172,28 +242,24 @@ fn evaluate_split(
         .map(|r| r.model)
         .ok_or_else(|| Error::training("evaluation", "no model was trained"))?;
 
-    // Verification by every embedding the models offer, then the clip vectors.
     let mut verification = Vec::new();
-    for embedding in trained.embeddings() {
-        let queries: Vec<(String, Vec<f32>)> = test_f
-            .iter()
-            .zip(&y_true)
-            .map(|(f, &c)| Ok((speakers[c].clone(), embedding.embed(f)?.to_vec())))
-            .collect::<Result<_>>()?;
-        let trials = verification_trials(embedding.enrolled(), &queries)?;
-        let targets = trials.iter().filter(|t| t.target).count();
+    for (embedding, t) in embeddings.iter().zip(trials) {
+        let targets = t.iter().filter(|t| t.target).count();
+        let n = t.len();
+        let (eer, det) = eer_and_det(t)?;
         verification.push(Verification {
             embedding: embedding.name().to_string(),
-            eer: eer(&trials)?,
-            det: det_curve(&trials)?,
-            trials: (targets, trials.len() - targets),
+            eer,
+            det,
+            trials: (targets, n - targets),
         });
     }
+    drop(embeddings);
 
     Ok(Evaluation {
         speakers,
-        train_clips: train_f.len(),
-        test_clips: test_f.len(),
+        train_clips: train_clips.len(),
+        test_clips: y_true.len(),
         skipped,
         unusable,
         models,

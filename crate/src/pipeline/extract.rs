@@ -38,7 +38,23 @@ pub fn extract(audio: &Audio, params: &impl ParamGuard<PipelineParams>) -> Resul
     extract_valid(audio, &params)
 }
 
-fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
+pub(crate) fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
+    check_silence(audio)?;
+    EXTRACTOR.with(|cell| {
+        let mut ex = cell.borrow_mut();
+        let clip = ex.clip_vector(audio, &params.clip)?;
+        let frames = ex.frame_features(audio, &params.frames)?;
+        Ok(ClipFeatures { clip, frames })
+    })
+}
+
+/// Only the frames of [`extract_valid`] (the same checks, the same values).
+pub(crate) fn extract_frames_valid(audio: &Audio, params: &ValidParams) -> Result<Array2<f32>> {
+    check_silence(audio)?;
+    EXTRACTOR.with(|cell| cell.borrow_mut().frame_features(audio, &params.frames))
+}
+
+fn check_silence(audio: &Audio) -> Result<()> {
     let peak = audio.samples.iter().fold(0f32, |m, v| m.max(v.abs()));
     if !audio.samples.is_empty() && peak < SILENCE_PEAK {
         return Err(Error::NoSpeech {
@@ -46,12 +62,7 @@ fn extract_valid(audio: &Audio, params: &ValidParams) -> Result<ClipFeatures> {
             threshold_dbfs: 20.0 * SILENCE_PEAK.log10(),
         });
     }
-    EXTRACTOR.with(|cell| {
-        let mut ex = cell.borrow_mut();
-        let clip = ex.clip_vector(audio, &params.clip)?;
-        let frames = ex.frame_features(audio, &params.frames)?;
-        Ok(ClipFeatures { clip, frames })
-    })
+    Ok(())
 }
 
 /// Features of many clips of a data set, decoded and extracted in parallel on all
@@ -74,16 +85,7 @@ pub fn extract_dataset(
     let results: Vec<(usize, Result<ClipFeatures>)> = indices
         .par_iter()
         .map(|&i| {
-            let r = data
-                .clips
-                .get(i)
-                .ok_or_else(|| Error::param("indices", format!("no clip {i}")))
-                .and_then(|clip| clip.load())
-                .and_then(|audio| {
-                    // Name the clip in feature errors, which do not know it.
-                    extract_valid(&audio, params)
-                        .map_err(|e| e.within(data.clips[i].path.display()))
-                });
+            let r = super::stream::read_clip(data, i, params);
             on_progress(Progress::Items {
                 stage: Stage::Features,
                 done: done.fetch_add(1, Ordering::Relaxed) + 1,
@@ -281,8 +283,10 @@ impl SplitFeatures {
         frames_by_class(&self.train, &self.y_train, self.speakers.len())
     }
 
-    /// At most `max` training frames pooled over all speakers, evenly spaced (what a
-    /// universal background model trains on).
+    /// At most `max` training frames pooled over all speakers, evenly spaced (a
+    /// simple UBM training set, as the tutorial builds it; the pipeline's GMM-UBM
+    /// draws a seeded per-speaker sample instead,
+    /// [`FrameSampler`](crate::models::speaker::FrameSampler)).
     pub fn pooled_train_frames(&self, max: usize) -> Result<Array2<f32>> {
         if max == 0 {
             return Err(Error::param("max", "at least one frame"));

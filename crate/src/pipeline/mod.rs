@@ -23,6 +23,7 @@ mod legacy;
 mod params;
 mod predict;
 mod store;
+mod stream;
 mod train;
 
 pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
@@ -33,4 +34,5 @@ pub use extract::{
 pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
+pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};

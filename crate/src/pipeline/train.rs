@@ -126,7 +126,7 @@ impl SpeakerModels {
         params: &impl ParamGuard<PipelineParams>,
         on_progress: ProgressFn<'_>,
     ) -> Result<SpeakerModels> {
-        let params = params.checked()?.into_owned();
+        let params = params.checked()?;
         let data = TrainingSet::new(
             features,
             labels,
@@ -134,6 +134,21 @@ impl SpeakerModels {
             params.seed,
             params.validation_fraction,
         )?;
+        Self::train_set(&data, names, &*params, on_progress)
+    }
+
+    /// [`train`](Self::train) on a [`TrainingSet`] made elsewhere — for instance one
+    /// whose frames stream from the data set ([`TrainingSet::streaming`]), as
+    /// [`train_dataset`](super::train_dataset) makes. Its seed and validation share
+    /// are the set's.
+    pub fn train_set(
+        data: &TrainingSet<'_>,
+        names: BTreeMap<String, String>,
+        params: &impl ParamGuard<PipelineParams>,
+        on_progress: ProgressFn<'_>,
+    ) -> Result<SpeakerModels> {
+        let params = params.checked()?.into_owned();
+        let speakers = data.speakers.to_vec();
 
         // Mean standardised clip vector per speaker: the simple embedding.
         let x = data.clip_vectors();
@@ -156,7 +171,7 @@ impl SpeakerModels {
             }
             on_progress(Progress::Started(kind));
             let t = Instant::now();
-            match TrainedModel::fit(kind, &data, &settings, on_progress) {
+            match TrainedModel::fit(kind, data, &settings, on_progress) {
                 Ok(m) => {
                     let s = t.elapsed().as_secs_f64();
                     models.push(m);

@@ -1,9 +1,10 @@
 //! What speaker models take in: the features of one clip ([`ClipFeatures`]), a batch
 //! of clips to score ([`ClipBatch`]) and a labelled training set ([`TrainingSet`]).
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -53,10 +54,15 @@ pub fn clip_matrix<'a>(
 /// Stack frame matrices (rows = frames).
 pub(crate) fn stack_frames(clips: &[&ClipFeatures]) -> Result<Array2<f32>> {
     let views: Vec<ArrayView2<f32>> = clips.iter().map(|f| f.frames.view()).collect();
+    stack_views(&views)
+}
+
+/// Stack frame matrices given as views (an empty list is an error).
+pub(crate) fn stack_views(views: &[ArrayView2<f32>]) -> Result<Array2<f32>> {
     if views.is_empty() {
         return Err(Error::too_short("frame features", 1.0, 0.0, "clip"));
     }
-    ndarray::concatenate(Axis(0), &views)
+    ndarray::concatenate(Axis(0), views)
         .map_err(|e| Error::shape("frame matrices", "equal column counts", e))
 }
 
@@ -131,15 +137,51 @@ impl<'a> ClipBatch<'a> {
     }
 }
 
+/// Where the frames of a training set's clips come from: a slice of
+/// [`ClipFeatures`] held in memory, or a source that reads and extracts them again
+/// when asked (the pipeline's, so a large data set's frames are never all held).
+/// Models ask for a few speakers' clips at a time (see
+/// [`TrainingSet::for_each_speaker`]).
+pub trait FrameSource: Sync {
+    /// The frame matrices of the training clips at positions `clips` (in the
+    /// training set's clip order), in that order.
+    fn frames(&self, clips: &[usize]) -> Result<Vec<Array2<f32>>>;
+}
+
+/// A training set's frames: in memory, or from a [`FrameSource`].
+#[derive(Clone, Copy)]
+enum Frames<'a> {
+    Memory(&'a [ClipFeatures]),
+    Source(&'a dyn FrameSource),
+}
+
+impl FrameSource for Frames<'_> {
+    fn frames(&self, clips: &[usize]) -> Result<Vec<Array2<f32>>> {
+        let features = match self {
+            Frames::Source(s) => return s.frames(clips),
+            Frames::Memory(f) => f,
+        };
+        clips
+            .iter()
+            .map(|&i| {
+                features
+                    .get(i)
+                    .map(|f| f.frames.clone())
+                    .ok_or_else(|| Error::param("clips", format!("no training clip {i}")))
+            })
+            .collect()
+    }
+}
+
 /// Labelled training clips, as every model's [`fit`](super::Trainable::fit) receives
-/// them: features, class labels (`labels[i]` in `0..speakers.len()`), speaker ids,
-/// the clips per speaker (at least 2 each), the seed and the share of training clips
-/// a model may hold out to monitor itself. Derived forms (clip-vector matrix, frames
-/// per speaker) are computed once and shared by the models.
-#[derive(Debug)]
+/// them: clip vectors, class labels (`labels[i]` in `0..speakers.len()`), speaker
+/// ids, the clips per speaker (at least 2 each), the seed and the share of training
+/// clips a model may hold out to monitor itself, and the clips' frames through a
+/// [`FrameSource`] — in memory ([`TrainingSet::new`]) or streamed
+/// ([`TrainingSet::streaming`]). Frame models visit the speakers a few at a time
+/// ([`TrainingSet::for_each_speaker`]) and the UBM trains on a bounded sample
+/// ([`TrainingSet::ubm_frames`]), so no model needs every frame at once.
 pub struct TrainingSet<'a> {
-    /// Features of the training clips.
-    pub features: &'a [ClipFeatures],
     /// Class of every clip.
     pub labels: &'a [usize],
     /// Speaker ids, in class order.
@@ -152,14 +194,73 @@ pub struct TrainingSet<'a> {
     /// (the MLP's early stopping); never the test clips.
     pub validation_fraction: f64,
     x: Array2<f32>,
-    frames_by_class: OnceLock<Vec<Array2<f32>>>,
+    frames: Frames<'a>,
+    ubm_sample: Mutex<Option<(usize, Array2<f32>)>>,
+}
+
+impl std::fmt::Debug for TrainingSet<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainingSet")
+            .field("clips", &self.labels.len())
+            .field("speakers", &self.speakers)
+            .field("clip_counts", &self.clip_counts)
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> TrainingSet<'a> {
     /// Check the labels against the speakers (at least 2 speakers, every label in
-    /// range, at least 2 clips per speaker, clip vectors of one length).
+    /// range, at least 2 clips per speaker, clip vectors of one length); the frames
+    /// are those of `features`, in memory.
     pub fn new(
         features: &'a [ClipFeatures],
+        labels: &'a [usize],
+        speakers: &'a [String],
+        seed: u64,
+        validation_fraction: f64,
+    ) -> Result<Self> {
+        if features.len() != labels.len() {
+            return Err(Error::shape(
+                "feature sets",
+                format_args!("one per label ({})", labels.len()),
+                features.len(),
+            ));
+        }
+        let x = clip_matrix(features)?;
+        Self::build(
+            x,
+            Frames::Memory(features),
+            labels,
+            speakers,
+            seed,
+            validation_fraction,
+        )
+    }
+
+    /// As [`new`](Self::new), from the clip vectors (one row per clip) and a
+    /// [`FrameSource`] that gives the clips' frames when a model asks for them.
+    pub fn streaming(
+        clip_vectors: Array2<f32>,
+        frames: &'a dyn FrameSource,
+        labels: &'a [usize],
+        speakers: &'a [String],
+        seed: u64,
+        validation_fraction: f64,
+    ) -> Result<Self> {
+        Self::build(
+            clip_vectors,
+            Frames::Source(frames),
+            labels,
+            speakers,
+            seed,
+            validation_fraction,
+        )
+    }
+
+    fn build(
+        clip_vectors: Array2<f32>,
+        frames: Frames<'a>,
         labels: &'a [usize],
         speakers: &'a [String],
         seed: u64,
@@ -169,11 +270,11 @@ impl<'a> TrainingSet<'a> {
         if k < 2 {
             return Err(Error::too_short("training", 2.0, k as f64, "speaker"));
         }
-        if features.len() != labels.len() {
+        if clip_vectors.nrows() != labels.len() {
             return Err(Error::shape(
-                "feature sets",
+                "clip vectors",
                 format_args!("one per label ({})", labels.len()),
-                features.len(),
+                clip_vectors.nrows(),
             ));
         }
         if let Some(&bad) = labels.iter().find(|&&l| l >= k) {
@@ -195,15 +296,24 @@ impl<'a> TrainingSet<'a> {
             ));
         }
         Ok(TrainingSet {
-            features,
             labels,
             speakers,
             clip_counts,
             seed,
             validation_fraction,
-            x: clip_matrix(features)?,
-            frames_by_class: OnceLock::new(),
+            x: clip_vectors,
+            frames,
+            ubm_sample: Mutex::new(None),
         })
+    }
+
+    /// Hand over a UBM frame sample drawn while the clips were first read (a
+    /// [`FrameSampler`](super::FrameSampler) of at most `max` frames with this set's
+    /// seed, fed every clip's frames with its class): [`ubm_frames`](Self::ubm_frames)
+    /// with the same `max` returns it instead of reading every clip again.
+    pub fn with_ubm_sample(self, max: usize, sample: Array2<f32>) -> Self {
+        *self.ubm_sample.lock().unwrap_or_else(|p| p.into_inner()) = Some((max, sample));
+        self
     }
 
     /// Number of speakers (classes).
@@ -211,26 +321,96 @@ impl<'a> TrainingSet<'a> {
         self.speakers.len()
     }
 
+    /// Number of training clips.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when the set holds no clip (never, for a set that was built).
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
     /// Clip vectors of the training clips, one row each (raw).
     pub fn clip_vectors(&self) -> ArrayView2<'_, f32> {
         self.x.view()
     }
 
-    /// The frames of every speaker's clips, stacked: one matrix per speaker, in class
-    /// order (computed on first use).
-    pub fn frames_by_speaker(&self) -> Result<&[Array2<f32>]> {
-        if let Some(f) = self.frames_by_class.get() {
-            return Ok(f);
-        }
-        let f = frames_by_class(self.features, self.labels, self.n_speakers())?;
-        Ok(self.frames_by_class.get_or_init(|| f))
+    /// Positions of speaker `class`'s clips, in clip order.
+    pub fn speaker_clips(&self, class: usize) -> Vec<usize> {
+        (0..self.labels.len())
+            .filter(|&i| self.labels[i] == class)
+            .collect()
     }
 
-    /// At most `max` frames pooled over all clips, evenly spaced (what a universal
-    /// background model trains on).
-    pub fn pooled_frames(&self, max: usize) -> Result<Array2<f32>> {
-        let all: Vec<&ClipFeatures> = self.features.iter().collect();
-        subsample_frames(&all, max)
+    /// The frames of the clips at `clips` (positions), from the frame source.
+    pub fn frames_of(&self, clips: &[usize]) -> Result<Vec<Array2<f32>>> {
+        let f = self.frames.frames(clips)?;
+        if f.len() != clips.len() {
+            return Err(Error::shape(
+                "frame matrices from the frame source",
+                format_args!("one per clip ({})", clips.len()),
+                f.len(),
+            ));
+        }
+        Ok(f)
+    }
+
+    /// Run `f(class, frames of the class's clips in clip order)` for every speaker
+    /// and collect the results in class order. Speakers are visited a few at a time
+    /// (twice as many as there are worker threads, in parallel), so only their
+    /// frames are held: what per-speaker frame GMMs and MAP adaptation train on.
+    pub fn for_each_speaker<T, F>(&self, f: F) -> Result<Vec<T>>
+    where
+        T: Send,
+        F: Fn(usize, &[Array2<f32>]) -> Result<T> + Sync,
+    {
+        let k = self.n_speakers();
+        let chunk = (rayon::current_num_threads() * 2).max(1);
+        let mut out = Vec::with_capacity(k);
+        let mut first = 0;
+        while first < k {
+            let classes: Vec<usize> = (first..(first + chunk).min(k)).collect();
+            let lists: Vec<Vec<usize>> = classes.iter().map(|&c| self.speaker_clips(c)).collect();
+            let flat: Vec<usize> = lists.iter().flatten().copied().collect();
+            let mut frames = self.frames_of(&flat)?.into_iter();
+            let groups: Vec<Vec<Array2<f32>>> = lists
+                .iter()
+                .map(|l| frames.by_ref().take(l.len()).collect())
+                .collect();
+            let results: Vec<T> = classes
+                .par_iter()
+                .zip(groups.par_iter())
+                .map(|(&c, g)| f(c, g))
+                .collect::<Result<_>>()?;
+            out.extend(results);
+            first += chunk;
+        }
+        Ok(out)
+    }
+
+    /// At most `max` training frames for a universal background model: the
+    /// [`FrameSampler`](super::FrameSampler) sample (seeded with this set's seed, an
+    /// equal share from every speaker), handed over with
+    /// [`with_ubm_sample`](Self::with_ubm_sample) or drawn here a few speakers at a
+    /// time.
+    pub fn ubm_frames(&self, max: usize) -> Result<Array2<f32>> {
+        {
+            let mut held = self.ubm_sample.lock().unwrap_or_else(|p| p.into_inner());
+            if held.as_ref().is_some_and(|(m, _)| *m == max) {
+                if let Some((_, s)) = held.take() {
+                    return Ok(s);
+                }
+            }
+        }
+        let sampler = super::FrameSampler::new(self.n_speakers(), max, self.seed)?;
+        self.for_each_speaker(|c, frames| {
+            for f in frames {
+                sampler.add(c, f.view())?;
+            }
+            Ok(())
+        })?;
+        sampler.finish()
     }
 
     /// The mean of `rows` (one per training clip, in clip order) over each speaker's

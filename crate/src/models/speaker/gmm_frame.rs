@@ -1,7 +1,7 @@
 //! `gmm-frame`: one Gaussian mixture per speaker on the frames (MFCC + delta of
 //! voiced frames) of the speaker's clips — the classic text-independent model.
 
-use ndarray::ArrayView2;
+use ndarray::{Array2, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -100,15 +100,25 @@ impl Trainable for GmmFrameModel {
         params: &Valid<GmmParams>,
         _on_progress: ProgressFn<'_>,
     ) -> Result<Self> {
-        let stacked = data.frames_by_speaker()?;
-        let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
         let p = GmmParams {
             seed: data.seed,
             ..(**params).clone()
         };
+        p.validate()?;
+        // A few speakers at a time: only their frames are held.
+        let models = data.for_each_speaker(|c, frames| {
+            let stacked = stack_all(frames)?;
+            GmmClassifier::fit_class(stacked.view(), c, data.speakers, &p)
+        })?;
         Ok(GmmFrameModel {
-            classifier: GmmClassifier::fit(&views, data.speakers, &p)?,
+            classifier: GmmClassifier::from_models(data.speakers, models)?,
             params: p,
         })
     }
+}
+
+/// One speaker's frame matrices stacked (an empty list is an error).
+pub(super) fn stack_all(frames: &[Array2<f32>]) -> Result<Array2<f32>> {
+    let views: Vec<ArrayView2<f32>> = frames.iter().map(|a| a.view()).collect();
+    super::stack_views(&views)
 }

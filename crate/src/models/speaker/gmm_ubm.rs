@@ -2,7 +2,7 @@
 //! MAP-adapted model per speaker, scored by the log-likelihood ratio; its
 //! KL-normalised supervector offsets are the `"supervector"` speaker embedding.
 
-use ndarray::{Array1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,10 @@ pub struct UbmParams {
     /// The universal background model (default 128 components, k-means++
     /// initialisation, at most 50 EM iterations).
     pub ubm: GmmParams,
-    /// At most this many frames (evenly spaced over the training clips) train the
-    /// UBM. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
+    /// At most this many frames train the UBM: a seeded sample with an equal share
+    /// from every speaker, drawn as the clips stream past
+    /// ([`FrameSampler`](super::FrameSampler)), so the full frame set is never
+    /// held. Default 50 000: on dsp34 more frames cost seconds and gain nothing.
     pub max_frames: usize,
     /// MAP relevance factor r: a component's mean moves toward the speaker's data
     /// by n / (n + r) for n frames assigned to it. Default 16 (Reynolds 2000).
@@ -78,10 +80,12 @@ pub struct GmmUbmModel {
 /// The embedding of one clip in GMM-UBM space: the KL-normalised offset of its
 /// MAP-adapted means from the UBM's (the speaker-specific part of the supervector).
 fn supervector_offset(clf: &GmmUbmClassifier, f: &ClipFeatures) -> Result<Array1<f32>> {
-    let adapted = clf
-        .ubm()
-        .map_adapt(f.frames.view(), clf.relevance_factor())?;
-    clf.ubm().supervector_offset(&adapted)
+    clip_offset(clf.ubm(), clf.relevance_factor(), f.frames.view())
+}
+
+fn clip_offset(ubm: &Ubm, r: f64, frames: ArrayView2<f32>) -> Result<Array1<f32>> {
+    let adapted = ubm.map_adapt(frames, r)?;
+    ubm.supervector_offset(&adapted)
 }
 
 impl SpeakerEmbedding for GmmUbmModel {
@@ -177,24 +181,37 @@ impl Trainable for GmmUbmModel {
         params: &Valid<UbmParams>,
         _on_progress: ProgressFn<'_>,
     ) -> Result<Self> {
-        let pooled = data.pooled_frames(params.max_frames)?;
         let p = GmmParams {
             seed: data.seed,
             ..params.ubm.clone()
         };
-        let ubm = Ubm::fit(pooled.view(), &p)?;
-        let stacked = data.frames_by_speaker()?;
-        let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
-        let classifier =
-            GmmUbmClassifier::fit(ubm, &views, data.speakers, params.relevance_factor)?;
-        // A speaker's embedding is the mean of its clips' embeddings, each made
-        // exactly as a query's is, so enrolment and queries are comparable.
-        let per_clip: Vec<Array1<f32>> = data
-            .features
-            .par_iter()
-            .map(|f| supervector_offset(&classifier, f))
-            .collect::<Result<_>>()?;
-        let means = data.speaker_means(per_clip.iter().map(|v| v.view()))?;
+        let ubm = {
+            let sample = data.ubm_frames(params.max_frames)?;
+            Ubm::fit(sample.view(), &p)?
+        };
+        let r = params.relevance_factor;
+        let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
+        // A few speakers at a time: the speaker's adapted model, and its embedding,
+        // the mean of its clips' embeddings, each made exactly as a query's is, so
+        // enrolment and queries are comparable.
+        let per_speaker = data.for_each_speaker(|_, frames| {
+            let stacked = super::gmm_frame::stack_all(frames)?;
+            let adapted = ubm.map_adapt(stacked.view(), r)?;
+            drop(stacked);
+            let mut mean = Array1::<f32>::zeros(dim);
+            for f in frames {
+                mean += &clip_offset(&ubm, r, f.view())?;
+            }
+            mean /= frames.len().max(1) as f32;
+            Ok((adapted, mean))
+        })?;
+        let mut means = Array2::<f32>::zeros((per_speaker.len(), dim));
+        let mut adapted = Vec::with_capacity(per_speaker.len());
+        for (c, (a, m)) in per_speaker.into_iter().enumerate() {
+            means.row_mut(c).assign(&m);
+            adapted.push(a);
+        }
+        let classifier = GmmUbmClassifier::from_adapted(ubm, data.speakers, adapted, r)?;
         let enrolled = EnrolledSpeakers::enroll(data.speakers.to_vec(), means.view(), true)?;
         Ok(GmmUbmModel {
             classifier,

@@ -47,13 +47,15 @@
 mod registry;
 
 mod clips;
+mod frame_sample;
 mod hyperparams;
 mod model;
 #[macro_use]
 pub(crate) mod smartcore_baseline;
 
-pub use clips::{clip_matrix, ClipBatch, ClipFeatures, TrainingSet};
-pub(crate) use clips::{frames_by_class, subsample_frames};
+pub use clips::{clip_matrix, ClipBatch, ClipFeatures, FrameSource, TrainingSet};
+pub(crate) use clips::{frames_by_class, stack_views, subsample_frames};
+pub use frame_sample::FrameSampler;
 pub use hyperparams::{Hyperparams, NoParams, ParamGuard, Valid};
 pub use model::{
     class_seed, retrain_needed, stack_frames, Enrolment, ScoreUnit, Scores, SpeakerEmbedding,
