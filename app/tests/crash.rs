@@ -292,9 +292,15 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
         Scenario {
             name: "remove",
             args: Box::new(|out: &Path| {
-                ["remove", "--model", &out.display().to_string(), "--speaker", "spk03"]
-                    .map(String::from)
-                    .to_vec()
+                [
+                    "remove",
+                    "--model",
+                    &out.display().to_string(),
+                    "--speaker",
+                    "spk03",
+                ]
+                .map(String::from)
+                .to_vec()
             }),
             earlier: Some(Box::new(model_of(big.clone()))),
             usable: models_predict,
@@ -348,7 +354,11 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
         let full = t0.elapsed();
         let new = snapshot(&ref_out).unwrap();
         assert!((sc.usable)(&ref_out), "{}: the reference output", sc.name);
-        let old_pred = sc.predicts.as_ref().zip(earlier.as_ref()).map(|(f, e)| f(e));
+        let old_pred = sc
+            .predicts
+            .as_ref()
+            .zip(earlier.as_ref())
+            .map(|(f, e)| f(e));
         let new_pred = sc.predicts.as_ref().map(|f| f(&ref_out));
         if let (Some(o), Some(n)) = (&old_pred, &new_pred) {
             assert_ne!(o, n, "{}: the new model predicts differently", sc.name);
@@ -394,7 +404,12 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
             let now = snapshot(&out);
             let pred = || sc.predicts.as_ref().map(|f| f(&out));
             if now.is_some() && now == old {
-                assert_eq!(pred(), old_pred, "{}: kill {k}: the earlier model predicts differently", sc.name);
+                assert_eq!(
+                    pred(),
+                    old_pred,
+                    "{}: kill {k}: the earlier model predicts differently",
+                    sc.name
+                );
                 kept_old += 1;
             } else if now.as_ref() == Some(&new) {
                 assert!(
@@ -402,7 +417,12 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
                     "{}: kill {k}: new output unusable",
                     sc.name
                 );
-                assert_eq!(pred(), new_pred, "{}: kill {k}: the new model predicts differently", sc.name);
+                assert_eq!(
+                    pred(),
+                    new_pred,
+                    "{}: kill {k}: the new model predicts differently",
+                    sc.name
+                );
                 got_new += 1;
             } else if now.is_none() && old.is_none() {
                 got_none += 1;

@@ -311,7 +311,10 @@ mod tests {
         pic[28..32].copy_from_slice(&u32::MAX.to_be_bytes());
         let mut flac = b"fLaC\x86\x00\x00\x28".to_vec();
         flac.extend(&pic);
-        assert!(matches!(check(&flac, Container::Flac, p), Err(Error::Decode { .. })));
+        assert!(matches!(
+            check(&flac, Container::Flac, p),
+            Err(Error::Decode { .. })
+        ));
         pic[28..32].copy_from_slice(&8u32.to_be_bytes());
         let mut ok = b"fLaC\x86\x00\x00\x28".to_vec();
         ok.extend(&pic);
@@ -320,7 +323,10 @@ mod tests {
         let mut riff = b"RIFF\xff\xff\xff\xffWAVELIST\xff\xff\xff\x00INFOINAM".to_vec();
         riff.extend(3_000_000_000u32.to_le_bytes());
         riff.extend(b"abcd");
-        assert!(matches!(check(&riff, Container::Riff, p), Err(Error::Decode { .. })));
+        assert!(matches!(
+            check(&riff, Container::Riff, p),
+            Err(Error::Decode { .. })
+        ));
         let mut fine = b"RIFF\x20\x00\x00\x00WAVELIST\x10\x00\x00\x00INFOINAM".to_vec();
         fine.extend(4u32.to_le_bytes());
         fine.extend(b"abcddata\x00\x00\x00\x00");
