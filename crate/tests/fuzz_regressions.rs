@@ -208,3 +208,47 @@ fn an_ogg_stream_after_leading_bytes_has_its_comment_lengths_checked_too() {
     shifted.extend(&clean);
     assert_eq!(decode_bounded(&shifted, "t.ogg").unwrap(), want);
 }
+
+#[test]
+fn a_knn_baseline_with_a_stored_value_near_f64_max_is_refused_at_load() {
+    use speaker_similarity::models::{Baseline, BaselineKind};
+    use speaker_similarity::persist::{from_json, to_json};
+    let _g = ONE.lock().unwrap();
+    // The fuzzer's input (model-dir): a model directory whose KNN baseline held two
+    // training values of 1e308. Squared distances became infinite and smartcore's
+    // cover tree recursed until the stack overflowed (an abort, not a panic).
+    let y: Vec<usize> = (0..12).map(|i| i % 3).collect();
+    let x = ndarray::Array2::from_shape_fn((12, 4), |(i, j)| (i * 4 + j) as f32 * 0.25);
+    let b = Baseline::fit(BaselineKind::Knn, x.view(), &y).unwrap();
+    let text = to_json(&b).unwrap();
+    let origin = Path::new("knn.json");
+    let back: Baseline = from_json(&text, origin).unwrap();
+    assert_eq!(
+        back.predict(x.view()).unwrap(),
+        b.predict(x.view()).unwrap()
+    );
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let data = v
+        .pointer_mut("/model/x/data")
+        .and_then(|d| d.as_array_mut())
+        .expect("the stored training data");
+    data[0] = serde_json::json!(1e308);
+    data[5] = serde_json::json!(-1e308);
+    match from_json::<Baseline>(&v.to_string(), origin) {
+        Err(e @ Error::Model { .. }) => assert!(e.to_string().contains("f32 range"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_fuzzers_model_directory_with_a_knn_value_of_1e308_is_a_typed_error() {
+    let _g = ONE.lock().unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/model_dir_knn_1e308");
+    let (r, big) = biggest(|| speaker_similarity::pipeline::SpeakerModels::load(&dir));
+    assert!(big < BOUND, "a {big}-byte allocation");
+    match r {
+        Err(e @ Error::Model { .. }) => assert!(e.to_string().contains("f32 range"), "{e}"),
+        Err(e) => panic!("{e:?}"),
+        Ok(_) => panic!("the damaged model directory loaded"),
+    }
+}
