@@ -36,7 +36,7 @@ run: setup build
 	@echo "Tutorial done: report and plots in $(OUT)/demo, executed notebooks in $(OUT)/notebooks"
 
 ## ---------------------------------------------------------------- tests
-test: setup browser lint rust-test app-test chart-test notebook-test
+test: setup browser lint rust-test fuzz-smoke app-test chart-test notebook-test
 	@echo "All tests passed."
 
 lint:
@@ -68,15 +68,16 @@ chart-test: venv browser
 # and the exit status is non-zero on any. `make fuzz FUZZ_SECONDS=600` for a long run.
 FUZZ_SECONDS ?= 600
 FUZZ_SEED ?= 1
+FUZZ_TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 fuzz:
 	$(CARGO) build --release -p speaker-similarity-fuzz
-	nice target/release/speaker-similarity-fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
+	nice -n 5 $(FUZZ_TARGET_DIR)/release/speaker-similarity-fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED)
 
 # In `make test`: a short seeded run on the debug build `cargo test` made, with a
 # generous watchdog (30 s), so it finds regressions without costing CI much time.
 fuzz-smoke:
 	$(CARGO) build -p speaker-similarity-fuzz
-	target/debug/speaker-similarity-fuzz --seconds 45 --seed 42 --hang-seconds 30 --report-every 15
+	$(FUZZ_TARGET_DIR)/debug/speaker-similarity-fuzz --seconds 45 --seed 42 --hang-seconds 30 --report-every 15
 
 notebook-test:
 	$(PY) -m pytest -q tests/test_notebooks.py

@@ -5,8 +5,11 @@
 //! at most a hidden `.NAME.tmp-*` staging directory, never read, and removed by the
 //! next run that writes the same path.
 //!
-//! Each command is a [`Scenario`]; `enroll` and `export` join the list in
-//! [`scenarios`] when they exist. The seed is `CRASH_SEED` (printed), default 12.
+//! Each command is a [`Scenario`]: `train --out`, `synth`, `enroll` (a new
+//! speaker, a replaced one) and `remove`; `export` joins the list in [`scenarios`]
+//! when it exists. For model directories the test also loads what is left and
+//! predicts a clip with it: the same predictions as the earlier model's, or as the
+//! complete new one's. The seed is `CRASH_SEED` (printed), default 12.
 
 #![cfg(unix)]
 
@@ -98,11 +101,50 @@ struct Scenario {
     earlier: Option<MakeEarlier>,
     /// Whether a complete output at this path is usable (for models: it loads).
     usable: fn(&Path) -> bool,
+    /// For model directories: what it predicts for a fixed clip (compared between
+    /// what a kill left and the earlier or new output).
+    predicts: Option<Predicts>,
 }
+
+/// What a model directory predicts, as text.
+type Predicts = Box<dyn Fn(&Path) -> String>;
 
 fn models_load(dir: &Path) -> bool {
     speaker_similarity::pipeline::SpeakerModels::load(dir).is_ok()
         && dir.join("evaluation.json").exists()
+}
+
+/// A model directory that loads (`enroll` and `remove` drop the training
+/// evaluation: it no longer describes the speaker set).
+fn models_predict(dir: &Path) -> bool {
+    speaker_similarity::pipeline::SpeakerModels::load(dir).is_ok()
+}
+
+/// The predictions of the model directory `dir` for `clip`, as text.
+fn predictions(dir: &Path, clip: &Path) -> String {
+    let m = speaker_similarity::pipeline::SpeakerModels::load(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let audio = speaker_similarity::audio::Audio::load(clip).unwrap();
+    format!("{:?}", m.predict_recording(&audio, 1.0, 3).unwrap())
+}
+
+/// The WAV files of one speaker of a synthetic corpus, sorted.
+fn clips_of(corpus: &Path, speaker: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![corpus.join(speaker)];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wav") {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    assert!(!out.is_empty(), "no clips of {speaker}");
+    out
 }
 
 fn corpus_reads(dir: &Path) -> bool {
@@ -142,17 +184,38 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
             ]
         }
     };
-    let old_model = {
-        let small = small.clone();
+    let model_of = |data: PathBuf| {
         move |out: &Path| {
             run_ok(&[
                 "train",
                 "--data",
-                small.to_str().unwrap(),
+                data.to_str().unwrap(),
                 "--all",
                 "--out",
                 out.to_str().unwrap(),
             ])
+        }
+    };
+    let old_model = model_of(small.clone());
+    let query = clips_of(&big, "spk01")[0].clone();
+    let predicts = || -> Option<Predicts> {
+        let q = PathBuf::from(&query);
+        Some(Box::new(move |dir: &Path| predictions(dir, &q)))
+    };
+    let enroll = |speaker: &'static str, name: Option<&'static str>, files: Vec<String>| {
+        move |out: &Path| {
+            let mut v: Vec<String> = vec![
+                "enroll".into(),
+                "--model".into(),
+                out.display().to_string(),
+                "--speaker".into(),
+                speaker.into(),
+            ];
+            if let Some(n) = name {
+                v.extend(["--name".to_string(), n.to_string()]);
+            }
+            v.extend(files.iter().cloned());
+            v
         }
     };
     let synth = |extra: &'static [&'static str]| {
@@ -168,18 +231,21 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
             args: Box::new(train(big.clone())),
             earlier: None,
             usable: models_load,
+            predicts: predicts(),
         },
         Scenario {
             name: "train --out (over an earlier model)",
             args: Box::new(train(big.clone())),
             earlier: Some(Box::new(old_model)),
             usable: models_load,
+            predicts: predicts(),
         },
         Scenario {
             name: "synth (new)",
             args: Box::new(synth(&["--speakers", "6", "--clips", "25"])),
             earlier: None,
             usable: corpus_reads,
+            predicts: None,
         },
         Scenario {
             name: "synth --overwrite (over an earlier corpus)",
@@ -203,8 +269,44 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
                 ])
             })),
             usable: corpus_reads,
+            predicts: None,
         },
-        // `enroll` and `export` go here when they exist.
+        Scenario {
+            name: "enroll (a new speaker)",
+            args: Box::new(enroll(
+                "newcomer",
+                Some("New Comer"),
+                clips_of(&big, "spk04"),
+            )),
+            earlier: Some(Box::new(model_of(small.clone()))),
+            usable: models_predict,
+            predicts: predicts(),
+        },
+        Scenario {
+            name: "enroll (replacing a speaker)",
+            args: Box::new(enroll("spk01", None, clips_of(&big, "spk02"))),
+            earlier: Some(Box::new(model_of(small.clone()))),
+            usable: models_predict,
+            predicts: predicts(),
+        },
+        Scenario {
+            name: "remove",
+            args: Box::new(|out: &Path| {
+                [
+                    "remove",
+                    "--model",
+                    &out.display().to_string(),
+                    "--speaker",
+                    "spk03",
+                ]
+                .map(String::from)
+                .to_vec()
+            }),
+            earlier: Some(Box::new(model_of(big.clone()))),
+            usable: models_predict,
+            predicts: predicts(),
+        },
+        // `export` goes here when it exists.
     ]
 }
 
@@ -252,6 +354,15 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
         let full = t0.elapsed();
         let new = snapshot(&ref_out).unwrap();
         assert!((sc.usable)(&ref_out), "{}: the reference output", sc.name);
+        let old_pred = sc
+            .predicts
+            .as_ref()
+            .zip(earlier.as_ref())
+            .map(|(f, e)| f(e));
+        let new_pred = sc.predicts.as_ref().map(|f| f(&ref_out));
+        if let (Some(o), Some(n)) = (&old_pred, &new_pred) {
+            assert_ne!(o, n, "{}: the new model predicts differently", sc.name);
+        }
         assert_ne!(Some(&new), old.as_ref(), "{}: new output differs", sc.name);
 
         let (mut kept_old, mut got_new, mut got_none) = (0, 0, 0);
@@ -291,12 +402,25 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
             }
             let _ = child.wait();
             let now = snapshot(&out);
+            let pred = || sc.predicts.as_ref().map(|f| f(&out));
             if now.is_some() && now == old {
+                assert_eq!(
+                    pred(),
+                    old_pred,
+                    "{}: kill {k}: the earlier model predicts differently",
+                    sc.name
+                );
                 kept_old += 1;
             } else if now.as_ref() == Some(&new) {
                 assert!(
                     (sc.usable)(&out),
                     "{}: kill {k}: new output unusable",
+                    sc.name
+                );
+                assert_eq!(
+                    pred(),
+                    new_pred,
+                    "{}: kill {k}: the new model predicts differently",
                     sc.name
                 );
                 got_new += 1;
@@ -310,9 +434,14 @@ fn killed_writers_leave_the_earlier_output_whole_or_the_new_one_complete() {
                     now.map(|s| s.keys().cloned().collect::<Vec<_>>())
                 );
             }
-            // Beside it, at most the hidden staging directory.
+            // Beside it, at most the hidden staging directory of the killed process
+            // (never read; the next write of the path removes it).
             for n in beside(&out) {
-                assert!(n.starts_with(".out.tmp-"), "{}: kill {k} left {n}", sc.name);
+                assert!(
+                    n.starts_with(&format!(".out.tmp-{}-", child.id())),
+                    "{}: kill {k} left {n}",
+                    sc.name
+                );
             }
             // The next run writes the same path whole and removes the leftovers.
             if !rerun_checked && now.as_ref() != Some(&new) {

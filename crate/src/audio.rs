@@ -33,6 +33,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+mod untrusted;
+
 /// The highest sample rate accepted (768 kHz): anything above is a damaged header.
 pub const MAX_SAMPLE_RATE: u32 = 768_000;
 
@@ -487,122 +489,6 @@ fn decode_symphonia(bytes: &[u8], path: &Path) -> Result<Decoded> {
     })
 }
 
-/// symphonia 0.5 allocates the lengths a FLAC comment or picture block declares
-/// before reading them (a block claiming a 1.7 GB comment in an 18 KB file). Check
-/// every such length against its block first.
-fn check_flac_metadata(bytes: &[u8], path: &Path) -> Result<()> {
-    let damaged = |what: &str| Error::Decode {
-        path: path.to_path_buf(),
-        reason: format!("damaged FLAC metadata: {what} is longer than its block"),
-    };
-    // A native FLAC stream, perhaps after an ID3v2 tag (Ogg FLAC is not read).
-    let found = if bytes.starts_with(b"ID3") {
-        bytes.windows(4).take(1 << 20).position(|w| w == b"fLaC")
-    } else {
-        bytes.starts_with(b"fLaC").then_some(0)
-    };
-    let Some(mut at) = found.map(|p| p + 4) else {
-        return Ok(());
-    };
-    let be32 = |b: &[u8], i: usize| -> Option<usize> {
-        Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
-    };
-    let le32 = |b: &[u8], i: usize| -> Option<usize> {
-        Some(u32::from_le_bytes(b.get(i..i + 4)?.try_into().ok()?) as usize)
-    };
-    while let Some(h) = bytes.get(at..at + 4) {
-        let (last, kind) = (h[0] & 0x80 != 0, h[0] & 0x7f);
-        let len = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
-        let start = at + 4;
-        let block = &bytes[start.min(bytes.len())..(start + len).min(bytes.len())];
-        match kind {
-            4 => {
-                // Vorbis comment: vendor length, vendor, count, (length, comment)*.
-                let vendor = le32(block, 0).ok_or_else(|| damaged("the comment block"))?;
-                let mut i = 4usize.saturating_add(vendor);
-                let n = le32(block, i).ok_or_else(|| damaged("the vendor string"))?;
-                i += 4;
-                for _ in 0..n {
-                    let l = le32(block, i).ok_or_else(|| damaged("the comment list"))?;
-                    i = i.saturating_add(4).saturating_add(l);
-                    if i > block.len() {
-                        return Err(damaged("a comment"));
-                    }
-                }
-            }
-            6 => {
-                // Picture: type, mime length, mime, description length, description,
-                // 4 x u32, data length, data.
-                let mime = be32(block, 4).ok_or_else(|| damaged("the picture block"))?;
-                let i = 8usize.saturating_add(mime);
-                let desc = be32(block, i).ok_or_else(|| damaged("the picture's media type"))?;
-                let i = i.saturating_add(4).saturating_add(desc).saturating_add(16);
-                let data = be32(block, i).ok_or_else(|| damaged("the picture's description"))?;
-                if i.saturating_add(4).saturating_add(data) > block.len() {
-                    return Err(damaged("the picture"));
-                }
-            }
-            _ => {}
-        }
-        if last {
-            break;
-        }
-        at = start + len;
-    }
-    Ok(())
-}
-
-/// The same for the comment header of an Ogg/Vorbis stream: its packet is put
-/// together from the pages, and every length in it checked against the packet.
-fn check_ogg_comments(bytes: &[u8], path: &Path) -> Result<()> {
-    if !bytes.starts_with(b"OggS") {
-        return Ok(());
-    }
-    let mut packets: Vec<Vec<u8>> = vec![Vec::new()];
-    let mut at = 0usize;
-    // The identification and comment headers come first: 3 packets are enough.
-    while packets.len() <= 3 && at + 27 <= bytes.len() && &bytes[at..at + 4] == b"OggS" {
-        let nseg = bytes[at + 26] as usize;
-        let Some(lacing) = bytes.get(at + 27..at + 27 + nseg) else {
-            break;
-        };
-        let mut body = at + 27 + nseg;
-        for &l in lacing {
-            let end = (body + l as usize).min(bytes.len());
-            if let Some(p) = packets.last_mut() {
-                p.extend_from_slice(&bytes[body.min(end)..end]);
-            }
-            body = end;
-            if l < 255 {
-                packets.push(Vec::new());
-            }
-        }
-        at = body;
-    }
-    let Some(c) = packets.iter().find(|p| p.starts_with(b"\x03vorbis")) else {
-        return Ok(());
-    };
-    let damaged = || Error::Decode {
-        path: path.to_path_buf(),
-        reason: "damaged Vorbis comment header: a length is longer than its packet".into(),
-    };
-    let le32 = |i: usize| -> Option<usize> {
-        Some(u32::from_le_bytes(c.get(i..i + 4)?.try_into().ok()?) as usize)
-    };
-    let vendor = le32(7).ok_or_else(damaged)?;
-    let mut i = 11usize.saturating_add(vendor);
-    let n = le32(i).ok_or_else(damaged)?;
-    i += 4;
-    for _ in 0..n {
-        let l = le32(i).ok_or_else(damaged)?;
-        i = i.saturating_add(4).saturating_add(l);
-        if i > c.len() {
-            return Err(damaged());
-        }
-    }
-    Ok(())
-}
-
 fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
     use symphonia::core::audio::SampleBuffer;
     use symphonia::core::codecs::{DecoderOptions, CODEC_TYPE_NULL};
@@ -621,8 +507,14 @@ fn decode_symphonia_inner(bytes: Vec<u8>, path: &Path) -> Result<Decoded> {
         reason,
     };
 
-    check_flac_metadata(&bytes, path)?;
-    check_ogg_comments(&bytes, path)?;
+    // The container symphonia's probe would find, its header lengths checked, and
+    // the bytes from it on handed to symphonia (see `untrusted`).
+    let Some((start, container)) = untrusted::find_container(&bytes) else {
+        return Err(not_audio("no known audio container".into()));
+    };
+    let mut bytes = bytes;
+    bytes.drain(..start);
+    untrusted::check(&bytes, container, path)?;
     let mss = MediaSourceStream::new(Box::new(Cursor::new(bytes)), Default::default());
     let mut hint = Hint::new();
     if let Some(ext) = path.extension().and_then(|e| e.to_str()) {

@@ -233,7 +233,9 @@ pub fn run(config: &Config, targets: Vec<Target>) -> Summary {
         .expect("worker thread");
     // The watchdog.
     let hang_ms = config.hang.as_millis() as u64;
-    while !shared.done.load(SeqCst) {
+    // The worker ends by setting `done`, or by a panic of the driver itself (outside
+    // the targets' `catch_unwind`): then it is finished without `done`.
+    while !shared.done.load(SeqCst) && !worker.is_finished() {
         std::thread::sleep(Duration::from_millis(50));
         let s = shared.started.load(SeqCst);
         let now = shared.epoch.elapsed().as_millis() as u64;
@@ -255,6 +257,10 @@ pub fn run(config: &Config, targets: Vec<Target>) -> Summary {
         }
     }
     worker.join().unwrap_or_else(|_| {
+        // The panic hook kept the message quietly (the worker set QUIET_PANICS).
+        for p in take_panics() {
+            eprintln!("fuzz: the fuzzer itself panicked: {p}");
+        }
         eprintln!("fuzz: the worker itself failed");
         std::process::exit(4)
     })

@@ -263,9 +263,12 @@ pub fn flac_field(rng: &mut StdRng, v: &mut [u8]) {
             v[b + 12] = (v[b + 12] & 0x0f) | ((r & 0xf) << 4) as u8;
         }
         _ => {
-            // Flip a bit somewhere in the first frame header, just past the metadata.
-            let p = rng.random_range(42..v.len());
-            v[p] ^= 1 << rng.random_range(0..8);
+            // Flip a bit somewhere in the first frame header, just past the metadata
+            // (none when the input ends with STREAMINFO).
+            if v.len() > 42 {
+                let p = rng.random_range(42..v.len());
+                v[p] ^= 1 << rng.random_range(0..8);
+            }
         }
     }
 }

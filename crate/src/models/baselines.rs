@@ -345,6 +345,15 @@ impl Baseline {
         if self.x.iter().any(|v| !v.is_finite()) {
             return Err(Error::param("x", "non-finite training value"));
         }
+        // `fit` stores `f32` data widened to `f64`: a larger value is damage, and
+        // one near f64::MAX makes squared distances infinite, on which smartcore's
+        // cover tree (built by the KNN baseline) recurses until the stack overflows.
+        if self.x.iter().any(|v| v.abs() > f32::MAX as f64) {
+            return Err(Error::param(
+                "x",
+                "training value outside the f32 range (a damaged model file)",
+            ));
+        }
         if self
             .y
             .iter()
