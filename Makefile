@@ -55,7 +55,7 @@ rust-test:
 # The browser tests drive the debug binary `cargo test` already built (dependencies
 # are optimised in debug builds too), sparing CI a release build.
 app-test: venv browser
-	$(CARGO) build -p speaker-similarity
+	$(CARGO) test --workspace --no-run
 	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py
 
 # One chart of every kind in headless Chromium: no clipped or overlapping labels, no
@@ -76,7 +76,7 @@ fuzz:
 # In `make test`: a short seeded run on the debug build `cargo test` made, with a
 # generous watchdog (30 s), so it finds regressions without costing CI much time.
 fuzz-smoke:
-	$(CARGO) build -p speaker-similarity-fuzz
+	$(CARGO) test --workspace --no-run
 	$(FUZZ_TARGET_DIR)/debug/speaker-similarity-fuzz --seconds 45 --seed 42 --hang-seconds 30 --report-every 15
 
 notebook-test:
