@@ -57,6 +57,13 @@ fn pos(rng: &mut StdRng, len: usize) -> usize {
     }
 }
 
+/// Write a value at a random position of `v`, little- or big-endian at random.
+fn put_either_endian(v: &mut [u8], rng: &mut StdRng, le: &[u8], be: &[u8]) {
+    let b = if rng.random() { le } else { be };
+    let p = pos(rng, v.len());
+    put(v, p, b);
+}
+
 fn put(v: &mut [u8], at: usize, bytes: &[u8]) {
     for (i, b) in bytes.iter().enumerate() {
         if let Some(x) = v.get_mut(at + i) {
@@ -82,23 +89,11 @@ fn one(rng: &mut StdRng, v: &mut Vec<u8>, other: &[u8], dict: &[&[u8]]) {
         }
         3 => {
             let x = *INTERESTING_16.choose(rng).unwrap();
-            let b = if rng.random() {
-                x.to_le_bytes()
-            } else {
-                x.to_be_bytes()
-            };
-            let p = pos(rng, len);
-            put(v, p, &b);
+            put_either_endian(v, rng, &x.to_le_bytes(), &x.to_be_bytes());
         }
         4 => {
             let x = *INTERESTING_32.choose(rng).unwrap();
-            let b = if rng.random() {
-                x.to_le_bytes()
-            } else {
-                x.to_be_bytes()
-            };
-            let p = pos(rng, len);
-            put(v, p, &b);
+            put_either_endian(v, rng, &x.to_le_bytes(), &x.to_be_bytes());
         }
         5 => {
             // Insert random bytes.
