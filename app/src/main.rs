@@ -33,6 +33,8 @@ enum Command {
     Predict(commands::predict::PredictArgs),
     /// Which enrolled speakers does a recording sound like?
     Similar(commands::predict::SimilarArgs),
+    /// Open-set verdict per recording: an enrolled speaker, or "unknown".
+    Identify(commands::identify::IdentifyArgs),
     /// Serve the web app: upload or record a voice, see who it sounds like.
     Serve(web::Args),
     /// The tutorial pipeline end to end: data summary, training, report, plots.
@@ -50,6 +52,7 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Similar(a) => commands::predict::run_similar(a),
+        Command::Identify(a) => commands::identify::run(a),
         Command::Serve(a) => web::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),

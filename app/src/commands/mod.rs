@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod evaluate;
 pub mod features;
+pub mod identify;
 pub mod predict;
 pub mod synth;
 pub mod train;

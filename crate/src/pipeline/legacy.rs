@@ -133,5 +133,7 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         models,
         train_seconds: v.train_seconds,
         skipped_models: v.skipped_models,
+        calibration: None,
+        calibration_skipped: None,
     })
 }

@@ -23,6 +23,7 @@ mod params;
 mod predict;
 mod store;
 mod train;
+mod verdict;
 
 pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
 pub use extract::{
@@ -32,3 +33,7 @@ pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
+pub use verdict::{
+    held_out_trials, open_set_folds, query_normalised, HeldOutTrials, OpenSetCalibration,
+    OpenSetParams,
+};
