@@ -182,6 +182,7 @@ pub struct HeldOutTrials {
 
 /// Score every training clip, held out by [`open_set_folds`], against speaker
 /// models MAP-adapted from `ubm` without it (relevance factor `r`).
+#[allow(clippy::too_many_arguments)]
 pub fn held_out_trials(
     ubm: &Ubm,
     relevance_factor: f64,
