@@ -24,6 +24,7 @@ mod params;
 mod predict;
 mod store;
 mod train;
+mod verdict;
 
 pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
 pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
@@ -34,3 +35,7 @@ pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
+pub use verdict::{
+    held_out_trials, normalised_score, open_set_folds, HeldOutTrials, NormChoice,
+    OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource,
+};

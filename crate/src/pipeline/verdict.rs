@@ -1,0 +1,1040 @@
+//! Open-set verdicts: "this is speaker X" or "not an enrolled voice", from the
+//! GMM-UBM's log-likelihood ratios calibrated at training time on the training clips
+//! alone.
+//!
+//! Calibration ([`OpenSetCalibration::fit`]) uses cross-validation folds of the
+//! enrolment clips: in each fold every speaker's model is MAP-adapted from the UBM
+//! *without* the fold's held-out clips, and each held-out clip of speaker `s` gives
+//! a target trial (its score against `s`), non-target trials (against every other
+//! speaker) and one *impostor best score*: the best score among the speakers other
+//! than `s`, which is what a never-enrolled voice resembling them would get. A
+//! [`LinearCalibration`] fitted on the target and non-target trials maps raw scores
+//! to natural-log LLRs; the default threshold is the stated operating point of
+//! [`OpenSetParams::false_alarm`] (1 %) on the calibrated impostor best scores,
+//! because the verdict compares the *best* score of a query with the threshold.
+//! Queries never enter: the trials are built from the training clips only, and the
+//! calibration records which ones ([`OpenSetCalibration::trial_clips`]).
+//!
+//! The verdict comes from the GMM-UBM: its per-speaker models can be adapted per
+//! fold in a fraction of its training time, its score is already a log-likelihood
+//! ratio against a background model (close to what calibration wants), and it keeps
+//! working when speakers are enrolled one at a time. The MLP's softmax is a
+//! closed-set probability and is shown as such.
+
+use std::collections::BTreeMap;
+
+use ndarray::{concatenate, Array1, Array2, ArrayView2, Axis};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use super::extract::{extract, ClipFeatures};
+use super::params::ModelKind;
+use super::train::SpeakerModels;
+use crate::audio::Audio;
+use crate::calibration::{
+    open_set_eer, open_set_report, threshold_at_false_alarm, CalibrationParams, CohortStats,
+    LinearCalibration, OpenSetTrial, Verdict,
+};
+use crate::error::{Error, Result};
+use crate::models::speaker::gmm_ubm::UbmParams;
+use crate::models::speaker::{subsample_frames, ClipBatch, GmmUbmModel, SpeakerModel};
+use crate::models::{GmmParams, GmmUbmClassifier, Ubm};
+use crate::similarity::EnrolledSpeakers;
+
+/// How raw GMM-UBM scores are normalised before calibration, with the other
+/// enrolled speakers as the impostor cohort (no outside data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreNorm {
+    /// The raw score (mean per-frame log-likelihood ratio against the UBM).
+    Raw,
+    /// Adaptive t-norm: the score standardised by the query's scores against the
+    /// other enrolled speakers' models (the [`OpenSetParams::cohort_top_k`] highest).
+    /// Needs no statistics per speaker, so it stays valid when speakers are enrolled
+    /// or removed.
+    Tnorm,
+    /// Adaptive s-norm: the mean of the t-norm and of the z-norm by the speaker's
+    /// own statistics (its model against the other speakers' training clips, the
+    /// [`OpenSetParams::cohort_top_k`] highest; Matějka et al. 2017). The z-norm
+    /// statistics are stored per speaker; a speaker enrolled later has none.
+    Snorm,
+}
+
+impl ScoreNorm {
+    /// Every normalisation, in order of preference when they tie.
+    pub const ALL: [ScoreNorm; 3] = [ScoreNorm::Raw, ScoreNorm::Tnorm, ScoreNorm::Snorm];
+
+    /// As written in JSON and on the command line: `raw`, `tnorm`, `snorm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreNorm::Raw => "raw",
+            ScoreNorm::Tnorm => "tnorm",
+            ScoreNorm::Snorm => "snorm",
+        }
+    }
+
+    /// Whether the normalisation needs statistics of each speaker's model, which
+    /// a speaker enrolled after training does not have.
+    pub fn per_speaker(self) -> bool {
+        self == ScoreNorm::Snorm
+    }
+}
+
+impl std::fmt::Display for ScoreNorm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings of the open-set calibration made at training time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenSetParams {
+    /// Cross-validation folds of each speaker's enrolment clips (at least 2).
+    /// Default 3: every clip is held out once, and a speaker keeps about two thirds
+    /// of its clips in each fold's model.
+    pub folds: usize,
+    /// The default threshold accepts at most this fraction of the held-out impostor
+    /// best scores, in [0, 1). Default 0.01 (1 % false acceptance).
+    pub false_alarm: f64,
+    /// The logistic-regression settings of the score calibration (default prior 0.5).
+    pub calibration: CalibrationParams,
+    /// The score normalisation; `None` (the default): the one of [`ScoreNorm::ALL`]
+    /// with the lowest open-set equal error rate on the cross-validation trials
+    /// (t-norm and s-norm need at least 3 speakers).
+    pub norm: Option<ScoreNorm>,
+    /// Speaker folds (at least 2): each fold leaves a group of the training
+    /// speakers out entirely (UBM included) and scores their clips as
+    /// never-enrolled voices. Default 4: three quarters of the speakers enrolled
+    /// in each fold, and 4 UBM fits.
+    pub speaker_folds: usize,
+    /// The score calibrated; `None` (the default): the one of [`ScoreSource::ALL`]
+    /// with the lowest cross-validated open-set equal error rate.
+    pub source: Option<ScoreSource>,
+    /// Cohort members kept by the adaptive normalisations (the highest-scoring
+    /// ones), at least 2. Default 10.
+    pub cohort_top_k: usize,
+}
+
+impl Default for OpenSetParams {
+    fn default() -> Self {
+        OpenSetParams {
+            folds: 3,
+            false_alarm: 0.01,
+            calibration: CalibrationParams::default(),
+            norm: None,
+            source: None,
+            speaker_folds: 4,
+            cohort_top_k: 10,
+        }
+    }
+}
+
+impl OpenSetParams {
+    /// Check the settings.
+    pub fn validate(&self) -> Result<()> {
+        if self.folds < 2 {
+            return Err(Error::param(
+                "folds",
+                format!("must be at least 2, got {}", self.folds),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.false_alarm) {
+            return Err(Error::param(
+                "false_alarm",
+                format!("must be in [0, 1), got {}", self.false_alarm),
+            ));
+        }
+        if self.speaker_folds < 2 {
+            return Err(Error::param(
+                "speaker_folds",
+                format!("must be at least 2, got {}", self.speaker_folds),
+            ));
+        }
+        if self.cohort_top_k < 2 {
+            return Err(Error::param(
+                "cohort_top_k",
+                format!("must be at least 2, got {}", self.cohort_top_k),
+            ));
+        }
+        self.calibration.validate()
+    }
+}
+
+/// Which score of a query against an enrolled speaker is calibrated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreSource {
+    /// The GMM-UBM's mean per-frame log-likelihood ratio (what `predict` shows).
+    Gmm,
+    /// The cosine similarity of the query's supervector with the speaker's (what
+    /// `similar` ranks by).
+    Cosine,
+    /// Both, each calibrated, their LLRs summed and calibrated again.
+    Fusion,
+}
+
+impl ScoreSource {
+    /// Every source, in order of preference when they tie.
+    pub const ALL: [ScoreSource; 3] = [ScoreSource::Gmm, ScoreSource::Cosine, ScoreSource::Fusion];
+
+    /// As written in JSON: `gmm`, `cosine`, `fusion`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScoreSource::Gmm => "gmm",
+            ScoreSource::Cosine => "cosine",
+            ScoreSource::Fusion => "fusion",
+        }
+    }
+}
+
+impl std::fmt::Display for ScoreSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One scoring method (source and normalisation), its calibration and its
+/// cross-validated open-set rates on the training clips.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NormChoice {
+    /// The score.
+    pub source: ScoreSource,
+    /// The normalisation.
+    pub norm: ScoreNorm,
+    /// Fusion only: the calibrations of the normalised GMM and cosine scores whose
+    /// LLRs are summed before `calibration`.
+    pub stage1: Option<(LinearCalibration, LinearCalibration)>,
+    /// Normalised (or fused) score to natural-log LLR.
+    pub calibration: LinearCalibration,
+    /// Its default threshold (LLR): [`OpenSetParams::false_alarm`] of the held-out
+    /// impostor best scores.
+    pub threshold: f64,
+    /// Open-set equal error rate on the cross-validation trials (held-out clips as
+    /// enrolled queries, and the same clips with their speaker left out as
+    /// never-enrolled ones).
+    pub cv_eer: f64,
+    /// Held-out clips accepted and named right at `threshold`.
+    pub cv_identified: f64,
+    /// Held-out clips whose best-scoring speaker is right (closed set).
+    pub cv_closed_set: f64,
+}
+
+impl NormChoice {
+    /// `source/norm`, for instance `fusion/snorm`.
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.source, self.norm)
+    }
+}
+
+/// The open-set calibration stored with a model set: the GMM-UBM's scores
+/// (frame LLR and supervector cosine), normalised ([`ScoreNorm`]), to calibrated
+/// LLRs, and the default acceptance threshold (in LLR).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenSetCalibration {
+    /// The model whose scores are calibrated (GMM-UBM).
+    pub model: ModelKind,
+    /// The method in use (one of `choices`, possibly switched after an enrolment).
+    pub method: NormChoice,
+    /// Cohort members kept by the adaptive normalisations.
+    pub cohort_top_k: usize,
+    /// The default threshold on the calibrated LLR of the best-scoring speaker.
+    pub threshold: f64,
+    /// The false-acceptance rate on the held-out impostor best scores the threshold
+    /// was set at.
+    pub false_alarm: f64,
+    /// Number of folds.
+    pub folds: usize,
+    /// z-norm statistics of each speaker's model against the other speakers'
+    /// training clips, GMM and cosine (s-norm only; empty otherwise).
+    pub z_stats: BTreeMap<String, (CohortStats, CohortStats)>,
+    /// Every method tried, with its calibration and cross-validated rates.
+    pub choices: Vec<NormChoice>,
+    /// Target trials (held-out clip against its own speaker).
+    pub target_trials: usize,
+    /// Non-target trials (held-out clip against each other speaker).
+    pub nontarget_trials: usize,
+    /// The training clips (indices into the training features) the trials came from,
+    /// sorted, each once: every one of them, and nothing else.
+    pub trial_clips: Vec<usize>,
+    /// Speakers the calibration was fitted on.
+    pub fitted_speakers: usize,
+}
+
+/// Cross-validation folds of training clips, per speaker: each speaker's clips
+/// (`labels[i]` is clip `i`'s class) are shuffled (seeded) and dealt round-robin
+/// over `folds` folds. Returns the held-out clip indices of every fold (sorted); a
+/// fold's model for a speaker uses that speaker's other clips. A speaker with `n >=
+/// 2` clips always keeps at least one clip in every fold.
+///
+/// ```
+/// use speaker_similarity::pipeline::open_set_folds;
+/// let labels = [0, 0, 0, 1, 1, 1, 1];
+/// let folds = open_set_folds(&labels, 2, 3, 7);
+/// let mut all: Vec<usize> = folds.concat();
+/// all.sort();
+/// assert_eq!(all, (0..7).collect::<Vec<_>>());
+/// ```
+pub fn open_set_folds(
+    labels: &[usize],
+    n_classes: usize,
+    folds: usize,
+    seed: u64,
+) -> Vec<Vec<usize>> {
+    let folds = folds.max(1);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x0be5_e7ca);
+    let mut out = vec![Vec::new(); folds];
+    for c in 0..n_classes {
+        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
+        idx.shuffle(&mut rng);
+        for (p, i) in idx.into_iter().enumerate() {
+            out[p % folds].push(i);
+        }
+    }
+    for f in out.iter_mut() {
+        f.sort_unstable();
+    }
+    out
+}
+
+/// The normalised score of candidate speaker `j` in a query's `row` of raw scores
+/// (against every enrolled speaker). The t-norm cohort is the row's other
+/// speakers, leaving out `exclude` too (the query's own speaker, when simulating a
+/// voice that was never enrolled); `z` is speaker `j`'s z-norm statistics (s-norm).
+/// Falls back to the raw score when the cohort has fewer than 2 members.
+///
+/// ```
+/// use speaker_similarity::pipeline::{normalised_score, ScoreNorm};
+/// let row = [2.0, 0.0, 1.0, -1.0];
+/// assert_eq!(normalised_score(ScoreNorm::Raw, &row, 0, None, None, 10), 2.0);
+/// // t-norm: (2 - mean(0, 1, -1)) / std(0, 1, -1)
+/// let t = normalised_score(ScoreNorm::Tnorm, &row, 0, None, None, 10);
+/// assert!((t - 2.0 / (2.0f64 / 3.0).sqrt()).abs() < 1e-12);
+/// ```
+pub fn normalised_score(
+    norm: ScoreNorm,
+    row: &[f64],
+    j: usize,
+    exclude: Option<usize>,
+    z: Option<&CohortStats>,
+    top_k: usize,
+) -> f64 {
+    let raw = row[j];
+    if norm == ScoreNorm::Raw {
+        return raw;
+    }
+    let cohort: Vec<f64> = row
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k != j && Some(*k) != exclude)
+        .map(|(_, v)| *v)
+        .collect();
+    let t = match CohortStats::from_scores(&cohort, Some(top_k)) {
+        Ok(t) if cohort.len() >= 2 => t.z(raw),
+        _ => return raw,
+    };
+    match (norm, z) {
+        (ScoreNorm::Snorm, Some(z)) => 0.5 * (z.z(raw) + t),
+        _ => t,
+    }
+}
+
+/// One query's raw scores against every enrolled speaker, from both sources.
+#[derive(Debug, Clone, Copy)]
+struct QueryRows<'a> {
+    gmm: &'a [f64],
+    cosine: &'a [f64],
+}
+
+/// z-norm statistics of speaker `j` (GMM, cosine), when the method uses them.
+type ZOf<'a> = dyn Fn(usize) -> (Option<CohortStats>, Option<CohortStats>) + 'a;
+
+/// The score of method (`source`, `norm`, `stage1`) for candidate `j`.
+#[allow(clippy::too_many_arguments)]
+fn method_score(
+    source: ScoreSource,
+    norm: ScoreNorm,
+    stage1: Option<&(LinearCalibration, LinearCalibration)>,
+    q: QueryRows<'_>,
+    j: usize,
+    exclude: Option<usize>,
+    z: &ZOf<'_>,
+    top_k: usize,
+) -> f64 {
+    let (zg, zc) = z(j);
+    let g = || normalised_score(norm, q.gmm, j, exclude, zg.as_ref(), top_k);
+    let c = || normalised_score(norm, q.cosine, j, exclude, zc.as_ref(), top_k);
+    match (source, stage1) {
+        (ScoreSource::Gmm, _) => g(),
+        (ScoreSource::Cosine, _) => c(),
+        (ScoreSource::Fusion, Some((a, b))) => a.llr(g()) + b.llr(c()),
+        (ScoreSource::Fusion, None) => g() + c(),
+    }
+}
+
+/// The best candidate of a query: `(speaker, score)`, leaving `exclude` out of the
+/// candidates and of the cohort.
+#[allow(clippy::too_many_arguments)]
+fn best_of(
+    source: ScoreSource,
+    norm: ScoreNorm,
+    stage1: Option<&(LinearCalibration, LinearCalibration)>,
+    q: QueryRows<'_>,
+    exclude: Option<usize>,
+    z: &ZOf<'_>,
+    top_k: usize,
+) -> (usize, f64) {
+    let mut best = (0, f64::NEG_INFINITY);
+    for j in (0..q.gmm.len()).filter(|&j| Some(j) != exclude) {
+        let s = method_score(source, norm, stage1, q, j, exclude, z, top_k);
+        if s > best.1 {
+            best = (j, s);
+        }
+    }
+    best
+}
+
+/// Held-out scores of the training clips, by cross-validation over speakers and
+/// clips (see [`held_out_trials`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeldOutTrials {
+    /// Per trial, the GMM-UBM scores of a held-out clip against every candidate
+    /// speaker's fold model (built without it). The candidates are the fold's
+    /// enrolled speakers; rows of different speaker folds differ in length.
+    pub gmm: Vec<Vec<f64>>,
+    /// Per trial, the cosine similarity of the clip's supervector with every
+    /// candidate's fold embedding (the mean of that speaker's other clips).
+    pub cosine: Vec<Vec<f64>>,
+    /// Per trial, the clip's speaker as an index into the row, or `None` for a
+    /// clip of a speaker left out of the fold altogether (UBM included): a
+    /// never-enrolled voice.
+    pub own: Vec<Option<usize>>,
+    /// Per trial, the training clip (index into the training features).
+    pub clips: Vec<usize>,
+    /// Per trial, the z-norm statistics (GMM, cosine) of every candidate `j`'s
+    /// fold model against the fold's other enrolled speakers' clips (leaving out
+    /// the clip's own speaker's).
+    pub z: Vec<Vec<(CohortStats, CohortStats)>>,
+}
+
+/// z-norm statistics of every model (columns of `scores`, clips × speakers)
+/// against the clips of the other speakers, leaving out speaker `exclude`'s clips
+/// too.
+fn z_stats_of(
+    scores: &Array2<f64>,
+    labels: &[usize],
+    exclude: Option<usize>,
+    top_k: usize,
+) -> Result<Vec<CohortStats>> {
+    (0..scores.ncols())
+        .map(|j| {
+            let s: Vec<f64> = (0..labels.len())
+                .filter(|&c| labels[c] != j && Some(labels[c]) != exclude)
+                .map(|c| scores[[c, j]])
+                .collect();
+            CohortStats::from_scores(&s, Some(top_k))
+        })
+        .collect()
+}
+
+/// Cosine scores (clips × speakers) of clip supervectors against speaker
+/// embeddings.
+fn cosine_matrix(enrolled: &EnrolledSpeakers, svs: &[&Array1<f32>]) -> Result<Array2<f64>> {
+    let mut out = Array2::zeros((svs.len(), enrolled.len()));
+    for (i, v) in svs.iter().enumerate() {
+        let s = enrolled.scores(v.as_slice().unwrap_or(&v.to_vec()))?;
+        for (j, x) in s.into_iter().enumerate() {
+            out[[i, j]] = x as f64;
+        }
+    }
+    Ok(out)
+}
+
+/// Every clip's supervector embedding under `ubm`, as a query's is made.
+fn clip_supervectors(
+    ubm: &Ubm,
+    relevance: f64,
+    features: &[&ClipFeatures],
+) -> Result<Vec<Array1<f32>>> {
+    use rayon::prelude::*;
+    features
+        .par_iter()
+        .map(|f| ubm.supervector_offset(&ubm.map_adapt(f.frames.view(), relevance)?))
+        .collect()
+}
+
+/// Speaker folds: the `k` speakers shuffled (seeded) and dealt round-robin over
+/// `groups` groups; each group is left out of one fold entirely.
+fn speaker_groups(k: usize, groups: usize, seed: u64) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..k).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5be4_c0de));
+    let mut out = vec![Vec::new(); groups.clamp(1, k)];
+    let n = out.len();
+    for (p, s) in order.into_iter().enumerate() {
+        out[p % n].push(s);
+    }
+    for g in out.iter_mut() {
+        g.sort_unstable();
+    }
+    out
+}
+
+/// The cross-validation trials of the open-set calibration, from the training
+/// clips alone. The speakers are dealt into `speaker_folds` groups; for each
+/// group, a UBM is trained (with `ubm_params`, as the model's) on the *other*
+/// speakers' frames, and those speakers' clips are split into `folds` clip folds
+/// ([`open_set_folds`]): each held-out clip is scored against speaker models
+/// MAP-adapted and embeddings averaged without it (target and non-target
+/// trials), and the left-out group's clips are scored against the first clip
+/// fold's models as never-enrolled voices (impostor trials) — voices that neither
+/// the UBM, nor the embedding centre, nor any speaker model has seen, as a real
+/// never-enrolled query. z-norm statistics use the `top_k` highest cohort scores.
+#[allow(clippy::too_many_arguments)]
+pub fn held_out_trials(
+    ubm_params: &UbmParams,
+    features: &[ClipFeatures],
+    labels: &[usize],
+    speakers: &[String],
+    folds: usize,
+    speaker_folds: usize,
+    seed: u64,
+    top_k: usize,
+) -> Result<HeldOutTrials> {
+    let k = speakers.len();
+    if k < 3 {
+        return Err(Error::param(
+            "speakers",
+            format!("open-set calibration needs at least 3 speakers, got {k}"),
+        ));
+    }
+    if labels.len() != features.len() || labels.iter().any(|&l| l >= k) {
+        return Err(Error::param(
+            "labels",
+            "labels do not fit the clips and speakers",
+        ));
+    }
+    let relevance = ubm_params.relevance_factor;
+    let mut t = HeldOutTrials::default();
+    for group in speaker_groups(k, speaker_folds, seed) {
+        let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
+        if known.len() < 2 {
+            continue;
+        }
+        let local = |s: usize| known.binary_search(&s).ok();
+        // Known clips (global index, local label), then the left-out clips.
+        let known_clips: Vec<(usize, usize)> = (0..features.len())
+            .filter_map(|i| local(labels[i]).map(|l| (i, l)))
+            .collect();
+        let outside: Vec<usize> = (0..features.len())
+            .filter(|&i| local(labels[i]).is_none())
+            .collect();
+        let refs: Vec<&ClipFeatures> = known_clips.iter().map(|&(i, _)| &features[i]).collect();
+        let pooled = subsample_frames(&refs, ubm_params.max_frames)?;
+        let ubm = Ubm::fit(
+            pooled.view(),
+            &GmmParams {
+                seed,
+                ..ubm_params.ubm.clone()
+            },
+        )?;
+        let scored: Vec<&ClipFeatures> = known_clips
+            .iter()
+            .map(|&(i, _)| &features[i])
+            .chain(outside.iter().map(|&i| &features[i]))
+            .collect();
+        let svs = clip_supervectors(&ubm, relevance, &scored)?;
+        let frames: Vec<ArrayView2<f32>> = scored.iter().map(|f| f.frames.view()).collect();
+        let local_labels: Vec<usize> = known_clips.iter().map(|&(_, l)| l).collect();
+        let names: Vec<String> = known.iter().map(|&s| speakers[s].clone()).collect();
+        let nk = known.len();
+        let nc = known_clips.len();
+        for (fold, held) in open_set_folds(&local_labels, nk, folds, seed)
+            .into_iter()
+            .enumerate()
+        {
+            if held.is_empty() {
+                continue;
+            }
+            let mut per_class: Vec<Vec<ArrayView2<f32>>> = vec![Vec::new(); nk];
+            let dim = svs.first().map_or(0, |v| v.len());
+            let mut means = Array2::<f32>::zeros((nk, dim));
+            let mut n_kept = vec![0usize; nk];
+            for p in (0..nc).filter(|p| held.binary_search(p).is_err()) {
+                let c = local_labels[p];
+                per_class[c].push(frames[p]);
+                let mut r = means.row_mut(c);
+                r += &svs[p];
+                n_kept[c] += 1;
+            }
+            if let Some(c) = per_class.iter().position(|v| v.is_empty()) {
+                return Err(Error::param(
+                    "clips",
+                    format!(
+                        "speaker {} has no clip left to adapt in a calibration fold (it needs 2 clips)",
+                        names[c]
+                    ),
+                ));
+            }
+            for (mut r, &n) in means.rows_mut().into_iter().zip(&n_kept) {
+                r /= n as f32;
+            }
+            let stacked = per_class
+                .iter()
+                .map(|v| concatenate(Axis(0), v).map_err(|e| Error::param("clips", e.to_string())))
+                .collect::<Result<Vec<_>>>()?;
+            let views: Vec<ArrayView2<f32>> = stacked.iter().map(|a| a.view()).collect();
+            let clf = GmmUbmClassifier::fit(ubm.clone(), &views, &names, relevance)?;
+            let enrolled = EnrolledSpeakers::enroll(names.clone(), means.view(), true)?;
+            // Known clips for the held-out rows and the z-norm cohort; the
+            // left-out clips in the first fold only.
+            let n_rows = if fold == 0 { scored.len() } else { nc };
+            let gmm = clf.scores_clips(&frames[..n_rows])?;
+            let sv_refs: Vec<&Array1<f32>> = svs[..n_rows].iter().collect();
+            let cos = cosine_matrix(&enrolled, &sv_refs)?;
+            let z_for = |own: Option<usize>| -> Result<Vec<(CohortStats, CohortStats)>> {
+                let zg = z_stats_of(&gmm, &local_labels, own, top_k)?;
+                let zc = z_stats_of(&cos, &local_labels, own, top_k)?;
+                Ok(zg.into_iter().zip(zc).collect())
+            };
+            let z_by_own = (0..nk).map(|o| z_for(Some(o))).collect::<Result<Vec<_>>>()?;
+            for &p in &held {
+                t.gmm.push(gmm.row(p).to_vec());
+                t.cosine.push(cos.row(p).to_vec());
+                t.own.push(Some(local_labels[p]));
+                t.clips.push(known_clips[p].0);
+                t.z.push(z_by_own[local_labels[p]].clone());
+            }
+            if fold == 0 {
+                let z_out = z_for(None)?;
+                for (q, &i) in outside.iter().enumerate() {
+                    t.gmm.push(gmm.row(nc + q).to_vec());
+                    t.cosine.push(cos.row(nc + q).to_vec());
+                    t.own.push(None);
+                    t.clips.push(i);
+                    t.z.push(z_out.clone());
+                }
+            }
+        }
+    }
+    if !t.own.iter().any(Option::is_none) || !t.own.iter().any(Option::is_some) {
+        return Err(Error::param(
+            "speakers",
+            "too few speakers and clips for open-set calibration trials",
+        ));
+    }
+    Ok(t)
+}
+
+/// Calibrate one method on held-out trials and measure it there. Returns the
+/// choice and the (target, non-target) trial counts.
+fn fit_choice(
+    t: &HeldOutTrials,
+    source: ScoreSource,
+    norm: ScoreNorm,
+    stage1: Option<(LinearCalibration, LinearCalibration)>,
+    params: &OpenSetParams,
+) -> Result<(NormChoice, usize, usize)> {
+    let top_k = params.cohort_top_k;
+    let (mut targets, mut nontargets, mut impostor, mut enrolled) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for n in 0..t.own.len() {
+        let q = QueryRows {
+            gmm: &t.gmm[n],
+            cosine: &t.cosine[n],
+        };
+        let z = |j: usize| match t.z[n].get(j) {
+            Some((g, c)) if norm.per_speaker() => (Some(*g), Some(*c)),
+            _ => (None, None),
+        };
+        let s1 = stage1.as_ref();
+        let (j, s) = best_of(source, norm, s1, q, None, &z, top_k);
+        match t.own[n] {
+            Some(own) => {
+                targets.push(method_score(source, norm, s1, q, own, None, &z, top_k));
+                enrolled.push((j == own, s));
+            }
+            None => {
+                // A never-enrolled voice: every candidate is a non-target.
+                for j in 0..q.gmm.len() {
+                    nontargets.push(method_score(source, norm, s1, q, j, None, &z, top_k));
+                }
+                impostor.push(s);
+            }
+        }
+    }
+    let cal = LinearCalibration::fit(&targets, &nontargets, &params.calibration)?;
+    if cal.scale <= 0.0 {
+        return Err(Error::param(
+            "calibration",
+            format!("{source}/{norm}: held-out target trials do not score above non-target ones"),
+        ));
+    }
+    let best: Vec<f64> = impostor.iter().map(|&s| cal.llr(s)).collect();
+    let threshold = threshold_at_false_alarm(&best, params.false_alarm)?;
+    let trials: Vec<OpenSetTrial> = enrolled
+        .iter()
+        .map(|&(correct, s)| OpenSetTrial {
+            enrolled: true,
+            correct,
+            score: cal.llr(s),
+        })
+        .chain(best.iter().map(|&score| OpenSetTrial {
+            enrolled: false,
+            correct: false,
+            score,
+        }))
+        .collect();
+    let (cv_eer, _) = open_set_eer(&trials)?;
+    let r = open_set_report(&trials, threshold)?;
+    Ok((
+        NormChoice {
+            source,
+            norm,
+            stage1,
+            calibration: cal,
+            threshold,
+            cv_eer,
+            cv_identified: r.enrolled_identified,
+            cv_closed_set: r.closed_set_correct,
+        },
+        targets.len(),
+        nontargets.len(),
+    ))
+}
+
+/// The choice with the lowest cross-validated EER among `choices` passing
+/// `keep`; ties go to the simpler source and normalisation.
+fn best_choice<'a>(
+    choices: &'a [NormChoice],
+    keep: impl Fn(&NormChoice) -> bool,
+) -> Option<&'a NormChoice> {
+    choices.iter().filter(|c| keep(c)).min_by(|a, b| {
+        a.cv_eer
+            .total_cmp(&b.cv_eer)
+            .then(a.source.cmp(&b.source))
+            .then(a.norm.cmp(&b.norm))
+    })
+}
+
+impl OpenSetCalibration {
+    /// Check a calibration read from disk against its model set.
+    pub fn validate(&self, models: &SpeakerModels) -> Result<()> {
+        let c = &self.method.calibration;
+        let bad = |reason: String| Err(Error::param("calibration", reason));
+        if !(c.scale.is_finite()
+            && c.scale > 0.0
+            && c.offset.is_finite()
+            && self.threshold.is_finite())
+        {
+            return bad("open-set calibration is not finite and increasing".into());
+        }
+        if self.method.source == ScoreSource::Fusion && self.method.stage1.is_none() {
+            return bad("open-set fusion without its first-stage calibrations".into());
+        }
+        if models.get(self.model).is_none() {
+            return bad(format!(
+                "open-set calibration of {} without that model",
+                self.model
+            ));
+        }
+        if self.cohort_top_k < 2 {
+            return bad("open-set calibration with a cohort of fewer than 2".into());
+        }
+        if self.method.norm.per_speaker() {
+            if let Some(s) = models
+                .speakers
+                .iter()
+                .find(|s| !self.z_stats.contains_key(*s))
+            {
+                return bad(format!(
+                    "open-set calibration ({}) has no statistics of speaker {s}",
+                    self.method.label()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Calibrate a trained GMM-UBM model set on its own training clips (see the
+    /// module docs): `features`, `labels` and `speakers` are exactly what it was
+    /// trained on.
+    pub fn fit(
+        models: &SpeakerModels,
+        features: &[ClipFeatures],
+        labels: &[usize],
+        params: &OpenSetParams,
+    ) -> Result<OpenSetCalibration> {
+        params.validate()?;
+        let m = models
+            .gmm_ubm()
+            .ok_or_else(|| Error::param("models", "open-set calibration needs the gmm-ubm model"))?;
+        let k = models.speakers.len();
+        let norms: Vec<ScoreNorm> = match params.norm {
+            Some(n) => vec![n],
+            None if k >= 3 => ScoreNorm::ALL.to_vec(),
+            None => vec![ScoreNorm::Raw],
+        };
+        if k < 3 && norms.iter().any(|n| *n != ScoreNorm::Raw) {
+            return Err(Error::param(
+                "norm",
+                "t-norm and s-norm need at least 3 speakers",
+            ));
+        }
+        let sources: Vec<ScoreSource> = match params.source {
+            Some(s) => vec![s],
+            None => ScoreSource::ALL.to_vec(),
+        };
+        let t = held_out_trials(
+            &models.params.settings.gmm_ubm,
+            features,
+            labels,
+            &models.speakers,
+            params.folds,
+            params.speaker_folds,
+            models.params.seed,
+            params.cohort_top_k,
+        )?;
+        let mut choices: Vec<NormChoice> = Vec::new();
+        let mut counts = (0, 0);
+        let mut last_err = None;
+        for &norm in &norms {
+            let single = |source| fit_choice(&t, source, norm, None, params);
+            let g = single(ScoreSource::Gmm);
+            let c = single(ScoreSource::Cosine);
+            let fused = match (&g, &c) {
+                (Ok(g), Ok(c)) if sources.contains(&ScoreSource::Fusion) => Some(fit_choice(
+                    &t,
+                    ScoreSource::Fusion,
+                    norm,
+                    Some((g.0.calibration, c.0.calibration)),
+                    params,
+                )),
+                _ => None,
+            };
+            for (source, r) in [(ScoreSource::Gmm, Some(g)), (ScoreSource::Cosine, Some(c)), (ScoreSource::Fusion, fused)] {
+                match r {
+                    Some(Ok((choice, nt, nn))) if sources.contains(&source) => {
+                        counts = (nt, nn);
+                        choices.push(choice);
+                    }
+                    Some(Err(e)) => last_err = Some(e),
+                    _ => {}
+                }
+            }
+        }
+        let Some(chosen) = best_choice(&choices, |_| true).cloned() else {
+            return Err(last_err.unwrap_or_else(|| Error::param("norm", "nothing to calibrate")));
+        };
+        let z_stats = if chosen.norm.per_speaker() {
+            // The full models against the other speakers' training clips.
+            let frames: Vec<ArrayView2<f32>> = features.iter().map(|f| f.frames.view()).collect();
+            let g = m.classifier.scores_clips(&frames)?;
+            let refs: Vec<&ClipFeatures> = features.iter().collect();
+            let ubm = m.classifier.ubm();
+            let svs = clip_supervectors(ubm, m.classifier.relevance_factor(), &refs)?;
+            let c = cosine_matrix(&m.enrolled, &svs.iter().collect::<Vec<_>>())?;
+            let zg = z_stats_of(&g, labels, None, params.cohort_top_k)?;
+            let zc = z_stats_of(&c, labels, None, params.cohort_top_k)?;
+            models
+                .speakers
+                .iter()
+                .cloned()
+                .zip(zg.into_iter().zip(zc))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let mut trial_clips = t.clips.clone();
+        trial_clips.sort_unstable();
+        trial_clips.dedup();
+        Ok(OpenSetCalibration {
+            model: ModelKind::GmmUbm,
+            threshold: chosen.threshold,
+            method: chosen,
+            cohort_top_k: params.cohort_top_k,
+            false_alarm: params.false_alarm,
+            folds: params.folds,
+            z_stats,
+            choices,
+            target_trials: counts.0,
+            nontarget_trials: counts.1,
+            trial_clips,
+            fitted_speakers: k,
+        })
+    }
+
+    /// The calibration after speaker `speaker` was enrolled (or replaced) or
+    /// removed. Raw scores and t-norm need nothing per speaker: the calibration is
+    /// kept as fitted (the t-norm cohort is the speaker set of the moment). s-norm
+    /// needs statistics of every speaker's model against the other speakers'
+    /// training clips, which a speaker enrolled later has not: the calibration
+    /// switches to the best cross-validated method that needs none (fitted at
+    /// training time on the same trials, so the switch costs nothing). A removed
+    /// speaker's statistics are dropped. Returns `(refreshed, what)`: whether the
+    /// calibration changed, and a sentence for the user.
+    pub fn after_change(&mut self, speaker: &str, removed: bool) -> (bool, String) {
+        if removed {
+            self.z_stats.remove(speaker);
+        } else if self.method.norm.per_speaker() {
+            if let Some(c) = best_choice(&self.choices, |c| !c.norm.per_speaker()).cloned() {
+                let before = self.method.label();
+                self.threshold = c.threshold;
+                self.method = c;
+                self.z_stats.clear();
+                return (
+                    true,
+                    format!(
+                        "open-set calibration refreshed: {before} needs statistics speaker \
+                         {speaker:?} does not have, so verdicts now use {} (fitted at \
+                         training time on the same trials; cross-validated EER {:.1} %), \
+                         threshold {:.2}",
+                        self.method.label(),
+                        100.0 * self.method.cv_eer,
+                        self.threshold
+                    ),
+                );
+            }
+        }
+        (
+            false,
+            format!(
+                "open-set calibration kept ({} scores, fitted on {} training speakers), \
+                 threshold {:.2}",
+                self.method.label(),
+                self.fitted_speakers,
+                self.threshold
+            ),
+        )
+    }
+
+    /// The z-norm statistics of speaker `id` (s-norm only).
+    fn z_of(&self, id: &str) -> (Option<CohortStats>, Option<CohortStats>) {
+        match self.z_stats.get(id) {
+            Some((g, c)) if self.method.norm.per_speaker() => (Some(*g), Some(*c)),
+            _ => (None, None),
+        }
+    }
+}
+
+impl SpeakerModels {
+    /// The GMM-UBM model, if this set holds one.
+    pub fn gmm_ubm(&self) -> Option<&GmmUbmModel> {
+        match self.get(ModelKind::GmmUbm) {
+            Some(crate::models::speaker::TrainedModel::GmmUbm(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    /// The open-set calibration, or the error saying the model set has none.
+    pub fn open_set(&self) -> Result<&OpenSetCalibration> {
+        self.calibration
+            .as_ref()
+            .ok_or_else(|| Error::RetrainNeeded {
+                what: match &self.calibration_skipped {
+                    Some(why) => {
+                        format!("this model directory has no open-set calibration ({why})")
+                    }
+                    None => "this model directory has no open-set calibration (it needs the \
+                             gmm-ubm model and was trained without verdicts)"
+                        .into(),
+                },
+            })
+    }
+
+    /// The threshold a verdict uses: `threshold`, or the calibration's default.
+    fn verdict_threshold(&self, threshold: Option<f64>) -> Result<f64> {
+        let t = threshold.unwrap_or(self.open_set()?.threshold);
+        if !t.is_finite() {
+            return Err(Error::param("threshold", "must be a finite number"));
+        }
+        Ok(t)
+    }
+
+    /// The open-set verdicts of clips: for each, the enrolled speaker with the best
+    /// calibrated score (GMM-UBM frame LLR and/or supervector cosine, normalised, as
+    /// the calibration's method says), its calibrated LLR, accepted when `>=
+    /// threshold` (the calibration's default threshold when `None`).
+    pub fn verdicts(&self, clips: &[ClipFeatures], threshold: Option<f64>) -> Result<Vec<Verdict>> {
+        let cal = self.open_set()?;
+        let threshold = self.verdict_threshold(threshold)?;
+        let m = self.gmm_ubm().ok_or_else(|| {
+            Error::param(
+                "calibration",
+                format!("the calibrated model {} is missing", cal.model),
+            )
+        })?;
+        if clips.is_empty() {
+            return Ok(Vec::new());
+        }
+        for c in clips {
+            if c.frames.nrows() == 0 {
+                return Err(Error::NoSpeechFound {
+                    speech_seconds: 0.0,
+                    reason: "a clip to identify has no voiced frame".into(),
+                });
+            }
+        }
+        let gmm = m.scores(&ClipBatch::new(clips)?)?.values;
+        let cosine = if cal.method.source == ScoreSource::Gmm {
+            Array2::zeros(gmm.dim())
+        } else {
+            let refs: Vec<&ClipFeatures> = clips.iter().collect();
+            let ubm = m.classifier.ubm();
+            let svs = clip_supervectors(ubm, m.classifier.relevance_factor(), &refs)?;
+            cosine_matrix(&m.enrolled, &svs.iter().collect::<Vec<_>>())?
+        };
+        let z = |j: usize| cal.z_of(&self.speakers[j]);
+        let c = &cal.method;
+        let mut out = Vec::with_capacity(clips.len());
+        for (g, cs) in gmm.outer_iter().zip(cosine.outer_iter()) {
+            let (g, cs) = (g.to_vec(), cs.to_vec());
+            if let Some(i) = g.iter().chain(&cs).position(|v| !v.is_finite()) {
+                return Err(Error::NonFinite {
+                    what: "speaker scores".into(),
+                    index: i,
+                    value: f32::NAN,
+                });
+            }
+            let q = QueryRows {
+                gmm: &g,
+                cosine: &cs,
+            };
+            let (j, s) = best_of(c.source, c.norm, c.stage1.as_ref(), q, None, &z, cal.cohort_top_k);
+            let id = &self.speakers[j];
+            out.push(Verdict::decide(
+                (id, self.display_name(id)),
+                c.calibration.llr(s),
+                threshold,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The verdict of one clip's features (see [`SpeakerModels::verdicts`]); a clip
+    /// without a voiced frame is [`Verdict::no_speech`].
+    pub fn verdict(&self, features: &ClipFeatures, threshold: Option<f64>) -> Result<Verdict> {
+        let t = self.verdict_threshold(threshold)?;
+        if features.frames.nrows() == 0 {
+            return Ok(Verdict::no_speech(t));
+        }
+        let mut v = self.verdicts(std::slice::from_ref(features), Some(t))?;
+        v.pop()
+            .ok_or_else(|| Error::param("clips", "no verdict for one clip"))
+    }
+
+    /// The verdict of a recording: features extracted as in training, then
+    /// [`SpeakerModels::verdict`]; a recording without speech is
+    /// [`Verdict::no_speech`], never a speaker.
+    pub fn verdict_audio(&self, audio: &Audio, threshold: Option<f64>) -> Result<Verdict> {
+        let t = self.verdict_threshold(threshold)?;
+        if audio.is_empty() {
+            return Ok(Verdict::no_speech(t));
+        }
+        match extract(audio, &self.params) {
+            Ok(f) => self.verdict(&f, Some(t)),
+            Err(Error::NoSpeech { .. } | Error::NoSpeechFound { .. }) => Ok(Verdict::no_speech(t)),
+            Err(e) => Err(e),
+        }
+    }
+}
