@@ -135,25 +135,7 @@ pub fn run(a: IdentifyArgs) -> CmdResult {
         let v = Audio::load(file).and_then(|audio| models.verdict_audio(&audio, a.threshold));
         match v {
             Ok(v) if a.json => println!("{}", serde_json::to_string(&identify_json(file, &v))?),
-            Ok(v) => {
-                let what = match (&v.speaker, v.reason) {
-                    (Some(_), _) => v.name.clone().unwrap_or_default(),
-                    (None, Some(r)) => match &v.name {
-                        Some(n) => format!("{} (closest: {n})", r.as_str()),
-                        None => r.as_str().to_string(),
-                    },
-                    (None, None) => "unknown".into(),
-                };
-                let score = v
-                    .score
-                    .map(|s| format!("{s:.2}"))
-                    .unwrap_or_else(|| "-".into());
-                println!(
-                    "{}: {what}  (LLR {score}, threshold {:.2})",
-                    file.display(),
-                    v.threshold
-                );
-            }
+            Ok(v) => println!("{}: {}", file.display(), super::predict::verdict_text(&v)),
             Err(e) => {
                 failed += 1;
                 if a.json {
