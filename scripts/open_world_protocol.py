@@ -312,6 +312,11 @@ def main():
     if open_set and open_set.get("calibrated"):
         print(f"{a.label:24} calibration: {open_set['method']}, threshold {open_set['threshold']:.2f}; CV EER "
               + ", ".join(f"{c['method']} {100 * c['cv_eer']:.1f} %" for c in open_set["choices"]), flush=True)
+    calibrated = bool(open_set and open_set.get("calibrated"))
+    if not calibrated:
+        print(f"{a.label:24} no open-set calibration, so no verdicts: "
+              f"{(open_set or {}).get('reason')}", flush=True)
+        a.no_unknown = True
     unknown_files = sorted((a.work / "unknown").glob("*/*.wav"))
     unknown_verdicts = identify(binary, model, unknown_files) if not a.no_unknown else {}
     unknown_records = [{"file": str(f), "speaker": f.parent.name, "verdict": unknown_verdicts[str(f)]}
@@ -320,8 +325,8 @@ def main():
     for cond in [c.strip() for c in a.conditions.split(",") if c.strip()]:
         folder = make_condition(cond, a.work, binary, a.seed)
         files = sorted(folder.glob("*/*.wav"))
-        verdicts = identify(binary, model, files)
-        vrec = [{"file": str(f), "speaker": f.parent.name, "verdict": verdicts[str(f)]} for f in files]
+        verdicts = identify(binary, model, files) if calibrated else {}
+        vrec = [{"file": str(f), "speaker": f.parent.name, "verdict": verdicts[str(f)]} for f in files] if calibrated else []
         if unknown_records:
             m = open_set_measures(vrec, unknown_records)
             results["verdicts"][cond] = m

@@ -148,7 +148,12 @@ fn calibration_uses_only_training_clips_and_rejects_never_enrolled_voices() {
         .filter(|(v, (_, s))| v.speaker.as_deref() == Some(format!("spk{s}").as_str()))
         .count();
     for c in &cal.choices {
-        eprintln!("{:14} cv eer {:.3} identified {:.3}", c.label(), c.cv_eer, c.cv_identified);
+        eprintln!(
+            "{:14} cv eer {:.3} identified {:.3}",
+            c.label(),
+            c.cv_eer,
+            c.cv_identified
+        );
     }
     eprintln!(
         "{} threshold {:.3}: {rejected}/{} never-enrolled rejected, {named}/{} enrolled named",

@@ -122,7 +122,9 @@ fn print_report(r: &EnrolReport) {
     }
     match &r.calibration {
         Some(c) => println!("{c}"),
-        None => println!("open-set calibration: none in this model (identify needs one: train again)"),
+        None => {
+            println!("open-set calibration: none in this model (identify needs one: train again)")
+        }
     }
 }
 

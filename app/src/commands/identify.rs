@@ -69,6 +69,7 @@ pub fn calibration_json(models: &SpeakerModels) -> Value {
             "threshold": c.threshold,
             "false_alarm": c.false_alarm,
             "folds": c.folds,
+            "skipped": c.skipped,
             "target_trials": c.target_trials,
             "nontarget_trials": c.nontarget_trials,
             "choices": c.choices.iter().map(|n| json!({
@@ -113,8 +114,15 @@ pub fn print_calibration(models: &SpeakerModels) {
                     n.threshold,
                     100.0 * n.cv_identified,
                     100.0 * n.cv_closed_set,
-                    if n.label() == c.method.label() { "  <- chosen" } else { "" }
+                    if n.label() == c.method.label() {
+                        "  <- chosen"
+                    } else {
+                        ""
+                    }
                 );
+            }
+            for why in &c.skipped {
+                println!("  not calibrated: {why}");
             }
         }
     }

@@ -246,13 +246,22 @@ fn verdict_html(v: Option<&speaker_similarity::calibration::Verdict>) -> String 
     };
     let what = match (&v.speaker, v.reason, &v.name) {
         (Some(id), _, n) => format!("<strong>{}</strong>", esc(n.as_deref().unwrap_or(id))),
-        (None, Some(r), Some(n)) => format!("{} <span class=\"score\">(closest: {})</span>", r.as_str(), esc(n)),
+        (None, Some(r), Some(n)) => format!(
+            "{} <span class=\"score\">(closest: {})</span>",
+            r.as_str(),
+            esc(n)
+        ),
         (None, Some(r), None) => r.as_str().to_string(),
         (None, None, _) => "unknown".into(),
     };
     let score = v
         .score
-        .map(|s| format!(" <span class=\"score\">LLR {s:.2} (threshold {:.2})</span>", v.threshold))
+        .map(|s| {
+            format!(
+                " <span class=\"score\">LLR {s:.2} (threshold {:.2})</span>",
+                v.threshold
+            )
+        })
         .unwrap_or_default();
     format!(
         "<span class=\"open-set\" data-speaker=\"{}\" data-accepted=\"{}\">{what}{score}</span>",

@@ -37,5 +37,5 @@ pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
 pub use verdict::{
     held_out_trials, normalised_score, open_set_folds, HeldOutTrials, NormChoice,
-    OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource,
+    OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource, MIN_NORM_SPEAKERS,
 };

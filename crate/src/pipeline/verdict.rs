@@ -88,6 +88,11 @@ impl std::fmt::Display for ScoreNorm {
     }
 }
 
+/// Speakers a model set needs before t-norm and s-norm are tried: their cohort is
+/// the other enrolled speakers (the top [`OpenSetParams::cohort_top_k`]), whose
+/// statistics are noise with fewer.
+pub const MIN_NORM_SPEAKERS: usize = 8;
+
 /// Settings of the open-set calibration made at training time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenSetParams {
@@ -102,7 +107,7 @@ pub struct OpenSetParams {
     pub calibration: CalibrationParams,
     /// The score normalisation; `None` (the default): the one of [`ScoreNorm::ALL`]
     /// with the lowest open-set equal error rate on the cross-validation trials
-    /// (t-norm and s-norm need at least 3 speakers).
+    /// (t-norm and s-norm are tried from [`MIN_NORM_SPEAKERS`] speakers on).
     pub norm: Option<ScoreNorm>,
     /// Speaker folds (at least 2): each fold leaves a group of the training
     /// speakers out entirely (UBM included) and scores their clips as
@@ -251,6 +256,9 @@ pub struct OpenSetCalibration {
     pub z_stats: BTreeMap<String, (CohortStats, CohortStats)>,
     /// Every method tried, with its calibration and cross-validated rates.
     pub choices: Vec<NormChoice>,
+    /// Methods that could not be calibrated on these trials, with the reason.
+    #[serde(default)]
+    pub skipped: Vec<String>,
     /// Target trials (held-out clip against its own speaker).
     pub target_trials: usize,
     /// Non-target trials (held-out clip against each other speaker).
@@ -597,7 +605,9 @@ pub fn held_out_trials(
                 let zc = z_stats_of(&cos, &local_labels, own, top_k)?;
                 Ok(zg.into_iter().zip(zc).collect())
             };
-            let z_by_own = (0..nk).map(|o| z_for(Some(o))).collect::<Result<Vec<_>>>()?;
+            let z_by_own = (0..nk)
+                .map(|o| z_for(Some(o)))
+                .collect::<Result<Vec<_>>>()?;
             for &p in &held {
                 t.gmm.push(gmm.row(p).to_vec());
                 t.cosine.push(cos.row(p).to_vec());
@@ -766,21 +776,15 @@ impl OpenSetCalibration {
         params: &OpenSetParams,
     ) -> Result<OpenSetCalibration> {
         params.validate()?;
-        let m = models
-            .gmm_ubm()
-            .ok_or_else(|| Error::param("models", "open-set calibration needs the gmm-ubm model"))?;
+        let m = models.gmm_ubm().ok_or_else(|| {
+            Error::param("models", "open-set calibration needs the gmm-ubm model")
+        })?;
         let k = models.speakers.len();
         let norms: Vec<ScoreNorm> = match params.norm {
             Some(n) => vec![n],
-            None if k >= 3 => ScoreNorm::ALL.to_vec(),
+            None if k >= MIN_NORM_SPEAKERS => ScoreNorm::ALL.to_vec(),
             None => vec![ScoreNorm::Raw],
         };
-        if k < 3 && norms.iter().any(|n| *n != ScoreNorm::Raw) {
-            return Err(Error::param(
-                "norm",
-                "t-norm and s-norm need at least 3 speakers",
-            ));
-        }
         let sources: Vec<ScoreSource> = match params.source {
             Some(s) => vec![s],
             None => ScoreSource::ALL.to_vec(),
@@ -798,6 +802,7 @@ impl OpenSetCalibration {
         let mut choices: Vec<NormChoice> = Vec::new();
         let mut counts = (0, 0);
         let mut last_err = None;
+        let mut skipped = Vec::new();
         for &norm in &norms {
             let single = |source| fit_choice(&t, source, norm, None, params);
             let g = single(ScoreSource::Gmm);
@@ -812,19 +817,48 @@ impl OpenSetCalibration {
                 )),
                 _ => None,
             };
-            for (source, r) in [(ScoreSource::Gmm, Some(g)), (ScoreSource::Cosine, Some(c)), (ScoreSource::Fusion, fused)] {
+            for (source, r) in [
+                (ScoreSource::Gmm, Some(g)),
+                (ScoreSource::Cosine, Some(c)),
+                (ScoreSource::Fusion, fused),
+            ] {
                 match r {
                     Some(Ok((choice, nt, nn))) if sources.contains(&source) => {
                         counts = (nt, nn);
                         choices.push(choice);
                     }
-                    Some(Err(e)) => last_err = Some(e),
+                    Some(Err(e)) => {
+                        skipped.push(format!("{source}/{norm}: {e}"));
+                        last_err = Some(e);
+                    }
                     _ => {}
                 }
             }
         }
+        // A method no better than chance on the trials cannot make verdicts.
+        let (usable, useless): (Vec<NormChoice>, Vec<NormChoice>) =
+            choices.into_iter().partition(|c| c.cv_eer < 0.5);
+        for c in &useless {
+            skipped.push(format!(
+                "{}: cross-validated open-set EER {:.1} %, no better than chance",
+                c.label(),
+                100.0 * c.cv_eer
+            ));
+        }
+        let choices = usable;
         let Some(chosen) = best_choice(&choices, |_| true).cloned() else {
-            return Err(last_err.unwrap_or_else(|| Error::param("norm", "nothing to calibrate")));
+            return Err(Error::param(
+                "calibration",
+                format!(
+                    "no scoring method tells held-out training speakers from never-enrolled \
+                     ones better than chance ({})",
+                    if skipped.is_empty() {
+                        last_err.map(|e| e.to_string()).unwrap_or_default()
+                    } else {
+                        skipped.join("; ")
+                    }
+                ),
+            ));
         };
         let z_stats = if chosen.norm.per_speaker() {
             // The full models against the other speakers' training clips.
@@ -857,6 +891,7 @@ impl OpenSetCalibration {
             folds: params.folds,
             z_stats,
             choices,
+            skipped,
             target_trials: counts.0,
             nontarget_trials: counts.1,
             trial_clips,
@@ -1000,7 +1035,15 @@ impl SpeakerModels {
                 gmm: &g,
                 cosine: &cs,
             };
-            let (j, s) = best_of(c.source, c.norm, c.stage1.as_ref(), q, None, &z, cal.cohort_top_k);
+            let (j, s) = best_of(
+                c.source,
+                c.norm,
+                c.stage1.as_ref(),
+                q,
+                None,
+                &z,
+                cal.cohort_top_k,
+            );
             let id = &self.speakers[j];
             out.push(Verdict::decide(
                 (id, self.display_name(id)),
