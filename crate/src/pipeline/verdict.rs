@@ -1,25 +1,25 @@
 //! Open-set verdicts: "this is speaker X" or "not an enrolled voice", from the
-//! GMM-UBM's log-likelihood ratios calibrated at training time on the training clips
+//! GMM-UBM model set's scores calibrated at training time on the training clips
 //! alone.
 //!
-//! Calibration ([`OpenSetCalibration::fit`]) uses cross-validation folds of the
-//! enrolment clips: in each fold every speaker's model is MAP-adapted from the UBM
-//! *without* the fold's held-out clips, and each held-out clip of speaker `s` gives
-//! a target trial (its score against `s`), non-target trials (against every other
-//! speaker) and one *impostor best score*: the best score among the speakers other
-//! than `s`, which is what a never-enrolled voice resembling them would get. A
-//! [`LinearCalibration`] fitted on the target and non-target trials maps raw scores
-//! to natural-log LLRs; the default threshold is the stated operating point of
-//! [`OpenSetParams::false_alarm`] (1 %) on the calibrated impostor best scores,
-//! because the verdict compares the *best* score of a query with the threshold.
-//! Queries never enter: the trials are built from the training clips only, and the
-//! calibration records which ones ([`OpenSetCalibration::trial_clips`]).
+//! Calibration ([`OpenSetCalibration::fit`], trials from [`held_out_trials`]):
+//! - *speaker folds*: each leaves a group of training speakers out entirely (a UBM
+//!   is trained without them); their clips are never-enrolled voices, scored
+//!   against the other speakers (impostor trials);
+//! - *clip folds* of the remaining speakers: each held-out clip is scored against
+//!   speaker models MAP-adapted, and embeddings averaged, without it (target
+//!   trials).
 //!
-//! The verdict comes from the GMM-UBM: its per-speaker models can be adapted per
-//! fold in a fraction of its training time, its score is already a log-likelihood
-//! ratio against a background model (close to what calibration wants), and it keeps
-//! working when speakers are enrolled one at a time. The MLP's softmax is a
-//! closed-set probability and is shown as such.
+//! Every method — GMM-UBM frame LLR, supervector cosine, or their fusion
+//! ([`ScoreSource`]), each raw, t-normed or s-normed with the enrolled speakers as
+//! cohort ([`ScoreNorm`]) — is calibrated by [`LinearCalibration`] to natural-log
+//! LLRs and measured by its cross-validated open-set EER; the best is used. The
+//! default threshold is [`OpenSetParams::false_alarm`] (1 %) of the calibrated
+//! impostor best scores, because a verdict compares the *best* score of a query
+//! with the threshold. Queries never enter: the trials are built from the training
+//! clips only, and the calibration records which ones
+//! ([`OpenSetCalibration::trial_clips`]). The MLP's softmax is a closed-set
+//! probability and is shown as such.
 
 use std::collections::BTreeMap;
 
@@ -715,10 +715,7 @@ fn fit_choice(
 
 /// The choice with the lowest cross-validated EER among `choices` passing
 /// `keep`; ties go to the simpler source and normalisation.
-fn best_choice<'a>(
-    choices: &'a [NormChoice],
-    keep: impl Fn(&NormChoice) -> bool,
-) -> Option<&'a NormChoice> {
+fn best_choice(choices: &[NormChoice], keep: impl Fn(&NormChoice) -> bool) -> Option<&NormChoice> {
     choices.iter().filter(|c| keep(c)).min_by(|a, b| {
         a.cv_eer
             .total_cmp(&b.cv_eer)
