@@ -92,21 +92,50 @@ def reference_telephone(x, rate, seed, snr_db=15.0):
     return y.astype(np.float32), 8000
 
 
-def build_folders(data, work):
-    speakers = sorted(p.name for p in data.iterdir() if p.is_dir())
-    if len(speakers) <= N_ENROLLED:
-        sys.exit(f"{data}: {len(speakers)} speakers; the protocol needs more than {N_ENROLLED}")
-    enrolled, unknown = speakers[:N_ENROLLED], speakers[N_ENROLLED:]
+def split_clips(data, layout):
+    """{speaker: (enrolment clips, query clips)} of a data set, by layout:
+    - `dsp34`: `SPK/SPK-WW-RR.wav`, words 00-13 enrol, 14-19 query;
+    - `fsdd`: flat `DIGIT_SPEAKER_INDEX.wav`, index 0-34 enrol, 35-49 query (every
+      digit in both);
+    - `folders`: `SPK/**/*.wav` (the synthetic corpus: `SPK/SESSION/CLIP.wav`), the
+      first 70 % in path order enrol, the rest query (with sessions, the queries
+      are mostly of the last, unseen session)."""
+    out = {}
+    if layout == "dsp34":
+        for d in sorted(p for p in data.iterdir() if p.is_dir()):
+            out[d.name] = (clips_of(d, ENROL_WORDS), clips_of(d, QUERY_WORDS))
+    elif layout == "fsdd":
+        for f in sorted(data.glob("*.wav")):
+            parts = f.stem.split("_")
+            if len(parts) != 3 or not parts[2].isdigit():
+                continue
+            e, q = out.setdefault(parts[1], ([], []))
+            (e if int(parts[2]) < 35 else q).append(f)
+    else:
+        for d in sorted(p for p in data.iterdir() if p.is_dir()):
+            clips = sorted(d.rglob("*.wav"))
+            n = int(round(0.7 * len(clips)))
+            out[d.name] = (clips[:n], clips[n:])
+    return out
+
+
+def build_folders(data, work, layout, n_enrolled):
+    split = split_clips(data, layout)
+    speakers = sorted(split)
+    if len(speakers) <= n_enrolled:
+        sys.exit(f"{data}: {len(speakers)} speakers; the protocol needs more than {n_enrolled}")
+    enrolled, unknown = speakers[:n_enrolled], speakers[n_enrolled:]
+    name = lambda c: "__".join(c.relative_to(data).parts)
     for s in enrolled:
-        for c in clips_of(data / s, ENROL_WORDS):
-            link(c, work / "enrol" / s / c.name)
-        for c in clips_of(data / s, QUERY_WORDS):
-            link(c, work / "queries" / "clean" / s / c.name)
+        for c in split[s][0]:
+            link(c, work / "enrol" / s / name(c))
+        for c in split[s][1]:
+            link(c, work / "queries" / "clean" / s / name(c))
     for s in unknown:
-        for c in clips_of(data / s, QUERY_WORDS):
-            link(c, work / "unknown" / s / c.name)
-        for c in clips_of(data / s, ENROL_WORDS):
-            link(c, work / "babble_pool" / s / c.name)
+        for c in split[s][1]:
+            link(c, work / "unknown" / s / name(c))
+        for c in split[s][0]:
+            link(c, work / "babble_pool" / s / name(c))
     return enrolled, unknown
 
 
@@ -188,6 +217,60 @@ def eer(pos, neg):
     return best[1]
 
 
+def identify(binary, model, files, chunk=200):
+    """`identify --json` on many files (one call per chunk): {file: verdict line}."""
+    out = {}
+    for i in range(0, len(files), chunk):
+        part = [str(f) for f in files[i:i + chunk]]
+        p = subprocess.run([str(binary), "identify", "--model", str(model), "--json", *part],
+                           capture_output=True, text=True)
+        for line in p.stdout.splitlines():
+            v = json.loads(line)
+            out[v["file"]] = v
+        missing = [f for f in part if f not in out]
+        if missing:
+            sys.exit(f"identify gave no line for {missing[:3]}: {p.stderr.strip()}")
+    return out
+
+
+def open_set_measures(enrolled_records, unknown_records, fa_rate=0.01):
+    """The issue's open-set measures from `identify` verdicts, computed here (not by
+    the library): enrolled queries are positives, scored by their verdict score when
+    the closest speaker is the right one and missed at every threshold when not;
+    never-enrolled queries are negatives. A verdict without a score (no speech)
+    is a miss / a rejection."""
+    pos = [(r["verdict"].get("score"), r["verdict"].get("closest") == r["speaker"])
+           for r in enrolled_records]
+    neg = np.array([r["verdict"].get("score") if r["verdict"].get("score") is not None
+                    else -np.inf for r in unknown_records], float)
+    p_ok = np.array([s for s, ok in pos if ok and s is not None], float)
+    n_pos = len(pos)
+    ths = np.unique(np.concatenate([p_ok, neg[np.isfinite(neg)], [np.inf]]))
+    best = (2.0, None)
+    for t in ths:
+        miss = 1.0 - np.sum(p_ok >= t) / n_pos
+        fa = np.mean(neg >= t)
+        if abs(miss - fa) < best[0]:
+            best = (abs(miss - fa), (miss + fa) / 2)
+    # Detection and identification rate at 1 % false acceptance of the queries.
+    neg_sorted = np.sort(neg)[::-1]
+    k = int(np.floor(fa_rate * len(neg) + 1e-9))
+    t1 = neg_sorted[k] if k < len(neg) else -np.inf
+    t1 = np.nextafter(t1, np.inf) if np.isfinite(t1) else t1
+    return {
+        "enrolled_queries": n_pos,
+        "never_enrolled_queries": len(neg),
+        "open_set_eer": best[1],
+        "never_enrolled_rejected": float(np.mean([not r["verdict"]["accepted"] for r in unknown_records])),
+        "enrolled_accepted_named": float(np.mean([r["verdict"]["accepted"] and r["verdict"]["speaker"] == r["speaker"]
+                                                  for r in enrolled_records])),
+        "closed_set_correct": float(np.mean([ok for _, ok in pos])),
+        "dir_at_1pct_fa": float(np.sum(p_ok >= t1) / n_pos),
+        "fa_at_1pct_threshold": float(np.mean(neg >= t1)),
+        "threshold": enrolled_records[0]["verdict"]["threshold"] if enrolled_records else None,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=Path(os.environ.get("DSP34", "../shared/datasets/dsp34")))
@@ -200,24 +283,60 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-unknown", action="store_true", help="skip the never-enrolled queries")
+    ap.add_argument("--layout", choices=["dsp34", "fsdd", "folders"], default="dsp34",
+                    help="how clips are split into enrolment and queries (see split_clips)")
+    ap.add_argument("--enrolled", type=int, default=N_ENROLLED,
+                    help="the first N speakers (sorted by id) are enrolled, the rest never")
+    ap.add_argument("--verdicts-only", action="store_true",
+                    help="only the open-set verdicts (`identify`), not `similar`/`predict` per query")
     a = ap.parse_args()
 
     binary = a.bin or Path(os.environ.get("CARGO_TARGET_DIR", "target")) / "release" / "speaker-similarity"
     if not binary.exists():
         sys.exit(f"{binary}: not found; run `cargo build --release -p speaker-similarity` or give --bin")
     a.work.mkdir(parents=True, exist_ok=True)
-    enrolled, unknown = build_folders(a.data, a.work)
+    for d in ["enrol", "queries", "unknown", "babble_pool"]:
+        if (a.work / d).exists():
+            shutil.rmtree(a.work / d)
+    enrolled, unknown = build_folders(a.data, a.work, a.layout, a.enrolled)
     model = a.work / "models" / a.label
     if model.exists():
         shutil.rmtree(model)
-    subprocess.run([str(binary), "train", "--data", str(a.work / "enrol"), "--out", str(model),
-                    "--json", *a.train_arg], check=True, stdout=subprocess.DEVNULL)
+    train = subprocess.run([str(binary), "train", "--data", str(a.work / "enrol"), "--out", str(model),
+                            "--json", *a.train_arg], check=True, capture_output=True, text=True)
+    open_set = json.loads(train.stdout)["summary"].get("open_set")
 
     results = {"label": a.label, "train_args": a.train_arg, "enrolled": len(enrolled),
-               "never_enrolled": len(unknown), "conditions": {}}
+               "never_enrolled": len(unknown), "layout": a.layout, "open_set_calibration": open_set,
+               "conditions": {}, "verdicts": {}}
+    if open_set and open_set.get("calibrated"):
+        print(f"{a.label:24} calibration: {open_set['method']}, threshold {open_set['threshold']:.2f}; CV EER "
+              + ", ".join(f"{c['method']} {100 * c['cv_eer']:.1f} %" for c in open_set["choices"]), flush=True)
+    calibrated = bool(open_set and open_set.get("calibrated"))
+    if not calibrated:
+        print(f"{a.label:24} no open-set calibration, so no verdicts: "
+              f"{(open_set or {}).get('reason')}", flush=True)
+        a.no_unknown = True
+    unknown_files = sorted((a.work / "unknown").glob("*/*.wav"))
+    unknown_verdicts = identify(binary, model, unknown_files) if not a.no_unknown else {}
+    unknown_records = [{"file": str(f), "speaker": f.parent.name, "verdict": unknown_verdicts[str(f)]}
+                       for f in unknown_files] if not a.no_unknown else []
     records = {}
     for cond in [c.strip() for c in a.conditions.split(",") if c.strip()]:
         folder = make_condition(cond, a.work, binary, a.seed)
+        files = sorted(folder.glob("*/*.wav"))
+        verdicts = identify(binary, model, files) if calibrated else {}
+        vrec = [{"file": str(f), "speaker": f.parent.name, "verdict": verdicts[str(f)]} for f in files] if calibrated else []
+        if unknown_records:
+            m = open_set_measures(vrec, unknown_records)
+            results["verdicts"][cond] = m
+            print(f"{a.label:24} {cond:22} identify: open-set EER {100 * m['open_set_eer']:5.1f} %, "
+                  f"never-enrolled rejected {100 * m['never_enrolled_rejected']:5.1f} %, enrolled accepted+named "
+                  f"{100 * m['enrolled_accepted_named']:5.1f} %, DIR@1%FA {100 * m['dir_at_1pct_fa']:5.1f} % "
+                  f"(closed set {100 * m['closed_set_correct']:5.1f} %, threshold {m['threshold']:.2f}; "
+                  f"{m['enrolled_queries']} + {m['never_enrolled_queries']} queries)", flush=True)
+        if a.verdicts_only:
+            continue
         records[cond] = run_queries(binary, model, folder, a.jobs)
         results["conditions"][cond] = top1(records[cond])
         r = results["conditions"][cond]

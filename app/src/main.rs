@@ -37,6 +37,8 @@ enum Command {
     Enroll(commands::enroll::EnrollArgs),
     /// Remove one speaker of a model directory without training again.
     Remove(commands::enroll::RemoveArgs),
+    /// Open-set verdict per recording: an enrolled speaker, or "unknown".
+    Identify(commands::identify::IdentifyArgs),
     /// Serve the web app: upload or record a voice, see who it sounds like.
     Serve(web::Args),
     /// The tutorial pipeline end to end: data summary, training, report, plots.
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Similar(a) => commands::predict::run_similar(a),
         Command::Enroll(a) => commands::enroll::run_enroll(a),
         Command::Remove(a) => commands::enroll::run_remove(a),
+        Command::Identify(a) => commands::identify::run(a),
         Command::Serve(a) => web::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),

@@ -4,7 +4,7 @@
 use speaker_similarity::dataset::SplitParams;
 use speaker_similarity::pipeline::{
     evaluate, extract_dataset, train_dataset, ModelKind, PipelineParams, SpeakerModels,
-    SplitFeatures, TEST_BATCH,
+    SplitFeatures, CALIBRATION_BATCH, TEST_BATCH,
 };
 use speaker_similarity::similarity::{det_curve, eer, eer_and_det, verification_trials, Trial};
 use speaker_similarity::synth::{SynthCorpus, SynthParams};
@@ -27,6 +27,8 @@ fn models_json(m: &SpeakerModels) -> serde_json::Value {
         "models": m.models,
         "clip_vectors": m.clip_vectors,
         "clip_counts": m.clip_counts,
+        "calibration": m.calibration,
+        "calibration_skipped": m.calibration_skipped,
     })
 }
 
@@ -68,6 +70,14 @@ fn streaming_evaluation_equals_batch_scoring() {
     assert_eq!(e.speakers, f.speakers);
     assert_eq!(e.y_true, f.y_test);
     assert_eq!((e.train_clips, e.test_clips), (f.train.len(), f.test.len()));
+    // The open-set calibration is in the comparison; its clips span several
+    // batches of the frame source.
+    assert!(
+        batch.calibration.is_some(),
+        "{:?}",
+        batch.calibration_skipped
+    );
+    assert!(f.train.len() > CALIBRATION_BATCH, "{} clips", f.train.len());
     assert_eq!(models_json(streamed), models_json(&batch), "models differ");
     assert_eq!(e.models.len(), scores.len());
     for (r, (kind, s)) in e.models.iter().zip(&scores) {
@@ -127,6 +137,13 @@ fn train_dataset_equals_training_in_memory() {
     assert_eq!(streamed.train_clips, all);
     assert_eq!(streamed.labels, labels);
     assert!(streamed.unusable.is_empty() && streamed.skipped.is_empty());
+    // The open-set calibration too: its trials read the frames from the data set
+    // again, a batch or a few speakers at a time.
+    assert!(
+        memory.calibration.is_some(),
+        "{:?}",
+        memory.calibration_skipped
+    );
     assert_eq!(models_json(&streamed.models), models_json(&memory));
     // A different UBM sample seed gives a different model: the sample matters.
     let mut other = params();

@@ -94,7 +94,12 @@ pub fn report_json(r: &EnrolReport) -> Value {
         "speakers": r.n_speakers,
         "updated": r.updated.iter().map(|k| k.name()).collect::<Vec<_>>(),
         "out_of_date": r.out_of_date.iter().map(|(k, why)| json!({ "model": k.name(), "reason": why })).collect::<Vec<_>>(),
-        "calibration": "kept",
+        "calibration": match (&r.calibration, r.calibration_refreshed) {
+            (None, _) => "none",
+            (Some(_), true) => "refreshed",
+            (Some(_), false) => "kept",
+        },
+        "calibration_detail": r.calibration,
     })
 }
 
@@ -115,7 +120,12 @@ fn print_report(r: &EnrolReport) {
             stale.join(", ")
         );
     }
-    println!("calibration: kept as stored (not refitted)");
+    match &r.calibration {
+        Some(c) => println!("{c}"),
+        None => {
+            println!("open-set calibration: none in this model (identify needs one: train again)")
+        }
+    }
 }
 
 /// Run `enroll`.

@@ -59,6 +59,7 @@ pub fn prediction_json(models: &SpeakerModels, p: &Prediction) -> Value {
             "model": g.model.name(), "speaker": g.speaker, "name": g.name, "score": g.score
         })).collect::<Vec<_>>(),
         "similar": p.similar.iter().map(|s| json!({ "speaker": s.speaker, "score": s.score })).collect::<Vec<_>>(),
+        "verdict": p.verdict.as_ref().map(super::identify::verdict_json),
     })
 }
 
@@ -79,6 +80,7 @@ pub fn recording_json(
                 Ok(p) => prediction_json(models, p),
                 Err(e) => json!({ "error": e }),
             };
+            v["verdict"] = json!(s.verdict.as_ref().map(super::identify::verdict_json));
             v["start"] = json!(s.start);
             v["end"] = json!(s.end);
             v
@@ -109,6 +111,22 @@ fn short(p: &Prediction, models: &SpeakerModels) -> (String, String, String) {
         .collect::<Vec<_>>()
         .join(", ");
     (mlp, gmm, similar)
+}
+
+/// A verdict in one line: the speaker, or "unknown (closest: NAME)" / "no speech",
+/// with the calibrated LLR and the threshold.
+pub fn verdict_text(v: &speaker_similarity::calibration::Verdict) -> String {
+    let what = match (&v.speaker, v.reason, &v.name) {
+        (Some(_), _, Some(n)) => n.clone(),
+        (Some(id), _, None) => id.clone(),
+        (None, Some(r), Some(n)) => format!("{} (closest: {n})", r.as_str()),
+        (None, Some(r), None) => r.as_str().to_string(),
+        (None, None, _) => "unknown".into(),
+    };
+    match v.score {
+        Some(s) => format!("{what}  (LLR {s:.2}, threshold {:.2})", v.threshold),
+        None => what,
+    }
 }
 
 /// Run `predict`.
@@ -150,6 +168,9 @@ pub fn run_predict(a: PredictArgs) -> CmdResult {
     }
     let (mlp, gmm, similar) = short(&r.overall, &models);
     println!("\nwhole recording: MLP {mlp}; GMM {gmm}\nsounds most like: {similar}");
+    if let Some(v) = &r.overall.verdict {
+        println!("verdict: {}", verdict_text(v));
+    }
     Ok(())
 }
 
@@ -163,11 +184,16 @@ pub fn run_similar(a: SimilarArgs) -> CmdResult {
     let f = speaker_similarity::pipeline::extract(&audio, &models.params)?;
     let ranked = models.most_similar(&f, a.k)?;
     let embedding = models.embedding().name();
+    let verdict = match &models.calibration {
+        Some(_) => Some(models.verdict(&f, None)?),
+        None => None,
+    };
     if a.json {
         return super::print_json(&json!({
             "file": a.audio,
             "embedding": embedding,
             "similar": ranked.iter().map(|s| json!({ "speaker": s.speaker, "score": s.score })).collect::<Vec<_>>(),
+            "verdict": verdict.as_ref().map(super::identify::verdict_json),
         }));
     }
     println!(
@@ -178,6 +204,9 @@ pub fn run_similar(a: SimilarArgs) -> CmdResult {
     for (i, s) in ranked.iter().enumerate() {
         let bar = "#".repeat((s.score.max(0.0) * 40.0).round() as usize);
         println!("{:>3}. {:<28} {:>6.3}  {bar}", i + 1, s.speaker, s.score);
+    }
+    if let Some(v) = &verdict {
+        println!("verdict: {}", verdict_text(v));
     }
     Ok(())
 }

@@ -57,6 +57,8 @@ pub fn run(a: Args) -> CmdResult {
     };
     // The summary goes in with the models, in one step: a kill at any moment
     // leaves the old model directory or the new one, each whole.
+    let mut summary = summary;
+    summary["open_set"] = super::identify::calibration_json(&models);
     let summary_json = serde_json::to_string_pretty(&summary)?;
     models.save_with(&a.out, &[("evaluation.json", summary_json.as_bytes())])?;
     if a.json {
@@ -68,6 +70,7 @@ pub fn run(a: Args) -> CmdResult {
         models.speakers.len(),
         a.out.display()
     );
+    super::identify::print_calibration(&models);
     Ok(())
 }
 

@@ -237,6 +237,39 @@ fn gmm_cell(models: &SpeakerModels, p: &Prediction) -> String {
     }
 }
 
+/// An open-set verdict as HTML: the accepted speaker, or "unknown (closest …)" /
+/// "no speech", with the calibrated LLR and the threshold; the speaker id (empty
+/// when none) in `data-speaker`.
+fn verdict_html(v: Option<&speaker_similarity::calibration::Verdict>) -> String {
+    let Some(v) = v else {
+        return "<span class=\"score\">no open-set calibration</span>".into();
+    };
+    let what = match (&v.speaker, v.reason, &v.name) {
+        (Some(id), _, n) => format!("<strong>{}</strong>", esc(n.as_deref().unwrap_or(id))),
+        (None, Some(r), Some(n)) => format!(
+            "{} <span class=\"score\">(closest: {})</span>",
+            r.as_str(),
+            esc(n)
+        ),
+        (None, Some(r), None) => r.as_str().to_string(),
+        (None, None, _) => "unknown".into(),
+    };
+    let score = v
+        .score
+        .map(|s| {
+            format!(
+                " <span class=\"score\">LLR {s:.2} (threshold {:.2})</span>",
+                v.threshold
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<span class=\"open-set\" data-speaker=\"{}\" data-accepted=\"{}\">{what}{score}</span>",
+        esc(v.speaker.as_deref().unwrap_or("")),
+        v.accepted
+    )
+}
+
 fn similar_list(p: &Prediction) -> String {
     let mut s = String::from("<ol class=\"similar\">");
     for x in &p.similar {
@@ -284,13 +317,14 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
                     rows,
                     "<tr data-index=\"{i}\" data-mlp=\"{}\" data-gmm=\"{}\"><td class=\"num\">{}</td>\
                      <td class=\"time\">{time}</td><td>{player}</td><td class=\"mlp\">{}</td>\
-                     <td class=\"gmm\">{}</td><td>{}</td></tr>",
+                     <td class=\"gmm\">{}</td><td>{}</td><td class=\"verdict\">{}</td></tr>",
                     esc(mlp_id),
                     esc(gmm_id),
                     i + 1,
                     mlp_cell(p),
                     gmm_cell(models, p),
                     similar_list(p),
+                    verdict_html(s.verdict.as_ref()),
                 );
             }
             Err(e) => {
@@ -298,9 +332,11 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
                     rows,
                     "<tr data-index=\"{i}\" class=\"unscored\"><td class=\"num\">{}</td>\
                      <td class=\"time\">{time}</td><td>{player}</td>\
-                     <td colspan=\"3\" class=\"unscored\">not scored: {}</td></tr>",
+                     <td colspan=\"3\" class=\"unscored\">not scored: {}</td>\
+                     <td class=\"verdict\">{}</td></tr>",
                     i + 1,
-                    esc(e)
+                    esc(e),
+                    verdict_html(s.verdict.as_ref()),
                 );
             }
         }
@@ -355,16 +391,18 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
   data-verdict="{verdict_attr}" data-audio="/audio/{id}/full.wav">
   <h2>The whole recording</h2>
   <p><audio controls preload="none" src="/audio/{id}/full.wav" id="full-player"></audio></p>
+  <p>Open-set verdict (is it an enrolled speaker at all?): <span id="verdict-open-set">{open_set}</span></p>
   {mlp_verdict}{gmm_verdict}{vote_text}
   <p>Sounds most like: {similar}</p>
 </section>
 <table id="segments">
 <thead><tr><th>#</th><th>Time (s)</th><th>Listen</th><th>Neural network (MLP) · probability</th>
-<th>GMM ({gmm_name})</th><th>Most similar (cosine)</th></tr></thead>
+<th>GMM ({gmm_name})</th><th>Most similar (cosine)</th><th>Verdict (open set)</th></tr></thead>
 <tbody>{rows}</tbody></table>
 <p class="hint">JSON of this page: <a href="/api/recordings/{id}">/api/recordings/{id}</a>.
 Kept in the server's memory for a while; nothing is written to disk.</p>"#,
         title = esc(&rec.title),
+        open_set = verdict_html(o.verdict.as_ref()),
         tail = match r.segments.last() {
             Some(last) if r.duration - last.end > 1e-3 => format!(
                 "<span>the last {:.2} s, under half a segment, counts in the whole only</span>",

@@ -376,6 +376,7 @@ mod tests {
                 overall: Prediction {
                     guesses: Vec::new(),
                     similar: Vec::new(),
+                    verdict: None,
                 },
             },
             segment_seconds: 2.0,

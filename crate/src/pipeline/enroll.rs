@@ -14,9 +14,11 @@
 //! (a new speaker is centred by it too), so adding or removing a speaker never
 //! moves the others. The standardiser of the clip vectors is kept as trained.
 //!
-//! Calibration: whatever global calibration a model set holds is kept as it was
-//! (it maps scores to log-likelihood ratios, fitted on the training speakers); it
-//! is not refitted here.
+//! Calibration: the open-set calibration (see [`OpenSetCalibration::after_change`](super::OpenSetCalibration::after_change))
+//! is kept when its score normalisation needs nothing per speaker (raw scores,
+//! t-norm over the enrolled speakers of the moment), or switched, at no cost, to
+//! the best such normalisation fitted at training time when it needed statistics
+//! the new speaker does not have (s-norm). The report says which.
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
@@ -81,6 +83,14 @@ pub struct EnrolReport {
     pub out_of_date: Vec<(ModelKind, String)>,
     /// Speakers in the set afterwards.
     pub n_speakers: usize,
+    /// Whether the open-set calibration was refreshed (`false`: kept as it was, or
+    /// the set has none).
+    #[serde(default)]
+    pub calibration_refreshed: bool,
+    /// What happened to the open-set calibration, for the user (`None`: the set
+    /// has none).
+    #[serde(default)]
+    pub calibration: Option<String>,
 }
 
 /// The kinds a change updated, and the (kind, reason) of those it left out of date.
@@ -164,6 +174,10 @@ impl SpeakerModels {
             next.names.insert(speaker.to_string(), n.to_string());
         }
         next.out_of_date.extend(stale.iter().cloned());
+        let cal = next
+            .calibration
+            .as_mut()
+            .map(|c| c.after_change(speaker, false));
         next.validate()?;
         *self = next;
         Ok(EnrolReport {
@@ -172,6 +186,8 @@ impl SpeakerModels {
             updated,
             out_of_date: stale,
             n_speakers: self.speakers.len(),
+            calibration_refreshed: cal.as_ref().is_some_and(|c| c.0),
+            calibration: cal.map(|c| c.1),
         })
     }
 
@@ -201,6 +217,10 @@ impl SpeakerModels {
         next.clip_counts.remove(i);
         next.names.remove(speaker);
         next.out_of_date.extend(stale.iter().cloned());
+        let cal = next
+            .calibration
+            .as_mut()
+            .map(|c| c.after_change(speaker, true));
         next.validate()?;
         *self = next;
         Ok(EnrolReport {
@@ -209,6 +229,8 @@ impl SpeakerModels {
             updated,
             out_of_date: stale,
             n_speakers: self.speakers.len(),
+            calibration_refreshed: cal.as_ref().is_some_and(|c| c.0),
+            calibration: cal.map(|c| c.1),
         })
     }
 

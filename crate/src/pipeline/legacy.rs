@@ -140,5 +140,7 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         train_seconds: v.train_seconds,
         skipped_models: v.skipped_models,
         out_of_date: Vec::new(),
+        calibration: None,
+        calibration_skipped: None,
     })
 }

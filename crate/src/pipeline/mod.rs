@@ -25,6 +25,7 @@ mod predict;
 mod store;
 mod stream;
 mod train;
+mod verdict;
 
 pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
 pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
@@ -36,3 +37,8 @@ pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPr
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
+pub use verdict::{
+    held_out_trials, normalised_score, open_set_folds, HeldOutTrials, NormChoice,
+    OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource, CALIBRATION_BATCH,
+    MIN_NORM_SPEAKERS,
+};

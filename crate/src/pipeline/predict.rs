@@ -7,6 +7,7 @@ use super::extract::{extract, ClipFeatures};
 use super::params::ModelKind;
 use super::train::SpeakerModels;
 use crate::audio::Audio;
+use crate::calibration::Verdict;
 use crate::error::{Error, Result};
 use crate::models::speaker::{ClipBatch, ScoreUnit, Scores};
 use crate::similarity::Similar;
@@ -33,6 +34,11 @@ pub struct Prediction {
     pub guesses: Vec<Guess>,
     /// The enrolled speakers most like this voice, best first.
     pub similar: Vec<Similar>,
+    /// The open-set verdict at the model's default threshold (an enrolled
+    /// speaker, or "unknown"), with its calibrated LLR; `None` when the model
+    /// set has no open-set calibration.
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
 }
 
 impl Prediction {
@@ -52,6 +58,11 @@ pub struct SegmentPrediction {
     /// What the models say, or why the segment could not be scored (silence, too
     /// short).
     pub result: std::result::Result<Prediction, String>,
+    /// The segment's open-set verdict: the prediction's, or "no speech" for a
+    /// segment without speech; `None` when the model set has no open-set
+    /// calibration (or the segment failed otherwise).
+    #[serde(default)]
+    pub verdict: Option<Verdict>,
 }
 
 /// Per-segment predictions of a recording and the verdict on the whole of it.
@@ -157,9 +168,14 @@ impl SpeakerModels {
     /// enrolled speakers (by display name).
     pub fn predict(&self, features: &ClipFeatures, k: usize) -> Result<Prediction> {
         let scores = self.scores(std::slice::from_ref(features))?;
+        let verdict = match &self.calibration {
+            Some(_) => Some(self.verdict(features, None)?),
+            None => None,
+        };
         Ok(Prediction {
             guesses: self.guesses(&scores, 0),
             similar: self.most_similar(features, k)?,
+            verdict,
         })
     }
 
@@ -185,10 +201,22 @@ impl SpeakerModels {
         use rayon::prelude::*;
         let results: Vec<SegmentPrediction> = segments
             .par_iter()
-            .map(|s| SegmentPrediction {
-                start: s.start,
-                end: s.start + s.audio.duration(),
-                result: self.predict_audio(&s.audio, k).map_err(|e| e.to_string()),
+            .map(|s| {
+                let result = self.predict_audio(&s.audio, k);
+                let verdict = match &result {
+                    Ok(p) => p.verdict.clone(),
+                    Err(Error::NoSpeech { .. } | Error::NoSpeechFound { .. }) => self
+                        .calibration
+                        .as_ref()
+                        .map(|c| Verdict::no_speech(c.threshold)),
+                    Err(_) => None,
+                };
+                SegmentPrediction {
+                    start: s.start,
+                    end: s.start + s.audio.duration(),
+                    result: result.map_err(|e| e.to_string()),
+                    verdict,
+                }
             })
             .collect();
         let overall = self.predict_audio(audio, k)?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{clip_matrix, ClipFeatures};
 use super::params::{ModelKind, PipelineParams, ValidParams};
+use super::verdict::{OpenSetCalibration, OpenSetParams};
 use crate::error::{Error, Result};
 use crate::models::speaker::{ParamGuard, SpeakerEmbedding, TrainedModel, TrainingSet, Valid};
 use crate::models::{History, StandardScaler};
@@ -70,6 +71,16 @@ pub struct SpeakerModels {
     /// until `train` runs again. Empty in model directories written by `train`.
     #[serde(default)]
     pub out_of_date: Vec<(ModelKind, String)>,
+    /// The open-set calibration of the GMM-UBM's scores, fitted at training time on
+    /// cross-validation folds of the training clips ([`OpenSetCalibration`]); `None`
+    /// without the GMM-UBM, when the data cannot be calibrated, or in a model
+    /// directory written before verdicts existed.
+    #[serde(default)]
+    pub calibration: Option<OpenSetCalibration>,
+    /// Why there is no calibration, when the GMM-UBM was trained but could not be
+    /// calibrated.
+    #[serde(default)]
+    pub calibration_skipped: Option<String>,
 }
 
 /// Split training rows per class into (fit, validation) index lists for early
@@ -189,7 +200,7 @@ impl SpeakerModels {
         }
 
         let clip_counts = data.clip_counts.clone();
-        Ok(SpeakerModels {
+        let mut out = SpeakerModels {
             speakers,
             names,
             clip_counts,
@@ -199,7 +210,17 @@ impl SpeakerModels {
             train_seconds,
             skipped_models,
             out_of_date: Vec::new(),
-        })
+            calibration: None,
+            calibration_skipped: None,
+        };
+        // Open-set calibration on the training clips alone (never a query).
+        if out.gmm_ubm().is_some() {
+            match OpenSetCalibration::fit(&out, data, &OpenSetParams::default()) {
+                Ok(c) => out.calibration = Some(c),
+                Err(e) => out.calibration_skipped = Some(e.to_string()),
+            }
+        }
+        Ok(out)
     }
 
     /// The display name of a speaker id (the id itself when it has none).
@@ -281,6 +302,9 @@ impl SpeakerModels {
             m.model()
                 .validate(&self.speakers, dim)
                 .map_err(|e| e.within(m.kind()))?;
+        }
+        if let Some(c) = &self.calibration {
+            c.validate(self)?;
         }
         Ok(())
     }
