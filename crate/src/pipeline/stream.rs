@@ -12,8 +12,10 @@
 //!   and the verification trial scores stay.
 //!
 //! Reading a training clip's frames again costs feature extraction time (each
-//! training clip is decoded once per frame model, plus once for the first pass);
-//! it buys a peak memory that stays flat as the data set grows.
+//! training clip is decoded once per frame model, plus once for the first pass;
+//! the GMM-UBM's open-set calibration reads them about 2 + 2 × speaker folds
+//! times more, see [`held_out_trials`](super::held_out_trials)); it buys a peak
+//! memory that stays flat as the data set grows.
 //!
 //! ```no_run
 //! use speaker_similarity::pipeline::{train_dataset, PipelineParams};

@@ -428,26 +428,30 @@ pub struct HeldOutTrials {
     pub clips: Vec<usize>,
     /// Per trial, the z-norm statistics (GMM, cosine) of every candidate `j`'s
     /// fold model against the fold's other enrolled speakers' clips (leaving out
-    /// the clip's own speaker's).
-    pub z: Vec<Vec<(CohortStats, CohortStats)>>,
+    /// the clip's own speaker's); `None` when that leaves no clip (a fold of two
+    /// enrolled speakers), and s-norm then scores candidate `j` by its t-norm.
+    pub z: Vec<Vec<Option<(CohortStats, CohortStats)>>>,
 }
 
 /// z-norm statistics of every model (columns of `scores`, clips × speakers)
 /// against the clips of the other speakers, leaving out speaker `exclude`'s clips
-/// too.
+/// too; `None` for a model with no such clip.
 fn z_stats_of(
     scores: &Array2<f64>,
     labels: &[usize],
     exclude: Option<usize>,
     top_k: usize,
-) -> Result<Vec<CohortStats>> {
+) -> Result<Vec<Option<CohortStats>>> {
     (0..scores.ncols())
         .map(|j| {
             let s: Vec<f64> = (0..labels.len())
                 .filter(|&c| labels[c] != j && Some(labels[c]) != exclude)
                 .map(|c| scores[[c, j]])
                 .collect();
-            CohortStats::from_scores(&s, Some(top_k))
+            if s.is_empty() {
+                return Ok(None);
+            }
+            CohortStats::from_scores(&s, Some(top_k)).map(Some)
         })
         .collect()
 }
@@ -863,10 +867,11 @@ pub fn held_out_trials(
         let labels = &g.local_labels;
         for (a, &fold) in active.iter().enumerate() {
             let (gmm, cos) = (&gmm[a], &cos[a]);
-            let z_for = |own: Option<usize>| -> Result<Vec<(CohortStats, CohortStats)>> {
+            type Z = Option<(CohortStats, CohortStats)>;
+            let z_for = |own: Option<usize>| -> Result<Vec<Z>> {
                 let zg = z_stats_of(gmm, labels, own, top_k)?;
                 let zc = z_stats_of(cos, labels, own, top_k)?;
-                Ok(zg.into_iter().zip(zc).collect())
+                Ok(zg.into_iter().zip(zc).map(|(g, c)| g.zip(c)).collect())
             };
             let z_by_own = (0..nk)
                 .map(|o| z_for(Some(o)))
@@ -917,7 +922,7 @@ fn fit_choice(
             cosine: &t.cosine[n],
         };
         let z = |j: usize| match t.z[n].get(j) {
-            Some((g, c)) if norm.per_speaker() => (Some(*g), Some(*c)),
+            Some(Some((g, c))) if norm.per_speaker() => (Some(*g), Some(*c)),
             _ => (None, None),
         };
         let s1 = stage1.as_ref();
@@ -1134,8 +1139,14 @@ impl OpenSetCalibration {
         let z_stats = if chosen.norm.per_speaker() {
             // The full models against the other speakers' training clips.
             let (g, c) = training_scores(m, data)?;
-            let zg = z_stats_of(&g, data.labels, None, params.cohort_top_k)?;
-            let zc = z_stats_of(&c, data.labels, None, params.cohort_top_k)?;
+            // Every speaker has a cohort here: the other speakers' clips.
+            let cohort = |z: Vec<Option<CohortStats>>| {
+                z.into_iter()
+                    .map(|s| s.ok_or_else(|| Error::too_short("z-norm cohort", 1.0, 0.0, "clip")))
+                    .collect::<Result<Vec<_>>>()
+            };
+            let zg = cohort(z_stats_of(&g, data.labels, None, params.cohort_top_k)?)?;
+            let zc = cohort(z_stats_of(&c, data.labels, None, params.cohort_top_k)?)?;
             models
                 .speakers
                 .iter()
