@@ -398,17 +398,24 @@ pub fn eer(trials: &[Trial]) -> Result<Eer> {
 
 /// The EER crossing between two consecutive DET points, if it lies there.
 fn crossing(a: DetPoint, b: DetPoint) -> Option<Eer> {
-    let da = a.false_alarm - a.miss;
-    let db = b.false_alarm - b.miss;
+    let (eer, f) = eer_between((a.false_alarm, a.miss), (b.false_alarm, b.miss))?;
+    let threshold = if a.threshold.is_finite() {
+        a.threshold + (f as f32) * (b.threshold - a.threshold)
+    } else {
+        b.threshold
+    };
+    Some(Eer { eer, threshold })
+}
+
+/// Where the segment between two consecutive (false alarm, miss) points of a DET
+/// curve crosses false alarm = miss, if it does: the rate there and the fraction
+/// of the way from `a` to `b` (to interpolate the threshold with).
+pub(crate) fn eer_between(a: (f64, f64), b: (f64, f64)) -> Option<(f64, f64)> {
+    let da = a.0 - a.1;
+    let db = b.0 - b.1;
     if da <= 0.0 && db >= 0.0 {
         let f = if db - da > 0.0 { -da / (db - da) } else { 0.0 };
-        let eer = a.false_alarm + f * (b.false_alarm - a.false_alarm);
-        let threshold = if a.threshold.is_finite() {
-            a.threshold + (f as f32) * (b.threshold - a.threshold)
-        } else {
-            b.threshold
-        };
-        return Some(Eer { eer, threshold });
+        return Some((a.0 + f * (b.0 - a.0), f));
     }
     None
 }
