@@ -19,6 +19,6 @@ np.save(OUT / "f32_4x3_transposed.npy", np.ascontiguousarray(a.T))
 np.save(OUT / "f32_0x52.npy", np.zeros((0, 52), dtype=np.float32))
 np.save(OUT / "i64_5.npy", np.arange(5, dtype=np.int64) // 2)
 np.save(OUT / "f64_2x3x2.npy", (np.arange(12, dtype=np.float64) * 0.5 - 1).reshape(2, 3, 2))
-# 1000 rows of 40 (a frame matrix): the header's room for the first axis.
-np.save(OUT / "f32_1000x40.npy", (np.arange(40000, dtype=np.float32) * 0.5 - 1).reshape(1000, 40))
+# 250 rows of 40 (a frame matrix): the header's room for the first axis.
+np.save(OUT / "f32_250x40.npy", (np.arange(10000, dtype=np.float32) * 0.5 - 1).reshape(250, 40))
 print(f"wrote {len(list(OUT.glob('*.npy')))} files to {OUT}")
