@@ -19,7 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut model = None;
     if args.peek().map(String::as_str) == Some("--model") {
         args.next();
-        model = Some(SpeakerModels::load(args.next().ok_or("--model needs a directory")?)?);
+        model = Some(SpeakerModels::load(
+            args.next().ok_or("--model needs a directory")?,
+        )?);
     }
     let params = match &model {
         Some(m) => m.params.clone(),

@@ -33,7 +33,10 @@ fn one_call_writes_what_numpy_writes() {
 
     // A transposed view is written in C order, as numpy saves its contiguous copy.
     write_npy(&p, &a.t()).unwrap();
-    assert_eq!(std::fs::read(&p).unwrap(), numpy_bytes("f32_4x3_transposed.npy"));
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        numpy_bytes("f32_4x3_transposed.npy")
+    );
 
     write_npy(&p, &Array2::<f32>::zeros((0, 52))).unwrap();
     assert_eq!(std::fs::read(&p).unwrap(), numpy_bytes("f32_0x52.npy"));
@@ -83,7 +86,10 @@ fn rows_streamed_give_numpy_bytes_and_read_back() {
 
     // No rows at all: shape (0, 52).
     let e = dir.path().join("empty.npy");
-    NpyWriter::<f32>::create(&e, &[52]).unwrap().finish().unwrap();
+    NpyWriter::<f32>::create(&e, &[52])
+        .unwrap()
+        .finish()
+        .unwrap();
     assert_eq!(std::fs::read(&e).unwrap(), numpy_bytes("f32_0x52.npy"));
 }
 

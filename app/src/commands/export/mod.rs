@@ -165,7 +165,7 @@ enum Embedder<'m> {
     /// The model directory's own supervector embedding.
     Model(&'m dyn SpeakerEmbedding),
     /// A UBM trained here on the data set.
-    Ubm { ubm: Ubm, relevance: f64 },
+    Ubm { ubm: Box<Ubm>, relevance: f64 },
 }
 
 impl Embedder<'_> {
@@ -202,7 +202,11 @@ pub fn run(a: Args) -> CmdResult {
     what.sort();
     what.dedup();
     if what.is_empty() {
-        return Err(Error::param("what", "nothing to export: give clips, frames or embeddings").into());
+        return Err(Error::param(
+            "what",
+            "nothing to export: give clips, frames or embeddings",
+        )
+        .into());
     }
     check_destination(&a.out)?;
     let model = match &a.model {
@@ -261,7 +265,15 @@ pub fn run(a: Args) -> CmdResult {
     };
 
     let stage = atomic_dir::staging(&a.out)?;
-    let written = export_into(&stage, &part, &sides, &params, &columns, embedder.as_ref(), a.format);
+    let written = export_into(
+        &stage,
+        &part,
+        &sides,
+        &params,
+        &columns,
+        embedder.as_ref(),
+        a.format,
+    );
     let (files, counts, unusable) = match written {
         Ok(w) => w,
         Err(e) => {
@@ -289,7 +301,6 @@ pub fn run(a: Args) -> CmdResult {
         "split": {"test_fraction": SplitParams::default().test_fraction, "seed": SplitParams::default().seed},
         "files": files,
         "unusable": unusable.iter().map(|(p, e)| json!({"path": p, "reason": e})).collect::<Vec<_>>(),
-        "seconds": started.elapsed().as_secs_f64(),
     });
     let committed = serde_json::to_string_pretty(&manifest)
         .map_err(|e| Box::new(e) as Box<dyn std::error::Error>)
@@ -371,7 +382,11 @@ fn split_sides(data: &Dataset) -> HashMap<PathBuf, &'static str> {
 /// A UBM trained on the whole data set exactly as `train` trains its GMM-UBM's: a
 /// seeded bottom-k sample of frames with an equal share per speaker, then EM with
 /// the pipeline's settings and seed. Deterministic, so every shard trains the same.
-fn train_ubm(data: &Dataset, params: &ValidParams, sharded: bool) -> speaker_similarity::Result<Embedder<'static>> {
+fn train_ubm(
+    data: &Dataset,
+    params: &ValidParams,
+    sharded: bool,
+) -> speaker_similarity::Result<Embedder<'static>> {
     let names = data.speakers();
     let settings = &params.settings.gmm_ubm;
     if sharded {
@@ -387,12 +402,15 @@ fn train_ubm(data: &Dataset, params: &ValidParams, sharded: bool) -> speaker_sim
         .clips
         .par_iter()
         .map(|c| {
-            let r = c.load().and_then(|audio| pipeline::extract(&audio, params)).and_then(|f| {
-                let spk = names
-                    .binary_search(&c.speaker)
-                    .map_err(|_| Error::param("clips", "speaker not listed"))?;
-                sampler.add(spk, f.frames.view())
-            });
+            let r = c
+                .load()
+                .and_then(|audio| pipeline::extract(&audio, params))
+                .and_then(|f| {
+                    let spk = names
+                        .binary_search(&c.speaker)
+                        .map_err(|_| Error::param("clips", "speaker not listed"))?;
+                    sampler.add(spk, f.frames.view())
+                });
             pb.inc(1);
             usize::from(r.is_ok())
         })
@@ -417,7 +435,7 @@ fn train_ubm(data: &Dataset, params: &ValidParams, sharded: bool) -> speaker_sim
     let ubm = Ubm::fit(sample.view(), &gmm);
     spinner.finish_and_clear();
     Ok(Embedder::Ubm {
-        ubm: ubm?,
+        ubm: Box::new(ubm?),
         relevance: settings.relevance_factor,
     })
 }
@@ -459,7 +477,8 @@ fn export_into(
             .map(|&i| {
                 let c = &data.clips[i];
                 let r = c.load().and_then(|audio| {
-                    let features = pipeline::extract(&audio, params).map_err(|e| e.within(c.path.display()))?;
+                    let features = pipeline::extract(&audio, params)
+                        .map_err(|e| e.within(c.path.display()))?;
                     let embedding = embedder.map(|e| e.embed(&features)).transpose()?;
                     Ok(Done {
                         index: i,

@@ -19,7 +19,10 @@ pub struct ClipTable(CsvWriter);
 impl ClipTable {
     /// Create `dir/clips.csv`.
     pub fn create(dir: &Path) -> Result<Self> {
-        Ok(ClipTable(CsvWriter::create(&dir.join("clips.csv"), &CLIP_TABLE)?))
+        Ok(ClipTable(CsvWriter::create(
+            &dir.join("clips.csv"),
+            &CLIP_TABLE,
+        )?))
     }
 
     /// One row.
@@ -80,7 +83,9 @@ impl NpySink {
             },
             embeddings: columns
                 .wants(What::Embeddings)
-                .then(|| NpyWriter::create(dir.join("clip_embeddings.npy"), &[columns.embedding_dim]))
+                .then(|| {
+                    NpyWriter::create(dir.join("clip_embeddings.npy"), &[columns.embedding_dim])
+                })
                 .transpose()?,
             speakers_written: false,
             rows: 0,

@@ -71,7 +71,11 @@ impl Table {
             .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| parquet_error(&path, e))?;
-        let cols = schema.fields().iter().map(|f| Col::new(f.data_type())).collect();
+        let cols = schema
+            .fields()
+            .iter()
+            .map(|f| Col::new(f.data_type()))
+            .collect();
         Ok(Table {
             path,
             schema,
@@ -151,7 +155,9 @@ impl Table {
 }
 
 fn f32_fields(names: &[String]) -> impl Iterator<Item = Field> + '_ {
-    names.iter().map(|n| Field::new(n, DataType::Float32, false))
+    names
+        .iter()
+        .map(|n| Field::new(n, DataType::Float32, false))
 }
 
 /// The Parquet writer of one export.
@@ -190,7 +196,9 @@ impl ParquetSink {
             None
         };
         let embeddings = if columns.wants(What::Embeddings) {
-            let names: Vec<String> = (0..columns.embedding_dim).map(|i| format!("e{i}")).collect();
+            let names: Vec<String> = (0..columns.embedding_dim)
+                .map(|i| format!("e{i}"))
+                .collect();
             let mut fields = vec![
                 Field::new("level", DataType::Utf8, false),
                 Field::new("clip", DataType::Int64, true),
