@@ -1,6 +1,6 @@
 //! `--format parquet`: one Parquet table per choice, written a batch of rows at a
-//! time (row groups of at most [`ROW_GROUP`] rows), so memory stays bounded however
-//! many frames a data set has.
+//! time (1 MB batches, row groups of at most 16 MB of values), so memory stays
+//! bounded however many frames a data set has and however wide the table is.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -11,15 +11,19 @@ use arrow_schema::{DataType, Field, Schema};
 use ndarray::ArrayView2;
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use speaker_similarity::{Error, Result};
 
 use super::npy_sink::{write_speakers_csv, ClipTable, CLIP_TABLE};
 use super::{ClipRow, Columns, Sink, SpeakerRow, What};
 
-/// Rows buffered before they are handed to the Parquet writer as one batch.
-const BATCH: usize = 8192;
-/// Rows per row group at most.
-const ROW_GROUP: usize = 65_536;
+/// Values (rows x columns) buffered before they are handed to the Parquet writer as
+/// one batch: 1 MB of float32, whatever the width of the table.
+const BATCH_VALUES: usize = 1 << 18;
+/// Values per row group at most (the writer keeps a row group's encoded pages until
+/// it closes it): 16 MB of float32, at most 65 536 rows.
+const ROW_GROUP_VALUES: usize = 4 << 20;
+const ROW_GROUP_ROWS: usize = 65_536;
 
 /// One column's buffered values.
 enum Col {
@@ -59,16 +63,29 @@ struct Table {
     schema: Arc<Schema>,
     cols: Vec<Col>,
     rows: usize,
+    /// Rows per batch.
+    batch: usize,
     writer: ArrowWriter<File>,
 }
 
 impl Table {
     fn create(path: PathBuf, fields: Vec<Field>) -> Result<Table> {
+        let width = fields.len().max(1);
+        // Dictionary encoding only for the text columns: float features rarely
+        // repeat, and a dictionary per column of a 5120-wide table costs memory.
+        let mut props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some((ROW_GROUP_VALUES / width).clamp(1, ROW_GROUP_ROWS)))
+            .set_dictionary_enabled(false);
+        for f in &fields {
+            if f.data_type() == &DataType::Utf8 {
+                props =
+                    props.set_column_dictionary_enabled(ColumnPath::from(f.name().as_str()), true);
+            }
+        }
+        let props = props.build();
+        let batch = (BATCH_VALUES / width).max(1);
         let schema = Arc::new(Schema::new(fields));
         let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
-        let props = WriterProperties::builder()
-            .set_max_row_group_row_count(Some(ROW_GROUP))
-            .build();
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
             .map_err(|e| parquet_error(&path, e))?;
         let cols = schema
@@ -81,6 +98,7 @@ impl Table {
             schema,
             cols,
             rows: 0,
+            batch,
             writer,
         })
     }
@@ -88,7 +106,7 @@ impl Table {
     /// Count one row pushed into every column; write a batch when it is full.
     fn row_done(&mut self) -> Result<()> {
         self.rows += 1;
-        if self.rows >= BATCH {
+        if self.rows >= self.batch {
             self.flush()?;
         }
         Ok(())
