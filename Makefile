@@ -51,12 +51,14 @@ rust-test:
 	SPEAKER_SIMILARITY_SCALAR=1 $(CARGO) test --workspace --lib
 
 # The web app in headless Chromium (Selenium + Debian's chromium/chromedriver);
-# screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/).
+# screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/),
+# except `export`'s, which read its files back with numpy / pandas / pyarrow
+# (tests/test_export.py, against examples/export_reference that `cargo test` builds).
 # The browser tests drive the debug binary `cargo test` already built (dependencies
 # are optimised in debug builds too), sparing CI a release build.
 app-test: venv browser
 	$(CARGO) test --workspace --no-run
-	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py
+	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py tests/test_export.py
 
 # One chart of every kind in headless Chromium: no clipped or overlapping labels, no
 # legend over data (crate/examples/chart_gallery.rs draws them; screenshots in

@@ -49,6 +49,8 @@ enum Command {
     Diarize(commands::diarize::Args),
     /// Build a test conversation (several speakers taking turns) and its RTTM truth.
     Mix(commands::mix::Args),
+    /// Write a data set's clip vectors, frame features or embeddings as NumPy or Parquet.
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Degrade(a) => commands::degrade::run(a),
         Command::Mix(a) => commands::mix::run(a),
         Command::Diarize(a) => commands::diarize::run(a),
+        Command::Export(a) => commands::export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

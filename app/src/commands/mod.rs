@@ -5,6 +5,7 @@ pub mod demo;
 pub mod diarize;
 pub mod enroll;
 pub mod evaluate;
+pub mod export;
 pub mod features;
 pub mod mix;
 pub mod predict;
