@@ -6,6 +6,7 @@ pub mod diarize;
 pub mod enroll;
 pub mod evaluate;
 pub mod features;
+pub mod merge;
 pub mod mix;
 pub mod predict;
 pub mod synth;
