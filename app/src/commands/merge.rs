@@ -29,7 +29,7 @@ pub struct Args {
 /// Run `merge`.
 pub fn run(a: Args) -> CmdResult {
     let t = Instant::now();
-    check_destination(&a.out, pipeline::MODELS_FILE)?;
+    check_destination(&a.out, pipeline::MODELS_FILE, "model")?;
     let mut shards = Vec::with_capacity(a.shards.len());
     for dir in &a.shards {
         let s = ShardModels::load(dir)?;

@@ -52,14 +52,14 @@ fn parse_shard(s: &str) -> Result<Shard, String> {
 pub fn run(a: Args) -> CmdResult {
     let (split, params) = a.split.params()?;
     // Refuse a bad destination before spending minutes on training.
-    let marker = if a.ubm_only {
-        pipeline::UBM_FILE
+    let (marker, kind) = if a.ubm_only {
+        (pipeline::UBM_FILE, "UBM")
     } else if a.shard.is_some() {
-        pipeline::SHARD_FILE
+        (pipeline::SHARD_FILE, "shard")
     } else {
-        pipeline::MODELS_FILE
+        (pipeline::MODELS_FILE, "model")
     };
-    check_destination(&a.out, marker)?;
+    check_destination(&a.out, marker, kind)?;
     // A bad UBM directory is refused before the data set is read, too.
     let ubm = a.ubm.as_ref().map(SharedUbm::load).transpose()?;
     let (data, what) = a.data.open()?;
@@ -105,15 +105,15 @@ pub fn run(a: Args) -> CmdResult {
     Ok(())
 }
 
-/// Fail early when `out` cannot become a directory holding `marker` (a model, UBM
-/// or shard directory): a file, or a non-empty directory without `marker`.
-pub fn check_destination(out: &Path, marker: &str) -> CmdResult {
+/// Fail early when `out` cannot become a `kind` directory (model, UBM, shard)
+/// holding `marker`: a file, or a non-empty directory without `marker`.
+pub fn check_destination(out: &Path, marker: &str, kind: &str) -> CmdResult {
     if out.exists() && !out.is_dir() {
         return Err(format!("{}: exists and is not a directory", out.display()).into());
     }
     if out.is_dir() && !out.join(marker).exists() && std::fs::read_dir(out)?.next().is_some() {
         return Err(format!(
-            "{}: a non-empty directory without {marker}; choose a new one",
+            "{}: a non-empty directory that is not a {kind} directory (no {marker}); choose a new one",
             out.display()
         )
         .into());
