@@ -22,7 +22,7 @@ SHARED ?= ../shared/datasets
 BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
-.PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test \
+.PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test ray-test \
         lab notebooks demo fixtures bench bench-memory clean help \
         fuzz fuzz-smoke
 
@@ -36,7 +36,7 @@ run: setup build
 	@echo "Tutorial done: report and plots in $(OUT)/demo, executed notebooks in $(OUT)/notebooks"
 
 ## ---------------------------------------------------------------- tests
-test: setup browser lint rust-test fuzz-smoke app-test chart-test notebook-test
+test: setup browser lint rust-test fuzz-smoke app-test ray-test chart-test notebook-test
 	@echo "All tests passed."
 
 lint:
@@ -59,6 +59,22 @@ rust-test:
 app-test: venv browser
 	$(CARGO) test --workspace --no-run
 	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py tests/test_export.py
+
+# Sharded training through Ray (scripts/ray_shards.py: the UBM, 3 shards as Ray
+# tasks, the merge) on a synthetic corpus, checked against a single-machine
+# `train --all`. Ray lives in its own venv (.venv-ray, requirements-ray.txt): a
+# large wheel the other tests need not wait for. Runs the debug binary `cargo test`
+# built (in CARGO_TARGET_DIR when set).
+VENV_RAY := .venv-ray
+PY_RAY := $(VENV_RAY)/bin/python
+$(VENV_RAY)/.installed: requirements-ray.txt
+	test -x $(PY_RAY) || $(PYTHON) -m venv $(VENV_RAY)
+	$(PY_RAY) -m pip install -q -r requirements-ray.txt
+	touch $@
+
+ray-test: $(VENV_RAY)/.installed
+	$(CARGO) test --workspace --no-run
+	SPEAKER_SIMILARITY_BIN=$(FUZZ_TARGET_DIR)/debug/speaker-similarity $(PY_RAY) -m pytest -q tests/test_ray_shards.py
 
 # One chart of every kind in headless Chromium: no clipped or overlapping labels, no
 # legend over data (crate/examples/chart_gallery.rs draws them; screenshots in

@@ -27,6 +27,8 @@ enum Command {
     Features(commands::features::Args),
     /// Train every model on a data set and save them to a model directory.
     Train(commands::train::Args),
+    /// Join the shard directories `train --shard K/N` wrote into one model directory.
+    Merge(commands::merge::Args),
     /// Train on one part of a data set and report accuracy on the other.
     Evaluate(commands::evaluate::Args),
     /// Who speaks in a recording, segment by segment.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Features(a) => commands::features::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Merge(a) => commands::merge::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Similar(a) => commands::predict::run_similar(a),

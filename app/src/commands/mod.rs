@@ -7,6 +7,7 @@ pub mod enroll;
 pub mod evaluate;
 pub mod export;
 pub mod features;
+pub mod merge;
 pub mod mix;
 pub mod predict;
 pub mod synth;

@@ -22,6 +22,7 @@ mod extract;
 mod legacy;
 mod params;
 mod predict;
+mod shard;
 mod store;
 mod stream;
 mod train;
@@ -33,6 +34,7 @@ pub use extract::{
 };
 pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
+pub use shard::{Merged, ShardClip, ShardModels, SharedUbm, SHARD_FILE, UBM_FILE};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
