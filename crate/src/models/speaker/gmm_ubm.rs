@@ -196,7 +196,8 @@ impl Trainable for GmmUbmModel {
         // enrolment and queries are comparable.
         let per_speaker = data.for_each_speaker(|_, frames| {
             let stacked = super::gmm_frame::stack_all(frames)?;
-            let adapted = ubm.map_adapt(stacked.view(), r)?;
+            // Only the adapted means are kept, as f32 offsets from the UBM's.
+            let adapted = ubm.map_adapt_offsets(stacked.view(), r)?;
             drop(stacked);
             let mut mean = Array1::<f32>::zeros(dim);
             for f in frames {
@@ -211,7 +212,7 @@ impl Trainable for GmmUbmModel {
             means.row_mut(c).assign(&m);
             adapted.push(a);
         }
-        let classifier = GmmUbmClassifier::from_adapted(ubm, data.speakers, adapted, r)?;
+        let classifier = GmmUbmClassifier::from_offsets(ubm, data.speakers, adapted, r)?;
         let enrolled = EnrolledSpeakers::enroll(data.speakers.to_vec(), means.view(), true)?;
         Ok(GmmUbmModel {
             classifier,
