@@ -28,7 +28,9 @@ mod stream;
 mod train;
 
 pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
-pub use evaluate::{evaluate, evaluate_with_split, Evaluation, ModelResult, Verification};
+pub use evaluate::{
+    evaluate, evaluate_with_split, Evaluation, ModelResult, Verification, NONTARGETS_PER_CLIP,
+};
 pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
 };

@@ -134,9 +134,10 @@ pub struct ShardModels {
     pub clips: Vec<ShardClip>,
     /// gmm-frame: one mixture per speaker (empty when not trained).
     pub gmm_frame: Vec<DiagGmm>,
-    /// gmm-ubm: per speaker, the UBM MAP-adapted to its frames and its raw mean
-    /// supervector offset (empty when not trained).
-    pub gmm_ubm: Vec<(DiagGmm, Vec<f32>)>,
+    /// gmm-ubm: per speaker, the UBM's means MAP-adapted to its frames (f32 offsets
+    /// from the UBM's, `k × d`) and its raw mean supervector offset (empty when not
+    /// trained).
+    pub gmm_ubm: Vec<(Array2<f32>, Vec<f32>)>,
     /// Seconds per model.
     pub train_seconds: BTreeMap<ModelKind, f64>,
     /// Speakers of the shard left out (fewer than two usable clips).
@@ -529,7 +530,7 @@ impl ShardModels {
             u.validate()?;
             let sv = u.gmm().n_components() * u.gmm().n_features();
             for (a, m) in &self.gmm_ubm {
-                a.validate()?;
+                u.check_offsets(a)?;
                 if m.len() != sv || m.iter().any(|v| !v.is_finite()) {
                     return bad(
                         "speaker supervectors",
@@ -701,7 +702,7 @@ impl ShardModels {
             prebuilt.push((TrainedModel::GmmFrame(model), seconds(ModelKind::GmmFrame)));
         }
         if let Some(ubm) = &first.ubm {
-            let p: Vec<(DiagGmm, Array1<f32>)> = parts
+            let p: Vec<(Array2<f32>, Array1<f32>)> = parts
                 .iter()
                 .map(|(s, c)| {
                     let (a, m) = &s.gmm_ubm[*c];

@@ -199,18 +199,19 @@ impl Trainable for GmmUbmModel {
 }
 
 /// One speaker's part of a GMM-UBM, made from the frames of its clips (in clip
-/// order) and the UBM alone: the UBM MAP-adapted to all its frames, and its raw
-/// (not yet centred) embedding, the mean supervector offset of its clips. What
-/// training makes for every speaker, and a shard for each of its speakers
+/// order) and the UBM alone: the UBM's means MAP-adapted to all its frames, kept
+/// as f32 offsets from the UBM's (`k × d`), and its raw (not yet centred)
+/// embedding, the mean supervector offset of its clips. What training makes for
+/// every speaker, and a shard for each of its speakers
 /// ([`crate::pipeline::ShardModels`]).
 pub(crate) fn speaker_part(
     ubm: &Ubm,
     r: f64,
     frames: &[Array2<f32>],
-) -> Result<(crate::models::DiagGmm, Array1<f32>)> {
+) -> Result<(Array2<f32>, Array1<f32>)> {
     let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
     let stacked = super::gmm_frame::stack_all(frames)?;
-    let adapted = ubm.map_adapt(stacked.view(), r)?;
+    let adapted = ubm.map_adapt_offsets(stacked.view(), r)?;
     drop(stacked);
     let mut mean = Array1::<f32>::zeros(dim);
     for f in frames {
@@ -222,12 +223,12 @@ pub(crate) fn speaker_part(
 
 impl GmmUbmModel {
     /// The model from every speaker's part ([`speaker_part`], in class order): the
-    /// adapted models, and the speakers enrolled by their mean supervector offsets,
+    /// adapted means, and the speakers enrolled by their mean supervector offsets,
     /// centred on the mean over the speakers.
     pub(crate) fn from_parts(
         ubm: Ubm,
         speakers: &[String],
-        parts: Vec<(crate::models::DiagGmm, Array1<f32>)>,
+        parts: Vec<(Array2<f32>, Array1<f32>)>,
         r: f64,
     ) -> Result<Self> {
         let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
@@ -240,7 +241,7 @@ impl GmmUbmModel {
             means.row_mut(c).assign(&m);
             adapted.push(a);
         }
-        let classifier = GmmUbmClassifier::from_adapted(ubm, speakers, adapted, r)?;
+        let classifier = GmmUbmClassifier::from_offsets(ubm, speakers, adapted, r)?;
         let enrolled = EnrolledSpeakers::enroll(speakers.to_vec(), means.view(), true)?;
         Ok(GmmUbmModel {
             classifier,
