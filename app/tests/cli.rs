@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{bin, ok, run};
+use common::{bin, ok, run, wavs};
 
 /// Runs, must fail with exit code `code`; returns stderr.
 fn fails(args: &[&str], code: i32) -> String {
@@ -57,23 +57,6 @@ fn corpus(dir: &Path, speakers: usize, clips: usize) -> PathBuf {
         s.contains(&format!("wrote {} clips", speakers * clips)),
         "{s}"
     );
-    out
-}
-
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
     out
 }
 

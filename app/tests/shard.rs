@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{ok, run};
+use common::{ok, run, wavs};
 
 /// Fails with a message (not a panic): exit code 1, or 2 for a flag the argument
 /// parser refuses; returns stderr.
@@ -119,23 +119,6 @@ fn strip_timing(v: &mut Value) {
         Value::Array(a) => a.iter_mut().for_each(strip_timing),
         _ => {}
     }
-}
-
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! (so a test never reads the caller's data set), and running it.
 #![allow(dead_code)] // each test file uses its own subset
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The `speaker-similarity` binary cargo built for the tests, without `SPEAKER_DATA`.
@@ -26,4 +27,22 @@ pub fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stdout)
     );
     String::from_utf8(o.stdout).unwrap()
+}
+
+/// Every `.wav` file below `dir`, sorted.
+pub fn wavs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wav") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
 }
