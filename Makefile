@@ -22,7 +22,7 @@ SHARED ?= ../shared/datasets
 BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
-.PHONY: run test setup venv kernel kernel-slots kernel-startup browser build lint rust-test notebook-test app-test chart-test \
+.PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test ray-test \
         lab notebooks demo fixtures bench bench-memory clean help \
         fuzz fuzz-smoke
 
@@ -36,7 +36,7 @@ run: setup build
 	@echo "Tutorial done: report and plots in $(OUT)/demo, executed notebooks in $(OUT)/notebooks"
 
 ## ---------------------------------------------------------------- tests
-test: setup browser lint rust-test fuzz-smoke app-test chart-test notebook-test
+test: setup browser lint rust-test fuzz-smoke app-test ray-test chart-test notebook-test
 	@echo "All tests passed."
 
 lint:
@@ -51,12 +51,30 @@ rust-test:
 	SPEAKER_SIMILARITY_SCALAR=1 $(CARGO) test --workspace --lib
 
 # The web app in headless Chromium (Selenium + Debian's chromium/chromedriver);
-# screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/).
+# screenshots land in tests/artifacts/. The CLI's tests are Rust tests (app/tests/),
+# except `export`'s, which read its files back with numpy / pandas / pyarrow
+# (tests/test_export.py, against examples/export_reference that `cargo test` builds).
 # The browser tests drive the debug binary `cargo test` already built (dependencies
 # are optimised in debug builds too), sparing CI a release build.
 app-test: venv browser
 	$(CARGO) test --workspace --no-run
-	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py
+	SPEAKER_SIMILARITY_BIN=target/debug/speaker-similarity $(PY) -m pytest -q tests/test_web.py tests/test_export.py
+
+# Sharded training through Ray (scripts/ray_shards.py: the UBM, 3 shards as Ray
+# tasks, the merge) on a synthetic corpus, checked against a single-machine
+# `train --all`. Ray lives in its own venv (.venv-ray, requirements-ray.txt): a
+# large wheel the other tests need not wait for. Runs the debug binary `cargo test`
+# built (in CARGO_TARGET_DIR when set).
+VENV_RAY := .venv-ray
+PY_RAY := $(VENV_RAY)/bin/python
+$(VENV_RAY)/.installed: requirements-ray.txt
+	test -x $(PY_RAY) || $(PYTHON) -m venv $(VENV_RAY)
+	$(PY_RAY) -m pip install -q -r requirements-ray.txt
+	touch $@
+
+ray-test: $(VENV_RAY)/.installed
+	$(CARGO) test --workspace --no-run
+	SPEAKER_SIMILARITY_BIN=$(FUZZ_TARGET_DIR)/debug/speaker-similarity $(PY_RAY) -m pytest -q tests/test_ray_shards.py
 
 # One chart of every kind in headless Chromium: no clipped or overlapping labels, no
 # legend over data (crate/examples/chart_gallery.rs draws them; screenshots in
@@ -96,23 +114,28 @@ $(VENV)/.installed: requirements-test.txt
 	$(PY) -m pip install -q -r requirements-test.txt
 	touch $@
 
-# The Rust Jupyter kernel: build evcxr_jupyter only when missing, then register its
-# stock `rust` kernelspec (idempotent). `make kernel-slots` registers it instead behind
-# kernel/evcxr-slot (persistent build slots, see kernel/install.py): not yet the
-# default, because a cold start through it failed once here with evcxr's
-# "dlopen failed" and that is not understood yet.
+# The Rust Jupyter kernel: build evcxr_jupyter only when missing, then register the
+# `rust` kernelspec as evcxr_jupyter behind kernel/evcxr-slot (idempotent): each
+# running kernel gets its own persistent build slot, so a warm start reuses cargo's
+# build of the crate instead of compiling it again (see kernel/install.py).
+# evcxr links every cell with mold when it is installed (Debian's `mold`): a warm
+# notebook reaches its first result about 6 s sooner than with the system linker.
 kernel: venv
 	@command -v evcxr_jupyter >/dev/null 2>&1 || { \
 	  echo "Installing evcxr_jupyter (cargo install, about 12 minutes on 2 cores)"; \
 	  $(CARGO) install --locked evcxr_jupyter; }
-	@evcxr_jupyter --install >/dev/null
+	@if ! command -v mold >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	  echo "Installing mold (Debian), the linker evcxr uses when present"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  { $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mold >/dev/null; } || \
+	  echo "mold not installed: evcxr links with the system linker (slower cells)"; \
+	fi
+	@$(PY) kernel/install.py
 	@echo "Rust kernel ready: $$(evcxr_jupyter --version 2>/dev/null || echo evcxr_jupyter)"
 
-kernel-slots: kernel
-	@$(PY) kernel/install.py
-
 # Kernel start-up on a minimal notebook, in fresh build slots: cold, then warm.
-kernel-startup: setup kernel-slots
+kernel-startup: setup
 	$(PY) tests/run_notebooks.py --startup
 
 # Debian's Chromium and ChromeDriver for the browser tests, when missing.

@@ -32,7 +32,7 @@ from nbclient import NotebookClient
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = REPO / "notebooks"
 KERNEL = "rust"
-# The first cell that compiles the crate on a cold evcxr cache takes minutes on 2 cores.
+# The `:dep` cell of a cold build slot compiles the crate and its dependencies: minutes on 2 cores.
 CELL_TIMEOUT = int(os.environ.get("NOTEBOOK_CELL_TIMEOUT", "1800"))
 STARTUP_TIMEOUT = 120
 
@@ -119,7 +119,7 @@ def check_kernel() -> None:
     except NoSuchKernel:
         raise SystemExit(
             "The Jupyter kernel `rust` is not installed. Run `make kernel` "
-            "(cargo install --locked evcxr_jupyter && evcxr_jupyter --install)."
+            "(cargo install --locked evcxr_jupyter, then python kernel/install.py)."
         ) from None
 
 
@@ -222,7 +222,6 @@ def strip_timing(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 STARTUP_CELLS = [
-    ":cache 2000",
     ':dep speaker_similarity = { path = "../crate" }',
     "let clip = speaker_similarity::synth::default_dataset().clips[0].load().unwrap();\n"
     "speaker_similarity::features::clip_vector(&clip).unwrap().len()",
@@ -230,8 +229,8 @@ STARTUP_CELLS = [
 
 
 def startup_notebook() -> nbformat.NotebookNode:
-    """The minimal notebook start-up is measured on: the tutorial notebooks' first two
-    cells (`:cache`, `:dep` the crate), then one call (a clip vector)."""
+    """The minimal notebook start-up is measured on: the tutorial notebooks' first
+    cell (`:dep` the crate), then one call (a clip vector)."""
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Rust", "language": "rust"}
     nb.cells = [nbformat.v4.new_code_cell(c) for c in STARTUP_CELLS]

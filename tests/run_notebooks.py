@@ -14,7 +14,7 @@ Exits non-zero when a notebook shows an error, a panic or anything on stderr.
 Each notebook's line gives its start-up: the `:dep` cell's time with the state of the
 kernel's build slot (warm: reused from an earlier kernel; cold: a fresh slot), and the
 time from the kernel's start to the first result after `:dep`. `--startup` measures
-that on a minimal notebook (`:cache`, `:dep` the crate, one call) in a fresh set of
+that on a minimal notebook (`:dep` the crate, one call) in a fresh set of
 build slots: once cold, then `--repeat` times warm.
 """
 

@@ -27,6 +27,8 @@ enum Command {
     Features(commands::features::Args),
     /// Train every model on a data set and save them to a model directory.
     Train(commands::train::Args),
+    /// Join the shard directories `train --shard K/N` wrote into one model directory.
+    Merge(commands::merge::Args),
     /// Train on one part of a data set and report accuracy on the other.
     Evaluate(commands::evaluate::Args),
     /// Who speaks in a recording, segment by segment.
@@ -51,6 +53,8 @@ enum Command {
     Diarize(commands::diarize::Args),
     /// Build a test conversation (several speakers taking turns) and its RTTM truth.
     Mix(commands::mix::Args),
+    /// Write a data set's clip vectors, frame features or embeddings as NumPy or Parquet.
+    Export(commands::export::Args),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Features(a) => commands::features::run(a),
         Command::Train(a) => commands::train::run(a),
+        Command::Merge(a) => commands::merge::run(a),
         Command::Evaluate(a) => commands::evaluate::run(a),
         Command::Predict(a) => commands::predict::run_predict(a),
         Command::Similar(a) => commands::predict::run_similar(a),
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         Command::Degrade(a) => commands::degrade::run(a),
         Command::Mix(a) => commands::mix::run(a),
         Command::Diarize(a) => commands::diarize::run(a),
+        Command::Export(a) => commands::export::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,30 +4,11 @@
 //! nothing is left half-written.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_speaker-similarity"));
-    c.env_remove("SPEAKER_DATA");
-    c
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
+mod common;
+use common::{bin, ok, run, wavs};
 
 /// Runs, must fail with exit code `code`; returns stderr.
 fn fails(args: &[&str], code: i32) -> String {
@@ -76,23 +57,6 @@ fn corpus(dir: &Path, speakers: usize, clips: usize) -> PathBuf {
         s.contains(&format!("wrote {} clips", speakers * clips)),
         "{s}"
     );
-    out
-}
-
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
     out
 }
 

@@ -6,8 +6,7 @@
 //! next run that writes the same path.
 //!
 //! Each command is a [`Scenario`]: `train --out`, `synth`, `enroll` (a new
-//! speaker, a replaced one) and `remove`; `export` joins the list in [`scenarios`]
-//! when it exists. For model directories the test also loads what is left and
+//! speaker, a replaced one), `remove` and `export`. For model directories the test also loads what is left and
 //! predicts a clip with it: the same predictions as the earlier model's, or as the
 //! complete new one's. The seed is `CRASH_SEED` (printed), default 12.
 
@@ -147,6 +146,11 @@ fn clips_of(corpus: &Path, speaker: &str) -> Vec<String> {
     out
 }
 
+/// A complete export: its manifest (written last) and its clip table.
+fn export_reads(dir: &Path) -> bool {
+    dir.join("export.json").exists() && dir.join("clips.csv").exists()
+}
+
 fn corpus_reads(dir: &Path) -> bool {
     speaker_similarity::dataset::Dataset::open(dir).is_ok_and(|d| !d.is_empty())
 }
@@ -218,6 +222,22 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
             v
         }
     };
+    let export = |data: PathBuf| {
+        move |out: &Path| {
+            [
+                "export",
+                "--data",
+                &data.display().to_string(),
+                "--out",
+                &out.display().to_string(),
+                "--what",
+                "clips,frames,embeddings",
+            ]
+            .map(String::from)
+            .to_vec()
+        }
+    };
+    let small_data = small.clone();
     let synth = |extra: &'static [&'static str]| {
         move |out: &Path| {
             let mut v = vec!["synth".to_string(), out.display().to_string()];
@@ -306,7 +326,30 @@ fn scenarios(root: &Path) -> Vec<Scenario> {
             usable: models_predict,
             predicts: predicts(),
         },
-        // `export` goes here when it exists.
+        Scenario {
+            name: "export (new)",
+            args: Box::new(export(big.clone())),
+            earlier: None,
+            usable: export_reads,
+            predicts: None,
+        },
+        Scenario {
+            name: "export (over an earlier export)",
+            args: Box::new(export(big.clone())),
+            earlier: Some(Box::new(move |out: &Path| {
+                run_ok(&[
+                    "export",
+                    "--data",
+                    small_data.to_str().unwrap(),
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--format",
+                    "parquet",
+                ])
+            })),
+            usable: export_reads,
+            predicts: None,
+        },
     ]
 }
 

@@ -14,6 +14,20 @@
 //! A process killed while writing leaves its staging directory behind; it is never
 //! read, and the next write of the same target removes it (unless the process that
 //! made it still runs).
+//!
+//! ```
+//! use speaker_similarity::atomic_dir;
+//! # fn main() -> speaker_similarity::Result<()> {
+//! let root = std::env::temp_dir().join(format!("atomic-doc-{}", std::process::id()));
+//! let target = root.join("export");
+//! let staged = atomic_dir::staging(&target)?;
+//! std::fs::write(staged.join("a.txt"), "complete").unwrap();
+//! atomic_dir::commit(&staged, &target)?;
+//! assert_eq!(std::fs::read_to_string(target.join("a.txt")).unwrap(), "complete");
+//! # std::fs::remove_dir_all(&root).unwrap();
+//! # Ok(())
+//! # }
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,7 +99,7 @@ fn unique(parent: &Path, name: &str, what: &str) -> PathBuf {
 
 /// A new, empty staging directory beside `target` (leftovers of killed writers of
 /// `target` are removed first).
-pub(crate) fn staging(target: &Path) -> Result<PathBuf> {
+pub fn staging(target: &Path) -> Result<PathBuf> {
     let (parent, name) = parent_and_name(target)?;
     std::fs::create_dir_all(&parent).map_err(io(&parent))?;
     clean_leftovers(target)?;
@@ -134,7 +148,7 @@ fn sync_dir(dir: &Path) {
 /// Put the complete directory `staged` (from [`staging`]) at `target`, replacing
 /// whatever directory is there in one step; `staged` is gone afterwards. On error
 /// the target is as it was and `staged` is removed.
-pub(crate) fn commit(staged: &Path, target: &Path) -> Result<()> {
+pub fn commit(staged: &Path, target: &Path) -> Result<()> {
     let (parent, name) = parent_and_name(target)?;
     let fail = |e: std::io::Error| {
         let _ = std::fs::remove_dir_all(staged);

@@ -496,11 +496,9 @@ pub fn open_set_eer(trials: &[OpenSetTrial]) -> Result<(f64, f64)> {
     let det = open_set_det(trials)?;
     for w in det.windows(2) {
         let (a, b) = (w[0], w[1]);
-        let da = a.false_alarm - a.miss;
-        let db = b.false_alarm - b.miss;
-        if da <= 0.0 && db >= 0.0 {
-            let f = if db - da > 0.0 { -da / (db - da) } else { 0.0 };
-            let eer = a.false_alarm + f * (b.false_alarm - a.false_alarm);
+        let crossing =
+            crate::similarity::eer_between((a.false_alarm, a.miss), (b.false_alarm, b.miss));
+        if let Some((eer, f)) = crossing {
             let threshold = if a.threshold.is_finite() {
                 a.threshold + f * (b.threshold - a.threshold)
             } else {

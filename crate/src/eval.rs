@@ -95,12 +95,22 @@ impl ClassificationReport {
                 format!("label {bad} has no name ({k} names given)"),
             ));
         }
-        let cm = ConfusionMatrix::new(y_true, y_pred, names)?;
+        // Per class: true positives, predictions and true samples (what the
+        // confusion matrix's diagonal, column and row sums give, without its k² cells).
+        let (mut hits, mut predicted, mut true_n) =
+            (vec![0usize; k], vec![0usize; k], vec![0usize; k]);
+        for (&t, &p) in y_true.iter().zip(y_pred) {
+            true_n[t] += 1;
+            predicted[p] += 1;
+            if t == p {
+                hits[t] += 1;
+            }
+        }
         let mut per_class = Vec::with_capacity(k);
         for c in 0..k {
-            let tp = cm.counts[[c, c]] as f64;
-            let pred: usize = cm.counts.column(c).sum();
-            let support: usize = cm.counts.row(c).sum();
+            let tp = hits[c] as f64;
+            let pred = predicted[c];
+            let support = true_n[c];
             let fp = pred as f64 - tp;
             let fn_ = support as f64 - tp;
             per_class.push(ClassMetrics {

@@ -22,6 +22,8 @@
 //! | [`plot`] | SVG charts (inline in Jupyter), PNG with the `png` feature |
 //! | [`vad`] | voice activity detection robust to background noise |
 //! | [`persist`] | saving and loading models, damaged files as typed errors |
+//! | `npy` | matrices to NumPy `.npy` files in one call, or row by row (crate feature `npy`) |
+//! | [`atomic_dir`] | a directory written beside its target and put in place in one step |
 //! | [`progress`] | the one progress event type of every long loop |
 //! | [`pipeline`] | all of it together: evaluate a data set, train, predict, model directories |
 //! | [`error`] | the one error type |
@@ -59,7 +61,7 @@
 //! ```
 #![warn(missing_docs)]
 
-mod atomic_dir;
+pub mod atomic_dir;
 pub mod audio;
 pub mod calibration;
 pub mod dataset;
@@ -69,6 +71,8 @@ pub mod error;
 pub mod eval;
 pub mod features;
 pub mod models;
+#[cfg(feature = "npy")]
+pub mod npy;
 pub mod persist;
 pub mod pipeline;
 pub mod plot;

@@ -311,6 +311,82 @@ pub fn verification_trials(
     Ok(trials)
 }
 
+/// As [`verification_trials`], but each query keeps its target trial and at most
+/// `max_nontargets` of its non-target trials, drawn uniformly without replacement
+/// with the query's own seed (`seeds[i]` for `queries[i]`): the trials then grow
+/// with the number of queries, not with queries × enrolled speakers. A query with
+/// no more than `max_nontargets` non-target speakers keeps all of them, so on small
+/// sets this equals [`verification_trials`] exactly. Every query keeps the same
+/// number of non-target trials (or all of its own), so each still weighs equally
+/// in the false-alarm rate, as in the full set.
+///
+/// ```
+/// use ndarray::array;
+/// use speaker_similarity::similarity::{verification_trials, verification_trials_sampled, EnrolledSpeakers};
+/// let names: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+/// let e = EnrolledSpeakers::enroll(names, array![[1.0f32, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]].view(), false).unwrap();
+/// let q = vec![("a".to_string(), vec![0.9f32, 0.1])];
+/// let some = verification_trials_sampled(&e, &q, &[7], 2).unwrap();
+/// assert_eq!((some.len(), some.iter().filter(|t| t.target).count()), (3, 1));
+/// assert_eq!(verification_trials_sampled(&e, &q, &[7], 3).unwrap(), verification_trials(&e, &q).unwrap());
+/// ```
+pub fn verification_trials_sampled(
+    enrolled: &EnrolledSpeakers,
+    queries: &[(String, Vec<f32>)],
+    seeds: &[u64],
+    max_nontargets: usize,
+) -> Result<Vec<Trial>> {
+    use rand::SeedableRng;
+    if seeds.len() != queries.len() {
+        return Err(Error::shape(
+            "trial seeds",
+            format_args!("one per query ({})", queries.len()),
+            seeds.len(),
+        ));
+    }
+    let per_query = enrolled.len().min(max_nontargets + 1);
+    let mut trials = Vec::with_capacity(queries.len() * per_query);
+    let mut nontargets = Vec::with_capacity(enrolled.len());
+    for ((speaker, emb), &seed) in queries.iter().zip(seeds) {
+        let scores = enrolled.scores(emb)?;
+        let n_targets = enrolled.names.iter().filter(|n| *n == speaker).count();
+        if scores.len() - n_targets <= max_nontargets {
+            // Nothing to sample: every trial, in enrolled order (as verification_trials).
+            trials.extend(
+                enrolled
+                    .names
+                    .iter()
+                    .zip(&scores)
+                    .map(|(name, &score)| Trial {
+                        score,
+                        target: name == speaker,
+                    }),
+            );
+            continue;
+        }
+        nontargets.clear();
+        for (name, &score) in enrolled.names.iter().zip(&scores) {
+            if name == speaker {
+                trials.push(Trial {
+                    score,
+                    target: true,
+                });
+            } else {
+                nontargets.push(score);
+            }
+        }
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut picked =
+            rand::seq::index::sample(&mut rng, nontargets.len(), max_nontargets).into_vec();
+        picked.sort_unstable();
+        trials.extend(picked.into_iter().map(|j| Trial {
+            score: nontargets[j],
+            target: false,
+        }));
+    }
+    Ok(trials)
+}
+
 /// One point of a detection error trade-off curve.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DetPoint {
@@ -398,17 +474,24 @@ pub fn eer(trials: &[Trial]) -> Result<Eer> {
 
 /// The EER crossing between two consecutive DET points, if it lies there.
 fn crossing(a: DetPoint, b: DetPoint) -> Option<Eer> {
-    let da = a.false_alarm - a.miss;
-    let db = b.false_alarm - b.miss;
+    let (eer, f) = eer_between((a.false_alarm, a.miss), (b.false_alarm, b.miss))?;
+    let threshold = if a.threshold.is_finite() {
+        a.threshold + (f as f32) * (b.threshold - a.threshold)
+    } else {
+        b.threshold
+    };
+    Some(Eer { eer, threshold })
+}
+
+/// Where the segment between two consecutive (false alarm, miss) points of a DET
+/// curve crosses false alarm = miss, if it does: the rate there and the fraction
+/// of the way from `a` to `b` (to interpolate the threshold with).
+pub(crate) fn eer_between(a: (f64, f64), b: (f64, f64)) -> Option<(f64, f64)> {
+    let da = a.0 - a.1;
+    let db = b.0 - b.1;
     if da <= 0.0 && db >= 0.0 {
         let f = if db - da > 0.0 { -da / (db - da) } else { 0.0 };
-        let eer = a.false_alarm + f * (b.false_alarm - a.false_alarm);
-        let threshold = if a.threshold.is_finite() {
-            a.threshold + (f as f32) * (b.threshold - a.threshold)
-        } else {
-            b.threshold
-        };
-        return Some(Eer { eer, threshold });
+        return Some((a.0 + f * (b.0 - a.0), f));
     }
     None
 }

@@ -128,3 +128,57 @@ fn a_model_directory_labelled_version_1_that_is_not_one_asks_to_train_again() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_gmm_ubm_directory_with_full_speaker_mixtures_loads_and_predicts_what_the_old_build_did() {
+    // Written by main at 2965bde (fixtures/model_v2_gmm_ubm.README), when every
+    // GMM-UBM speaker was a full adapted mixture in f64; today's code keeps only the
+    // offsets of the adapted means, in f32.
+    let dir = fixture("model_v2_gmm_ubm");
+    let text = std::fs::read_to_string(dir.join(MODELS_FILE)).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["version"], 2);
+    let clf = &v["model"]["models"][0]["model"]["classifier"];
+    assert!(clf["speakers"].is_array() && clf["offsets"].is_null());
+
+    let m = SpeakerModels::load(&dir).unwrap();
+    assert_eq!(m.kinds(), [ModelKind::GmmUbm]);
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("model_v2_gmm_ubm_predict.json")).unwrap(),
+    )
+    .unwrap();
+    let audio = Audio::load(fixture("model_v2_gmm_ubm_query.wav")).unwrap();
+    let r = m.predict_recording(&audio, 2.0, 2).unwrap();
+    same_prediction(&r.overall, &want["overall"], "overall");
+
+    // Saved again, it stores the offsets (a quarter of the size) and predicts the same.
+    let tmp = tempfile::tempdir().unwrap();
+    m.save(tmp.path().join("m")).unwrap();
+    let again_text = std::fs::read_to_string(tmp.path().join("m").join(MODELS_FILE)).unwrap();
+    let again_v: Value = serde_json::from_str(&again_text).unwrap();
+    let clf = &again_v["model"]["models"][0]["model"]["classifier"];
+    assert!(clf["offsets"].is_array() && clf["speakers"].is_null());
+    assert!(
+        again_text.len() < text.len() * 2 / 3,
+        "{} vs {}",
+        again_text.len(),
+        text.len()
+    );
+    let again = SpeakerModels::load(tmp.path().join("m")).unwrap();
+    assert_eq!(again.predict_recording(&audio, 2.0, 2).unwrap(), r);
+}
+
+#[test]
+fn a_gmm_ubm_speaker_whose_variances_are_not_the_ubms_is_refused_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("model");
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(fixture("model_v2_gmm_ubm").join(MODELS_FILE)).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    let var = &mut v["model"]["models"][0]["model"]["classifier"]["speakers"][1]["variances"];
+    let first = var["data"][0].as_f64().unwrap();
+    var["data"][0] = Value::from(first * 2.0);
+    std::fs::write(dir.join(MODELS_FILE), serde_json::to_string(&v).unwrap()).unwrap();
+    let msg = load_err(&dir);
+    assert!(msg.contains("retrain") || msg.contains("train"), "{msg}");
+}

@@ -5,7 +5,8 @@ use std::path::Path;
 
 use ndarray::array;
 use speaker_similarity::similarity::{
-    cosine, det_curve, eer, verification_trials, EnrolledSpeakers, Trial,
+    cosine, det_curve, eer, verification_trials, verification_trials_sampled, EnrolledSpeakers,
+    Trial,
 };
 use speaker_similarity::Error;
 
@@ -225,4 +226,83 @@ fn trials_pair_every_utterance_with_every_speaker() {
     assert!(t[0].target && !t[1].target && !t[2].target && t[3].target);
     assert!(!t[4].target && !t[5].target);
     assert_eq!(eer(&t).unwrap().eer, 0.0);
+}
+
+/// `n` enrolled speakers (random directions in 24 dimensions) and `per` noisy
+/// queries of each, from a fixed linear congruential generator.
+fn noisy_speakers(n: usize, per: usize, noise: f32) -> (EnrolledSpeakers, Vec<(String, Vec<f32>)>) {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+    };
+    let dim = 24;
+    let names: Vec<String> = (0..n).map(|i| format!("spk{i:03}")).collect();
+    let centres = ndarray::Array2::from_shape_fn((n, dim), |_| next());
+    let mut queries = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        for _ in 0..per {
+            let q: Vec<f32> = centres.row(i).iter().map(|&c| c + noise * next()).collect();
+            queries.push((name.clone(), q));
+        }
+    }
+    (
+        EnrolledSpeakers::enroll(names, centres.view(), true).unwrap(),
+        queries,
+    )
+}
+
+#[test]
+fn sampled_trials_equal_all_trials_when_nothing_needs_sampling() {
+    let (e, q) = noisy_speakers(12, 5, 1.5);
+    let seeds: Vec<u64> = (0..q.len() as u64).collect();
+    let all = verification_trials(&e, &q).unwrap();
+    for k in [11, 50] {
+        assert_eq!(verification_trials_sampled(&e, &q, &seeds, k).unwrap(), all);
+    }
+    assert!(matches!(
+        verification_trials_sampled(&e, &q, &seeds[1..], 11),
+        Err(Error::Shape { .. })
+    ));
+}
+
+#[test]
+fn sampled_trials_keep_every_target_and_k_nontargets_and_the_eer_within_half_a_point() {
+    // 300 speakers x 8 queries: 2 400 target and 717 600 non-target trials in all;
+    // sampled, 50 non-targets per query (120 000).
+    let (e, q) = noisy_speakers(300, 8, 1.5);
+    let seeds: Vec<u64> = (0..q.len() as u64).map(|i| i * 7919 + 3).collect();
+    let all = verification_trials(&e, &q).unwrap();
+    let some = verification_trials_sampled(&e, &q, &seeds, 50).unwrap();
+    assert_eq!(some.len(), q.len() * 51);
+    assert_eq!(some.iter().filter(|t| t.target).count(), q.len());
+    // The targets are the same trials; every kept non-target is one of the query's.
+    let targets =
+        |t: &[Trial]| -> Vec<f32> { t.iter().filter(|t| t.target).map(|t| t.score).collect() };
+    let per_query_all: Vec<&[Trial]> = all.chunks(300).collect();
+    for (i, chunk) in some.chunks(51).enumerate() {
+        assert_eq!(targets(chunk), targets(per_query_all[i]));
+        for t in chunk.iter().filter(|t| !t.target) {
+            assert!(per_query_all[i]
+                .iter()
+                .any(|a| !a.target && a.score == t.score));
+        }
+    }
+    // Seeded: the same seeds give the same sample, others another.
+    assert_eq!(
+        verification_trials_sampled(&e, &q, &seeds, 50).unwrap(),
+        some
+    );
+    let other: Vec<u64> = seeds.iter().map(|s| s + 1).collect();
+    assert_ne!(
+        verification_trials_sampled(&e, &q, &other, 50).unwrap(),
+        some
+    );
+    let full = eer(&all).unwrap().eer;
+    let sampled = eer(&some).unwrap().eer;
+    println!("EER all trials {full:.5}, 50 non-targets per query {sampled:.5}");
+    assert!(full > 0.02 && full < 0.4, "{full}");
+    assert!((full - sampled).abs() < 0.005, "{full} vs {sampled}");
 }

@@ -116,16 +116,17 @@ pub fn run(mut a: Args) -> CmdResult {
         "accuracy",
         &mut written,
     )?;
-    if let Some(best) = e.result(e.best) {
+    if let Some(confusion) = e.confusion(e.best) {
+        let confusion = confusion?;
         let labels: Vec<String> = e
             .speakers
             .iter()
             .map(|s| data.display_name(s).to_string())
             .collect();
         let cm = plot::confusion_matrix(
-            best.confusion.counts.view(),
+            confusion.counts.view(),
             &labels,
-            &format!("Confusion matrix — {}", best.model),
+            &format!("Confusion matrix — {}", e.best),
         )?;
         save(&cm, &a.out, "confusion", &mut written)?;
     }

@@ -88,7 +88,11 @@ pub fn to_json(e: &Evaluation) -> serde_json::Value {
         .map(|v| {
             (
                 v.embedding.clone(),
-                json!({ "eer": v.eer.eer, "trials": [v.trials.0, v.trials.1] }),
+                json!({
+                    "eer": v.eer.eer,
+                    "trials": [v.trials.0, v.trials.1],
+                    "nontargets_per_clip": v.nontargets_per_clip,
+                }),
             )
         })
         .collect();
@@ -142,8 +146,12 @@ pub fn print_report(e: &Evaluation, all_reports: bool) {
         );
     }
     for v in &e.verification {
+        let sampled = match v.nontargets_per_clip {
+            Some(k) => format!("; {k} sampled per test clip"),
+            None => String::new(),
+        };
         println!(
-            "verification by {:<12} EER {:.2} % ({} target, {} non-target trials)",
+            "verification by {:<12} EER {:.2} % ({} target, {} non-target trials{sampled})",
             v.embedding,
             100.0 * v.eer.eer,
             v.trials.0,

@@ -43,10 +43,12 @@ use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressFn, Stage};
 
 pub mod layout;
+pub mod shard;
 pub mod split;
 pub mod summary;
 
 pub use layout::{Layout, AUDIO_EXTENSIONS};
+pub use shard::Shard;
 pub use split::{leaky_original_split, split, SkipReason, SkippedSpeaker, Split, SplitParams};
 pub use summary::{DatasetSummary, SpeakerSummary};
 

@@ -161,12 +161,116 @@ impl Ubm {
 /// is the UBM adapted to that speaker's frames; an utterance goes to the speaker
 /// with the highest log-likelihood ratio against the UBM (equivalently, the
 /// highest adapted-model likelihood).
+///
+/// Adaptation moves the means only, so a speaker is stored as the offsets of its
+/// adapted means from the UBM's (`k × d` values in `f32`, 20 KB per speaker with
+/// the default 128 components × 40 features); the UBM's weights and variances
+/// are kept once. Model files written before this stored every speaker as a full
+/// mixture (`speakers`, in `f64`, about 80 KB each); they still load, their means
+/// taken as the offsets (their weights and variances are the UBM's, which
+/// [`validate`](Self::validate) checks on the way in).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredGmmUbm")]
 pub struct GmmUbmClassifier {
     ubm: Ubm,
     names: Vec<String>,
-    speakers: Vec<DiagGmm>,
+    /// Per speaker, adapted means minus the UBM means (`k × d`).
+    offsets: Vec<Array2<f32>>,
     relevance_factor: f64,
+}
+
+/// What a model file may hold: `offsets` (this version) or `speakers` (full
+/// adapted mixtures, as earlier versions wrote them).
+#[derive(Deserialize)]
+struct StoredGmmUbm {
+    ubm: Ubm,
+    names: Vec<String>,
+    #[serde(default)]
+    offsets: Option<Vec<Array2<f32>>>,
+    #[serde(default)]
+    speakers: Option<Vec<DiagGmm>>,
+    relevance_factor: f64,
+}
+
+impl TryFrom<StoredGmmUbm> for GmmUbmClassifier {
+    type Error = String;
+
+    fn try_from(s: StoredGmmUbm) -> std::result::Result<Self, String> {
+        let offsets = match (s.offsets, s.speakers) {
+            (Some(o), _) => o,
+            (None, Some(speakers)) => {
+                let mut out = Vec::with_capacity(speakers.len());
+                for m in &speakers {
+                    s.ubm.check_adapted(m).map_err(|e| e.to_string())?;
+                    if m.weights() != s.ubm.gmm.weights() || m.variances() != s.ubm.gmm.variances()
+                    {
+                        return Err("a speaker model's weights or variances differ from the \
+                                    UBM's: not a means-only adapted model; retrain it"
+                            .into());
+                    }
+                    out.push(s.ubm.offsets_of(m.means()));
+                }
+                out
+            }
+            (None, None) => return Err("missing field `offsets`".into()),
+        };
+        Ok(GmmUbmClassifier {
+            ubm: s.ubm,
+            names: s.names,
+            offsets,
+            relevance_factor: s.relevance_factor,
+        })
+    }
+}
+
+impl Ubm {
+    /// MAP-adapt the UBM means to `frames` (as [`map_adapt`](Self::map_adapt)) and
+    /// return only the offsets of the adapted means from the UBM's (`k × d`, `f32`):
+    /// all that a means-only adapted model adds to the UBM.
+    pub fn map_adapt_offsets(
+        &self,
+        frames: ArrayView2<f32>,
+        relevance_factor: f64,
+    ) -> Result<Array2<f32>> {
+        let adapted = self.map_adapt(frames, relevance_factor)?;
+        Ok(self.offsets_of(adapted.means()))
+    }
+
+    fn offsets_of(&self, means: &Array2<f64>) -> Array2<f32> {
+        let mut out = Array2::<f32>::zeros(means.dim());
+        ndarray::Zip::from(&mut out)
+            .and(means)
+            .and(self.gmm.means())
+            .for_each(|o, &m, &u| *o = (m - u) as f32);
+        out
+    }
+
+    /// The adapted mixture whose means are the UBM's plus `offsets`.
+    fn with_offsets(&self, offsets: &Array2<f32>) -> DiagGmm {
+        let mut means = self.gmm.means().clone();
+        ndarray::Zip::from(&mut means)
+            .and(offsets)
+            .for_each(|m, &o| *m += f64::from(o));
+        self.gmm.with_means(means)
+    }
+
+    pub(crate) fn check_offsets(&self, offsets: &Array2<f32>) -> Result<()> {
+        if offsets.dim() != self.gmm.means().dim() {
+            return Err(Error::shape(
+                "adapted mean offsets",
+                format_args!("the UBM's {:?}", self.gmm.means().dim()),
+                format_args!("{:?}", offsets.dim()),
+            ));
+        }
+        if let Some(i) = offsets.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFinite {
+                what: "adapted mean offsets".into(),
+                index: i,
+                value: offsets.iter().nth(i).copied().unwrap_or(f32::NAN),
+            });
+        }
+        Ok(())
+    }
 }
 
 impl GmmUbmClassifier {
@@ -178,33 +282,50 @@ impl GmmUbmClassifier {
         relevance_factor: f64,
     ) -> Result<Self> {
         check_names(names, per_class.len())?;
-        let speakers = per_class
+        let offsets = per_class
             .par_iter()
-            .map(|x| ubm.map_adapt(*x, relevance_factor))
+            .map(|x| ubm.map_adapt_offsets(*x, relevance_factor))
             .collect::<Result<Vec<_>>>()?;
-        Self::from_adapted(ubm, names, speakers, relevance_factor)
+        Self::from_offsets(ubm, names, offsets, relevance_factor)
     }
 
     /// A classifier from speaker models adapted elsewhere (with
     /// [`Ubm::map_adapt`] and `relevance_factor`, one per class in class order):
-    /// for callers that adapt a few speakers at a time.
+    /// for callers that adapt a few speakers at a time. Only their means are kept
+    /// (as offsets from the UBM's).
     pub fn from_adapted(
         ubm: Ubm,
         names: &[String],
         speakers: Vec<DiagGmm>,
         relevance_factor: f64,
     ) -> Result<Self> {
-        check_names(names, speakers.len())?;
-        let clf = GmmUbmClassifier {
+        let mut offsets = Vec::with_capacity(speakers.len());
+        for s in &speakers {
+            ubm.check_adapted(s)?;
+            offsets.push(ubm.offsets_of(s.means()));
+        }
+        Self::from_offsets(ubm, names, offsets, relevance_factor)
+    }
+
+    /// A classifier from the adapted mean offsets of each speaker (made with
+    /// [`Ubm::map_adapt_offsets`] and `relevance_factor`, one per class in class
+    /// order): the compact form callers adapting a few speakers at a time collect.
+    pub fn from_offsets(
+        ubm: Ubm,
+        names: &[String],
+        offsets: Vec<Array2<f32>>,
+        relevance_factor: f64,
+    ) -> Result<Self> {
+        check_names(names, offsets.len())?;
+        for o in &offsets {
+            ubm.check_offsets(o)?;
+        }
+        Ok(GmmUbmClassifier {
             ubm,
             names: names.to_vec(),
-            speakers,
+            offsets,
             relevance_factor,
-        };
-        for s in &clf.speakers {
-            clf.ubm.check_adapted(s)?;
-        }
-        Ok(clf)
+        })
     }
 
     /// Mean per-frame log-likelihood ratio of every utterance against every
@@ -216,9 +337,13 @@ impl GmmUbmClassifier {
         }
         let base = ubm.total_log_likelihoods_unchecked(clips);
         let cols: Vec<Vec<f64>> = self
-            .speakers
+            .offsets
             .par_iter()
-            .map(|m| m.total_log_likelihoods_unchecked(clips))
+            .map(|o| {
+                self.ubm
+                    .with_offsets(o)
+                    .total_log_likelihoods_unchecked(clips)
+            })
             .collect();
         let mut out = Array2::zeros((clips.len(), cols.len()));
         for (j, c) in cols.iter().enumerate() {
@@ -236,26 +361,24 @@ impl GmmUbmClassifier {
 
     /// KL-normalised offset supervectors of all speakers (speakers × k·d).
     pub fn supervectors(&self) -> Result<Array2<f32>> {
-        let rows = self
-            .speakers
-            .iter()
-            .map(|m| self.ubm.supervector_offset(m))
-            .collect::<Result<Vec<_>>>()?;
-        let n = rows[0].len();
-        let flat: Vec<f32> = rows.iter().flat_map(|r| r.iter().copied()).collect();
-        Ok(Array2::from_shape_vec((rows.len(), n), flat).expect("equal lengths"))
+        let (k, d) = self.ubm.gmm.means().dim();
+        let mut out = Array2::<f32>::zeros((self.offsets.len(), k * d));
+        for (mut row, o) in out.rows_mut().into_iter().zip(&self.offsets) {
+            row.assign(&self.ubm.normalised(&o.mapv(f64::from)));
+        }
+        Ok(out)
     }
 
     /// MAP-adapt the UBM to `frames` (one speaker's) and add that speaker as the
     /// last class, or replace its model when `name` is enrolled; the UBM and every
     /// other speaker's model are left as they were.
     pub fn upsert(&mut self, name: &str, frames: ArrayView2<f32>) -> Result<()> {
-        let adapted = self.ubm.map_adapt(frames, self.relevance_factor)?;
+        let adapted = self.ubm.map_adapt_offsets(frames, self.relevance_factor)?;
         match self.names.iter().position(|n| n == name) {
-            Some(i) => self.speakers[i] = adapted,
+            Some(i) => self.offsets[i] = adapted,
             None => {
                 self.names.push(name.to_string());
-                self.speakers.push(adapted);
+                self.offsets.push(adapted);
             }
         }
         Ok(())
@@ -265,7 +388,7 @@ impl GmmUbmClassifier {
     pub fn remove(&mut self, name: &str) -> Result<()> {
         let i = super::classifier::remove_index(&self.names, name)?;
         self.names.remove(i);
-        self.speakers.remove(i);
+        self.offsets.remove(i);
         Ok(())
     }
 
@@ -277,9 +400,14 @@ impl GmmUbmClassifier {
     pub fn names(&self) -> &[String] {
         &self.names
     }
-    /// The adapted speaker models.
-    pub fn speakers(&self) -> &[DiagGmm] {
-        &self.speakers
+    /// The adapted model of speaker `i` (the UBM with the speaker's means), made
+    /// from the stored offsets; `None` past the last speaker.
+    pub fn speaker_model(&self, i: usize) -> Option<DiagGmm> {
+        self.offsets.get(i).map(|o| self.ubm.with_offsets(o))
+    }
+    /// Per speaker, the offsets of its adapted means from the UBM's (`k × d`).
+    pub fn offsets(&self) -> &[Array2<f32>] {
+        &self.offsets
     }
     /// The relevance factor used.
     pub fn relevance_factor(&self) -> f64 {
@@ -289,10 +417,9 @@ impl GmmUbmClassifier {
     /// Check consistency (used on loaded models).
     pub fn validate(&self) -> Result<()> {
         self.ubm.gmm.validate()?;
-        check_names(&self.names, self.speakers.len())?;
-        for s in &self.speakers {
-            s.validate()?;
-            self.ubm.check_adapted(s)?;
+        check_names(&self.names, self.offsets.len())?;
+        for o in &self.offsets {
+            self.ubm.check_offsets(o)?;
         }
         if self.relevance_factor.is_nan() || self.relevance_factor < 0.0 {
             return Err(Error::param("relevance_factor", "must be >= 0"));

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 use crate::models::speaker::ParamGuard;
 use crate::progress::ProgressFn;
-use crate::similarity::{eer_and_det, verification_trials, DetPoint, Eer, Trial};
+use crate::similarity::{eer_and_det, verification_trials_sampled, DetPoint, Eer, Trial};
 
 /// How one model did on the test clips.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,9 +29,8 @@ pub struct ModelResult {
     pub train_seconds: f64,
     /// Precision, recall and F1 per speaker, as scikit-learn prints them.
     pub report: ClassificationReport,
-    /// Rows = true speaker, columns = predicted speaker.
-    pub confusion: ConfusionMatrix,
-    /// The predicted class of every test clip.
+    /// The predicted class of every test clip (the confusion matrix is made from
+    /// these on demand, [`Evaluation::confusion`]: it has speakers² cells).
     pub predictions: Vec<usize>,
 }
 
@@ -47,6 +46,28 @@ pub struct Verification {
     pub det: Vec<DetPoint>,
     /// Number of target and non-target trials.
     pub trials: (usize, usize),
+    /// `Some(k)` when each test clip kept a seeded uniform sample of `k` of its
+    /// non-target trials (more than `k + 1` speakers enrolled, see
+    /// [`NONTARGETS_PER_CLIP`]); `None` when every trial was kept.
+    #[serde(default)]
+    pub nontargets_per_clip: Option<usize>,
+}
+
+/// At most this many non-target trials per test clip and embedding: the trials
+/// then grow with the test clips, not with test clips × speakers. Each clip keeps
+/// its target trial and a uniform sample (seeded by the pipeline seed and the
+/// clip) of its non-target ones
+/// ([`verification_trials_sampled`](crate::similarity::verification_trials_sampled));
+/// with 51 speakers or fewer nothing is sampled and the EER is exact.
+pub const NONTARGETS_PER_CLIP: usize = 50;
+
+/// The seed of test clip `i`'s non-target sample (splitmix64 of the pipeline seed
+/// and the clip's data set index): the same whatever batch or thread scores it.
+fn clip_seed(seed: u64, i: usize) -> u64 {
+    let mut z = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The outcome of [`evaluate`].
@@ -88,6 +109,14 @@ impl Evaluation {
     /// The result of one model.
     pub fn result(&self, model: ModelKind) -> Option<&ModelResult> {
         self.models.iter().find(|r| r.model == model)
+    }
+
+    /// The confusion matrix of one model (rows = true speaker, columns =
+    /// predicted), made from its predictions; `None` when the model was not
+    /// evaluated.
+    pub fn confusion(&self, model: ModelKind) -> Option<Result<ConfusionMatrix>> {
+        self.result(model)
+            .map(|r| ConfusionMatrix::new(&self.y_true, &r.predictions, &self.speakers))
     }
 }
 
@@ -179,12 +208,14 @@ fn evaluate_split(
         let t_score = Instant::now();
         let mut feats = Vec::with_capacity(read.len());
         let mut ys = Vec::with_capacity(read.len());
+        let mut seeds = Vec::with_capacity(read.len());
         for (i, r) in read {
             match r {
                 Ok(f) => {
                     if let Ok(c) = speakers.binary_search(&data.clips[i].speaker) {
                         feats.push(f);
                         ys.push(c);
+                        seeds.push(clip_seed(params.seed, i));
                     }
                 }
                 Err(e) => unusable.push((i, data.clips[i].path.clone(), e.to_string())),
@@ -204,7 +235,12 @@ fn evaluate_split(
                 .zip(&ys)
                 .map(|(f, &c)| Ok((speakers[c].clone(), embedding.embed(f)?.to_vec())))
                 .collect::<Result<_>>()?;
-            t.extend(verification_trials(embedding.enrolled(), &queries)?);
+            t.extend(verification_trials_sampled(
+                embedding.enrolled(),
+                &queries,
+                &seeds,
+                NONTARGETS_PER_CLIP,
+            )?);
         }
         y_true.extend(ys);
         score_seconds += t_score.elapsed().as_secs_f64();
@@ -228,7 +264,6 @@ fn evaluate_split(
             accuracy: accuracy(&y_true, &predictions)?,
             train_seconds: trained.train_seconds.get(&model).copied().unwrap_or(0.0),
             report: ClassificationReport::new(&y_true, &predictions, &speakers)?,
-            confusion: ConfusionMatrix::new(&y_true, &predictions, &speakers)?,
             predictions,
         });
     }
@@ -247,11 +282,13 @@ fn evaluate_split(
         let targets = t.iter().filter(|t| t.target).count();
         let n = t.len();
         let (eer, det) = eer_and_det(t)?;
+        let sampled = embedding.enrolled().len() > NONTARGETS_PER_CLIP + 1;
         verification.push(Verification {
             embedding: embedding.name().to_string(),
             eer,
             det,
             trials: (targets, n - targets),
+            nontargets_per_clip: sampled.then_some(NONTARGETS_PER_CLIP),
         });
     }
     drop(embeddings);

@@ -88,11 +88,11 @@ pub(crate) fn read_clip(data: &Dataset, i: usize, params: &ValidParams) -> Resul
 
 /// The frames of a training set's clips, read again from the data set when a model
 /// asks for them (a few speakers' clips at a time, decoded in parallel).
-struct DatasetFrames<'d> {
-    data: &'d Dataset,
+pub(crate) struct DatasetFrames<'d> {
+    pub(crate) data: &'d Dataset,
     /// Data set index of every training clip.
-    clips: &'d [usize],
-    params: &'d ValidParams,
+    pub(crate) clips: &'d [usize],
+    pub(crate) params: &'d ValidParams,
 }
 
 impl FrameSource for DatasetFrames<'_> {
@@ -156,13 +156,27 @@ pub fn train_dataset(
     train_streaming(data, clips, &params, &counter, on_progress)
 }
 
-pub(crate) fn train_streaming(
+/// What the first pass over a set of clips found: every speaker of the clips
+/// (sorted), each clip's clip vector or why it is unusable, and the UBM frame sample
+/// when one was drawn.
+pub(crate) struct FirstPass {
+    /// Every speaker of the clips, sorted.
+    pub(crate) names: Vec<String>,
+    /// Clip vector (or error) of every clip, in the order given.
+    pub(crate) results: Vec<Result<Vec<f32>>>,
+    /// The UBM frame sample (drawn over `names`), when asked for.
+    pub(crate) sampler: Option<FrameSampler>,
+}
+
+/// First pass over `clips` (in parallel): each clip's clip vector is kept and, with
+/// `sample`, its frames are offered to a bounded, seeded UBM sample and dropped.
+pub(crate) fn first_pass(
     data: &Dataset,
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
-    on_progress: ProgressFn<'_>,
-) -> Result<DatasetTraining> {
+    sample: bool,
+) -> Result<FirstPass> {
     // Every speaker of these clips; those left with fewer than two usable clips are
     // dropped after the first pass.
     let mut names: Vec<String> = clips
@@ -172,14 +186,12 @@ pub(crate) fn train_streaming(
     names.sort_unstable();
     names.dedup();
     let max_frames = params.settings.gmm_ubm.max_frames;
-    let sampler = if params.wants(ModelKind::GmmUbm) && !names.is_empty() {
+    let sampler = if sample && !names.is_empty() {
         Some(FrameSampler::new(names.len(), max_frames, params.seed)?)
     } else {
         None
     };
-
-    // First pass: clip vectors kept, frames offered to the UBM sample and dropped.
-    let first: Vec<Result<Vec<f32>>> = clips
+    let results: Vec<Result<Vec<f32>>> = clips
         .par_iter()
         .map(|&i| {
             let r = read_clip(data, i, params).and_then(|f| {
@@ -195,10 +207,38 @@ pub(crate) fn train_streaming(
             r
         })
         .collect();
+    Ok(FirstPass {
+        names,
+        results,
+        sampler,
+    })
+}
 
+/// The usable clips of a [`FirstPass`]: speakers with at least two usable clips.
+pub(crate) struct Usable {
+    /// Speakers kept, sorted (class order).
+    pub(crate) speakers: Vec<String>,
+    /// Positions in [`FirstPass::names`] of the speakers left out.
+    pub(crate) dropped: Vec<usize>,
+    /// Speakers left out, and why.
+    pub(crate) skipped: Vec<SkippedSpeaker>,
+    /// Unusable clips: data set index, path, reason.
+    pub(crate) unusable: Vec<(usize, PathBuf, String)>,
+    /// Data set index of every clip kept, in the order given.
+    pub(crate) train_clips: Vec<usize>,
+    /// Class of every clip kept.
+    pub(crate) labels: Vec<usize>,
+    /// Clip vectors of the clips kept, one row each.
+    pub(crate) x: Array2<f32>,
+}
+
+/// Sort the clips of a first pass into usable ones (of speakers with at least two
+/// usable clips) and the rest.
+pub(crate) fn usable(data: &Dataset, clips: &[usize], first: FirstPass) -> Result<Usable> {
+    let FirstPass { names, results, .. } = first;
     let mut unusable = Vec::new();
     let mut usable: BTreeMap<&str, usize> = names.iter().map(|n| (n.as_str(), 0)).collect();
-    for (&i, r) in clips.iter().zip(&first) {
+    for (&i, r) in clips.iter().zip(&results) {
         match r {
             Ok(_) => *usable.entry(data.clips[i].speaker.as_str()).or_default() += 1,
             Err(e) => unusable.push((i, data.clips[i].path.clone(), e.to_string())),
@@ -229,7 +269,7 @@ pub(crate) fn train_streaming(
     let mut train_clips = Vec::new();
     let mut labels = Vec::new();
     let mut vectors: Vec<ClipFeatures> = Vec::new();
-    for (&i, r) in clips.iter().zip(first) {
+    for (&i, r) in clips.iter().zip(results) {
         if let (Ok(clip), Ok(c)) = (r, speakers.binary_search(&data.clips[i].speaker)) {
             train_clips.push(i);
             labels.push(c);
@@ -241,7 +281,43 @@ pub(crate) fn train_streaming(
         }
     }
     let x = clip_matrix(&vectors)?;
-    drop(vectors);
+    Ok(Usable {
+        speakers,
+        dropped,
+        skipped,
+        unusable,
+        train_clips,
+        labels,
+        x,
+    })
+}
+
+pub(crate) fn train_streaming(
+    data: &Dataset,
+    clips: &[usize],
+    params: &ValidParams,
+    counter: &Counter<'_>,
+    on_progress: ProgressFn<'_>,
+) -> Result<DatasetTraining> {
+    let max_frames = params.settings.gmm_ubm.max_frames;
+    // First pass: clip vectors kept, frames offered to the UBM sample and dropped.
+    let mut first = first_pass(
+        data,
+        clips,
+        params,
+        counter,
+        params.wants(ModelKind::GmmUbm),
+    )?;
+    let sampler = first.sampler.take();
+    let Usable {
+        speakers,
+        dropped,
+        skipped,
+        unusable,
+        train_clips,
+        labels,
+        x,
+    } = usable(data, clips, first)?;
 
     let source = DatasetFrames {
         data,

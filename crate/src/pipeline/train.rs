@@ -158,8 +158,25 @@ impl SpeakerModels {
         params: &impl ParamGuard<PipelineParams>,
         on_progress: ProgressFn<'_>,
     ) -> Result<SpeakerModels> {
+        Self::train_set_with(data, names, params, Vec::new(), on_progress)
+    }
+
+    /// [`train_set`](Self::train_set), with some models made elsewhere
+    /// (`prebuilt`: the model and the seconds it took; a shard merge's per-speaker
+    /// models): those kinds are taken as given, the others are trained.
+    pub(crate) fn train_set_with(
+        data: &TrainingSet<'_>,
+        names: BTreeMap<String, String>,
+        params: &impl ParamGuard<PipelineParams>,
+        prebuilt: Vec<(TrainedModel, f64)>,
+        on_progress: ProgressFn<'_>,
+    ) -> Result<SpeakerModels> {
         let params = params.checked()?.into_owned();
         let speakers = data.speakers.to_vec();
+        let mut prebuilt: BTreeMap<ModelKind, (TrainedModel, f64)> = prebuilt
+            .into_iter()
+            .map(|(m, s)| (m.kind(), (m, s)))
+            .collect();
 
         // Mean standardised clip vector per speaker: the simple embedding.
         let x = data.clip_vectors();
@@ -178,6 +195,11 @@ impl SpeakerModels {
         let mut skipped_models = Vec::new();
         for kind in ModelKind::ALL {
             if !params.wants(kind) {
+                continue;
+            }
+            if let Some((m, s)) = prebuilt.remove(&kind) {
+                models.push(m);
+                train_seconds.insert(kind, s);
                 continue;
             }
             on_progress(Progress::Started(kind));

@@ -235,6 +235,7 @@ impl<'a> TrainingSet<'a> {
             speakers,
             seed,
             validation_fraction,
+            2,
         )
     }
 
@@ -255,6 +256,28 @@ impl<'a> TrainingSet<'a> {
             speakers,
             seed,
             validation_fraction,
+            2,
+        )
+    }
+
+    /// As [`streaming`](Self::streaming) for the speakers of one shard of a data
+    /// set, which may be a single speaker: per-speaker work needs no second one.
+    pub(crate) fn streaming_shard(
+        clip_vectors: Array2<f32>,
+        frames: &'a dyn FrameSource,
+        labels: &'a [usize],
+        speakers: &'a [String],
+        seed: u64,
+        validation_fraction: f64,
+    ) -> Result<Self> {
+        Self::build(
+            clip_vectors,
+            Frames::Source(frames),
+            labels,
+            speakers,
+            seed,
+            validation_fraction,
+            1,
         )
     }
 
@@ -265,10 +288,16 @@ impl<'a> TrainingSet<'a> {
         speakers: &'a [String],
         seed: u64,
         validation_fraction: f64,
+        min_speakers: usize,
     ) -> Result<Self> {
         let k = speakers.len();
-        if k < 2 {
-            return Err(Error::too_short("training", 2.0, k as f64, "speaker"));
+        if k < min_speakers {
+            return Err(Error::too_short(
+                "training",
+                min_speakers as f64,
+                k as f64,
+                "speaker",
+            ));
         }
         if clip_vectors.nrows() != labels.len() {
             return Err(Error::shape(

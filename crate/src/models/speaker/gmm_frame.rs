@@ -118,7 +118,7 @@ impl Trainable for GmmFrameModel {
 }
 
 /// One speaker's frame matrices stacked (an empty list is an error).
-pub(super) fn stack_all(frames: &[Array2<f32>]) -> Result<Array2<f32>> {
+pub(crate) fn stack_all(frames: &[Array2<f32>]) -> Result<Array2<f32>> {
     let views: Vec<ArrayView2<f32>> = frames.iter().map(|a| a.view()).collect();
     super::stack_views(&views)
 }

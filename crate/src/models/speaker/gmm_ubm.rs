@@ -190,29 +190,59 @@ impl Trainable for GmmUbmModel {
             Ubm::fit(sample.view(), &p)?
         };
         let r = params.relevance_factor;
-        let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
         // A few speakers at a time: the speaker's adapted model, and its embedding,
         // the mean of its clips' embeddings, each made exactly as a query's is, so
         // enrolment and queries are comparable.
-        let per_speaker = data.for_each_speaker(|_, frames| {
-            let stacked = super::gmm_frame::stack_all(frames)?;
-            let adapted = ubm.map_adapt(stacked.view(), r)?;
-            drop(stacked);
-            let mut mean = Array1::<f32>::zeros(dim);
-            for f in frames {
-                mean += &clip_offset(&ubm, r, f.view())?;
+        let per_speaker = data.for_each_speaker(|_, frames| speaker_part(&ubm, r, frames))?;
+        GmmUbmModel::from_parts(ubm, data.speakers, per_speaker, r)
+    }
+}
+
+/// One speaker's part of a GMM-UBM, made from the frames of its clips (in clip
+/// order) and the UBM alone: the UBM's means MAP-adapted to all its frames, kept
+/// as f32 offsets from the UBM's (`k × d`), and its raw (not yet centred)
+/// embedding, the mean supervector offset of its clips. What training makes for
+/// every speaker, and a shard for each of its speakers
+/// ([`crate::pipeline::ShardModels`]).
+pub(crate) fn speaker_part(
+    ubm: &Ubm,
+    r: f64,
+    frames: &[Array2<f32>],
+) -> Result<(Array2<f32>, Array1<f32>)> {
+    let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
+    let stacked = super::gmm_frame::stack_all(frames)?;
+    let adapted = ubm.map_adapt_offsets(stacked.view(), r)?;
+    drop(stacked);
+    let mut mean = Array1::<f32>::zeros(dim);
+    for f in frames {
+        mean += &clip_offset(ubm, r, f.view())?;
+    }
+    mean /= frames.len().max(1) as f32;
+    Ok((adapted, mean))
+}
+
+impl GmmUbmModel {
+    /// The model from every speaker's part ([`speaker_part`], in class order): the
+    /// adapted means, and the speakers enrolled by their mean supervector offsets,
+    /// centred on the mean over the speakers.
+    pub(crate) fn from_parts(
+        ubm: Ubm,
+        speakers: &[String],
+        parts: Vec<(Array2<f32>, Array1<f32>)>,
+        r: f64,
+    ) -> Result<Self> {
+        let dim = ubm.gmm().n_components() * ubm.gmm().n_features();
+        let mut means = Array2::<f32>::zeros((parts.len(), dim));
+        let mut adapted = Vec::with_capacity(parts.len());
+        for (c, (a, m)) in parts.into_iter().enumerate() {
+            if m.len() != dim {
+                return Err(Error::shape("speaker supervector", dim, m.len()));
             }
-            mean /= frames.len().max(1) as f32;
-            Ok((adapted, mean))
-        })?;
-        let mut means = Array2::<f32>::zeros((per_speaker.len(), dim));
-        let mut adapted = Vec::with_capacity(per_speaker.len());
-        for (c, (a, m)) in per_speaker.into_iter().enumerate() {
             means.row_mut(c).assign(&m);
             adapted.push(a);
         }
-        let classifier = GmmUbmClassifier::from_adapted(ubm, data.speakers, adapted, r)?;
-        let enrolled = EnrolledSpeakers::enroll(data.speakers.to_vec(), means.view(), true)?;
+        let classifier = GmmUbmClassifier::from_offsets(ubm, speakers, adapted, r)?;
+        let enrolled = EnrolledSpeakers::enroll(speakers.to_vec(), means.view(), true)?;
         Ok(GmmUbmModel {
             classifier,
             enrolled,
