@@ -3,13 +3,13 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 use speaker_similarity::audio::Audio;
 use speaker_similarity::calibration::Reason;
 use speaker_similarity::models::speaker::FrameSource;
 use speaker_similarity::models::TrainingSet;
 use speaker_similarity::pipeline::{
-    clip_matrix, extract_dataset, open_set_folds, ClipFeatures, ModelKind, OpenSetCalibration,
+    clip_matrix, extract_dataset, held_out_trials, ClipFeatures, ModelKind, OpenSetCalibration,
     OpenSetParams, PipelineParams, ScoreNorm, SpeakerModels, ValidParams, CALIBRATION_BATCH,
 };
 use speaker_similarity::synth::{SynthCorpus, SynthParams};
@@ -95,20 +95,53 @@ fn open_set() -> OpenSet {
 }
 
 #[test]
-fn folds_hold_out_every_training_clip_once_and_keep_one_per_speaker() {
-    let labels = [0, 0, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2];
-    let folds = open_set_folds(&labels, 3, 3, 1);
-    let mut all: Vec<usize> = folds.concat();
-    all.sort_unstable();
-    assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
-    for held in &folds {
-        for c in 0..3 {
-            let kept = (0..labels.len())
-                .filter(|i| labels[*i] == c && !held.contains(i))
-                .count();
-            assert!(kept >= 1, "class {c} keeps a clip");
+fn leave_one_out_targets_equal_models_adapted_without_the_clip() {
+    let o = open_set();
+    let speakers = o.models.speakers.clone();
+    let seed = o.models.params.seed;
+    let data = TrainingSet::new(&o.train, &o.labels, &speakers, seed, 0.2).unwrap();
+    let m = o.models.gmm_ubm().unwrap();
+    let t = held_out_trials(
+        m,
+        &data,
+        &o.models.params.settings.gmm_ubm,
+        &OpenSetParams::default(),
+        false,
+    )
+    .unwrap();
+    let ubm = m.classifier.ubm();
+    let r = m.classifier.relevance_factor();
+    let mut checked = 0;
+    for n in 0..t.own.len() {
+        let Some(own) = t.own[n] else {
+            // A never-enrolled trial: the other speakers only.
+            assert_eq!(t.gmm[n].len(), speakers.len() - 1);
+            continue;
+        };
+        let clip = t.clips[n];
+        assert_eq!(o.labels[clip], own);
+        // The reference: MAP-adapt the UBM to the speaker's other clips' frames,
+        // stacked, and score the held-out clip against it.
+        let others: Vec<ArrayView2<f32>> = (0..o.train.len())
+            .filter(|&i| i != clip && o.labels[i] == own)
+            .map(|i| o.train[i].frames.view())
+            .collect();
+        let stacked = ndarray::concatenate(ndarray::Axis(0), &others).unwrap();
+        let adapted = ubm.map_adapt(stacked.view(), r).unwrap();
+        let want = ubm.llr(&adapted, o.train[clip].frames.view()).unwrap();
+        assert!(
+            (t.gmm[n][own] - want).abs() < 1e-4 * want.abs().max(1.0),
+            "clip {clip}: {} vs {want}",
+            t.gmm[n][own]
+        );
+        // The other candidates are scored by the full models, as a query is.
+        let full = m.classifier.scores_clips(&[o.train[clip].frames.view()]).unwrap();
+        for j in (0..speakers.len()).filter(|&j| j != own) {
+            assert_eq!(t.gmm[n][j], full[[0, j]]);
         }
+        checked += 1;
     }
+    assert_eq!(checked, o.train.len(), "every training clip is a target trial");
 }
 
 #[test]
@@ -123,10 +156,10 @@ fn calibration_uses_only_training_clips_and_rejects_never_enrolled_voices() {
     // calibration cannot have seen a query (they are not among its inputs, and the
     // indices it records are exactly those of the training features).
     assert_eq!(cal.trial_clips, (0..o.train.len()).collect::<Vec<_>>());
-    // 4 speakers in 4 speaker folds: each fold leaves one speaker out (UBM
-    // included). A clip is a target trial in the 3 folds its speaker is enrolled
-    // in, and a never-enrolled voice against the 3 other speakers in the fourth.
-    assert_eq!(cal.target_trials, o.train.len() * 3);
+    // Every clip is a target trial (against its own speaker left without it),
+    // and once a never-enrolled voice: 4 speakers in 4 speaker folds, so against
+    // the 3 others' models made without its speaker.
+    assert_eq!(cal.target_trials, o.train.len());
     assert_eq!(cal.nontarget_trials, o.train.len() * 3);
     assert_eq!(cal.model, ModelKind::GmmUbm);
     assert!(cal.method.calibration.scale > 0.0);

@@ -68,7 +68,7 @@ pub fn calibration_json(models: &SpeakerModels) -> Value {
             "norm": c.method.norm.name(),
             "threshold": c.threshold,
             "false_alarm": c.false_alarm,
-            "folds": c.folds,
+            "trial_clips": c.trial_clips.len(),
             "skipped": c.skipped,
             "target_trials": c.target_trials,
             "nontarget_trials": c.nontarget_trials,
@@ -98,12 +98,12 @@ pub fn print_calibration(models: &SpeakerModels) {
         Some(c) => {
             println!(
                 "open-set verdicts: {} scores of {}, threshold {:.2} (natural-log LLR) = {:.0} % \
-                 false acceptance of held-out impostor trials ({}-fold CV of the training clips)",
+                 false acceptance of never-enrolled trials (leave-one-out over {} training clips)",
                 c.method.label(),
                 c.model,
                 c.threshold,
                 100.0 * c.false_alarm,
-                c.folds
+                c.trial_clips.len()
             );
             for n in &c.choices {
                 println!(

@@ -50,6 +50,33 @@ pub struct Ubm {
     gmm: DiagGmm,
 }
 
+/// What MAP adaptation of a UBM's means needs of some frames: each component's
+/// summed responsibility `Σ r_k` and responsibility-weighted sum `Σ r_k (x − c)`
+/// about the UBM's overall mean `c`. Additive over clips.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct MeanStats {
+    /// Σ r (k).
+    pub nk: Array1<f64>,
+    /// Σ r (x − c) (k × d).
+    pub sx: Array2<f64>,
+}
+
+impl MeanStats {
+    /// The statistics of these frames and `other`'s together.
+    pub(crate) fn add(&mut self, other: &MeanStats) {
+        self.nk += &other.nk;
+        self.sx += &other.sx;
+    }
+
+    /// The statistics of these frames without `other`'s (a part of them).
+    pub(crate) fn sub(&mut self, other: &MeanStats) {
+        self.nk -= &other.nk;
+        self.sx -= &other.sx;
+        // A component's responsibility that cancels to rounding noise is none.
+        self.nk.mapv_inplace(|n| if n < 1e-9 { 0.0 } else { n });
+    }
+}
+
 impl Ubm {
     /// Fit the UBM on frames pooled over many speakers (e.g. 64–256 components).
     pub fn fit(frames: ArrayView2<f32>, params: &GmmParams) -> Result<Self> {
@@ -87,8 +114,30 @@ impl Ubm {
                 frames.ncols(),
             ));
         }
+        let st = self.mean_stats(frames)?;
+        let adapted = self.gmm.with_means(self.adapted_means(&st, relevance_factor));
+        adapted.validate()?;
+        Ok(adapted)
+    }
+
+    /// The statistics of `frames` that MAP adaptation of the means needs
+    /// (unchecked input: finite, of the UBM's width). Those of several clips,
+    /// [`MeanStats::add`]ed, adapt to the clips together exactly as their stacked
+    /// frames do.
+    pub(crate) fn mean_stats(&self, frames: ArrayView2<f32>) -> Result<MeanStats> {
         let st = self.gmm.stats(frames)?;
+        Ok(MeanStats {
+            nk: st.nk,
+            sx: st.sx,
+        })
+    }
+
+    /// The MAP-adapted means of frames with statistics `st`: each component's
+    /// mean moves towards its data's by `n / (n + r)` for `n` frames' worth of
+    /// responsibility (`r = ∞`: the UBM's means).
+    pub(crate) fn adapted_means(&self, st: &MeanStats, relevance_factor: f64) -> Array2<f64> {
         let mu = self.gmm.means();
+        let center = self.gmm.weights().dot(mu);
         let mut means = mu.clone();
         for k in 0..means.nrows() {
             let n = st.nk[k];
@@ -101,13 +150,44 @@ impl Ubm {
                 n / (n + relevance_factor)
             };
             for f in 0..means.ncols() {
-                let e = st.sx[[k, f]] / n + st.center[f];
+                let e = st.sx[[k, f]] / n + center[f];
                 means[[k, f]] = alpha * e + (1.0 - alpha) * mu[[k, f]];
             }
         }
-        let adapted = self.gmm.with_means(means);
-        adapted.validate()?;
-        Ok(adapted)
+        means
+    }
+
+    /// The adapted mean offsets (as [`map_adapt_offsets`](Self::map_adapt_offsets))
+    /// of frames with statistics `st`.
+    pub(crate) fn offsets_from_stats(&self, st: &MeanStats, relevance_factor: f64) -> Array2<f32> {
+        self.offsets_of(&self.adapted_means(st, relevance_factor))
+    }
+
+    /// The supervector offset (as [`supervector_offset`](Self::supervector_offset))
+    /// of frames with statistics `st`.
+    pub(crate) fn supervector_from_stats(
+        &self,
+        st: &MeanStats,
+        relevance_factor: f64,
+    ) -> Array1<f32> {
+        self.normalised(&(self.adapted_means(st, relevance_factor) - self.gmm.means()))
+    }
+
+    /// Mean per-frame log-likelihood ratio of each clip (checked input) under the
+    /// model with adapted mean offsets `offsets`, against the UBM.
+    pub(crate) fn llr_of_offsets(
+        &self,
+        offsets: &Array2<f32>,
+        clips: &[ArrayView2<f32>],
+    ) -> Vec<f64> {
+        let base = self.gmm.total_log_likelihoods_unchecked(clips);
+        let adapted = self.with_offsets(offsets).total_log_likelihoods_unchecked(clips);
+        adapted
+            .iter()
+            .zip(&base)
+            .zip(clips)
+            .map(|((a, b), c)| (a - b) / c.nrows() as f64)
+            .collect()
     }
 
     /// Mean per-frame log-likelihood ratio `log p(x | adapted) − log p(x | UBM)`.

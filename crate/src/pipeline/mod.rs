@@ -42,7 +42,7 @@ pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
 pub use verdict::{
-    held_out_trials, normalised_score, open_set_folds, HeldOutTrials, NormChoice,
+    held_out_trials, normalised_score, HeldOutTrials, NormChoice,
     OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource, CALIBRATION_BATCH,
     MIN_NORM_SPEAKERS,
 };

@@ -2,13 +2,13 @@
 //! GMM-UBM model set's scores calibrated at training time on the training clips
 //! alone.
 //!
-//! Calibration ([`OpenSetCalibration::fit`], trials from [`held_out_trials`]):
-//! - *speaker folds*: each leaves a group of training speakers out entirely (a UBM
-//!   is trained without them); their clips are never-enrolled voices, scored
-//!   against the other speakers (impostor trials);
-//! - *clip folds* of the remaining speakers: each held-out clip is scored against
-//!   speaker models MAP-adapted, and embeddings averaged, without it (target
-//!   trials).
+//! Calibration ([`OpenSetCalibration::fit`], trials from [`held_out_trials`]),
+//! with the model set's own GMM-UBM and nothing refitted:
+//! - *target trials*: each training clip against every enrolled speaker, its own
+//!   speaker's model and embedding made without it (leave-one-out, exact and
+//!   cheap: MAP-adapted means are a function of summed per-clip statistics);
+//! - *never-enrolled trials*: the same clip against the other speakers only, as
+//!   a voice that was never enrolled.
 //!
 //! Every method — GMM-UBM frame LLR, supervector cosine, or their fusion
 //! ([`ScoreSource`]), each raw, t-normed or s-normed with the enrolled speakers as
@@ -21,11 +21,11 @@
 //! ([`OpenSetCalibration::trial_clips`]). The MLP's softmax is a closed-set
 //! probability and is shown as such.
 //!
-//! The calibration reads the training clips' frames from the training set's frame
-//! source ([`TrainingSet::frames_of`]), [`CALIBRATION_BATCH`] clips or a few
-//! speakers at a time, so a set whose frames stream from disk
+//! The calibration reads the training clips' frames a few speakers at a time
+//! ([`TrainingSet::for_each_speaker`]), so a set whose frames stream from disk
 //! ([`TrainingSet::streaming`]) is calibrated without holding its frames, and to
-//! the same calibration as the same clips held in memory.
+//! the same calibration as the same clips held in memory. At most
+//! [`OpenSetParams::max_trial_clips`] clips become trials.
 
 use std::collections::BTreeMap;
 
@@ -44,9 +44,10 @@ use crate::calibration::{
     LinearCalibration, OpenSetTrial, Verdict,
 };
 use crate::error::{Error, Result};
-use crate::models::speaker::gmm_ubm::UbmParams;
-use crate::models::speaker::{stack_views, ClipBatch, GmmUbmModel, SpeakerModel, TrainingSet};
-use crate::models::{DiagGmm, GmmParams, GmmUbmClassifier, Ubm};
+use crate::models::speaker::{ClipBatch, GmmUbmModel, SpeakerModel, TrainingSet};
+use crate::models::speaker::gmm_ubm::{speaker_part, UbmParams};
+use crate::models::speaker::FrameSampler;
+use crate::models::{DiagGmm, GmmParams, Ubm};
 use crate::similarity::EnrolledSpeakers;
 
 /// How raw GMM-UBM scores are normalised before calibration, with the other
@@ -102,10 +103,18 @@ pub const MIN_NORM_SPEAKERS: usize = 8;
 /// Settings of the open-set calibration made at training time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenSetParams {
-    /// Cross-validation folds of each speaker's enrolment clips (at least 2).
-    /// Default 3: every clip is held out once, and a speaker keeps about two thirds
-    /// of its clips in each fold's model.
-    pub folds: usize,
+    /// Training clips that become held-out trials, at most (an equal share of
+    /// each speaker's, at least 2 each); at least 3. Default 1000: every clip of a
+    /// set of 24 speakers × 40 clips, 2 per speaker at 650 speakers. Each trial
+    /// clip is scored against every speaker, so this bounds the calibration's cost.
+    pub max_trial_clips: usize,
+    /// Speaker folds (at least 2): each fold's group of speakers plays the
+    /// never-enrolled voices, against a UBM and speaker models made without them.
+    /// Default 4: three quarters of the speakers enrolled in each fold.
+    pub speaker_folds: usize,
+    /// EM iterations of a fold's UBM, started from the model's UBM on its frame
+    /// sample without the fold's group (at least 1). Default 10.
+    pub ubm_refit_iter: usize,
     /// The default threshold accepts at most this fraction of the held-out impostor
     /// best scores, in [0, 1). Default 0.01 (1 % false acceptance).
     pub false_alarm: f64,
@@ -115,11 +124,6 @@ pub struct OpenSetParams {
     /// with the lowest open-set equal error rate on the cross-validation trials
     /// (t-norm and s-norm are tried from [`MIN_NORM_SPEAKERS`] speakers on).
     pub norm: Option<ScoreNorm>,
-    /// Speaker folds (at least 2): each fold leaves a group of the training
-    /// speakers out entirely (UBM included) and scores their clips as
-    /// never-enrolled voices. Default 4: three quarters of the speakers enrolled
-    /// in each fold, and 4 UBM fits.
-    pub speaker_folds: usize,
     /// The score calibrated; `None` (the default): the one of [`ScoreSource::ALL`]
     /// with the lowest cross-validated open-set equal error rate.
     pub source: Option<ScoreSource>,
@@ -131,12 +135,13 @@ pub struct OpenSetParams {
 impl Default for OpenSetParams {
     fn default() -> Self {
         OpenSetParams {
-            folds: 3,
+            max_trial_clips: 1000,
+            speaker_folds: 4,
+            ubm_refit_iter: 10,
             false_alarm: 0.01,
             calibration: CalibrationParams::default(),
             norm: None,
             source: None,
-            speaker_folds: 4,
             cohort_top_k: 10,
         }
     }
@@ -145,22 +150,28 @@ impl Default for OpenSetParams {
 impl OpenSetParams {
     /// Check the settings.
     pub fn validate(&self) -> Result<()> {
-        if self.folds < 2 {
+        if self.speaker_folds < 2 {
             return Err(Error::param(
-                "folds",
-                format!("must be at least 2, got {}", self.folds),
+                "speaker_folds",
+                format!("must be at least 2, got {}", self.speaker_folds),
+            ));
+        }
+        if self.ubm_refit_iter < 1 {
+            return Err(Error::param(
+                "ubm_refit_iter",
+                format!("must be at least 1, got {}", self.ubm_refit_iter),
+            ));
+        }
+        if self.max_trial_clips < 3 {
+            return Err(Error::param(
+                "max_trial_clips",
+                format!("must be at least 3, got {}", self.max_trial_clips),
             ));
         }
         if !(0.0..1.0).contains(&self.false_alarm) {
             return Err(Error::param(
                 "false_alarm",
                 format!("must be in [0, 1), got {}", self.false_alarm),
-            ));
-        }
-        if self.speaker_folds < 2 {
-            return Err(Error::param(
-                "speaker_folds",
-                format!("must be at least 2, got {}", self.speaker_folds),
             ));
         }
         if self.cohort_top_k < 2 {
@@ -255,8 +266,6 @@ pub struct OpenSetCalibration {
     /// The false-acceptance rate on the held-out impostor best scores the threshold
     /// was set at.
     pub false_alarm: f64,
-    /// Number of folds.
-    pub folds: usize,
     /// z-norm statistics of each speaker's model against the other speakers'
     /// training clips, GMM and cosine (s-norm only; empty otherwise).
     pub z_stats: BTreeMap<String, (CohortStats, CohortStats)>,
@@ -274,42 +283,6 @@ pub struct OpenSetCalibration {
     pub trial_clips: Vec<usize>,
     /// Speakers the calibration was fitted on.
     pub fitted_speakers: usize,
-}
-
-/// Cross-validation folds of training clips, per speaker: each speaker's clips
-/// (`labels[i]` is clip `i`'s class) are shuffled (seeded) and dealt round-robin
-/// over `folds` folds. Returns the held-out clip indices of every fold (sorted); a
-/// fold's model for a speaker uses that speaker's other clips. A speaker with `n >=
-/// 2` clips always keeps at least one clip in every fold.
-///
-/// ```
-/// use speaker_similarity::pipeline::open_set_folds;
-/// let labels = [0, 0, 0, 1, 1, 1, 1];
-/// let folds = open_set_folds(&labels, 2, 3, 7);
-/// let mut all: Vec<usize> = folds.concat();
-/// all.sort();
-/// assert_eq!(all, (0..7).collect::<Vec<_>>());
-/// ```
-pub fn open_set_folds(
-    labels: &[usize],
-    n_classes: usize,
-    folds: usize,
-    seed: u64,
-) -> Vec<Vec<usize>> {
-    let folds = folds.max(1);
-    let mut rng = StdRng::seed_from_u64(seed ^ 0x0be5_e7ca);
-    let mut out = vec![Vec::new(); folds];
-    for c in 0..n_classes {
-        let mut idx: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();
-        idx.shuffle(&mut rng);
-        for (p, i) in idx.into_iter().enumerate() {
-            out[p % folds].push(i);
-        }
-    }
-    for f in out.iter_mut() {
-        f.sort_unstable();
-    }
-    out
 }
 
 /// The normalised score of candidate speaker `j` in a query's `row` of raw scores
@@ -409,51 +382,29 @@ fn best_of(
     best
 }
 
-/// Held-out scores of the training clips, by cross-validation over speakers and
-/// clips (see [`held_out_trials`]).
+/// Held-out scores of the training clips (see [`held_out_trials`]).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HeldOutTrials {
-    /// Per trial, the GMM-UBM scores of a held-out clip against every candidate
-    /// speaker's fold model (built without it). The candidates are the fold's
-    /// enrolled speakers; rows of different speaker folds differ in length.
+    /// Per trial, the GMM-UBM scores of a trial clip against every candidate
+    /// speaker. A target trial's candidates are all the enrolled speakers, its own
+    /// speaker's model adapted without the clip; a never-enrolled trial's are the
+    /// other speakers, so its rows are one shorter.
     pub gmm: Vec<Vec<f64>>,
     /// Per trial, the cosine similarity of the clip's supervector with every
-    /// candidate's fold embedding (the mean of that speaker's other clips).
+    /// candidate's embedding (its own speaker's the mean of its other clips).
     pub cosine: Vec<Vec<f64>>,
-    /// Per trial, the clip's speaker as an index into the row, or `None` for a
-    /// clip of a speaker left out of the fold altogether (UBM included): a
-    /// never-enrolled voice.
+    /// Per trial, the clip's speaker as an index into the row, or `None` when the
+    /// clip plays a never-enrolled voice (its speaker is not among the candidates).
     pub own: Vec<Option<usize>>,
     /// Per trial, the training clip (its position in the training set's clip order).
     pub clips: Vec<usize>,
-    /// Per trial, the z-norm statistics (GMM, cosine) of every candidate `j`'s
-    /// fold model against the fold's other enrolled speakers' clips (leaving out
-    /// the clip's own speaker's); `None` when that leaves no clip (a fold of two
-    /// enrolled speakers), and s-norm then scores candidate `j` by its t-norm.
+    /// Per trial, the z-norm statistics (GMM, cosine) of every candidate's model
+    /// against the trial clips of the other speakers, leaving out those of the
+    /// clip's own speaker too when it plays a never-enrolled voice.
     pub z: Vec<Vec<Option<(CohortStats, CohortStats)>>>,
-}
-
-/// z-norm statistics of every model (columns of `scores`, clips × speakers)
-/// against the clips of the other speakers, leaving out speaker `exclude`'s clips
-/// too; `None` for a model with no such clip.
-fn z_stats_of(
-    scores: &Array2<f64>,
-    labels: &[usize],
-    exclude: Option<usize>,
-    top_k: usize,
-) -> Result<Vec<Option<CohortStats>>> {
-    (0..scores.ncols())
-        .map(|j| {
-            let s: Vec<f64> = (0..labels.len())
-                .filter(|&c| labels[c] != j && Some(labels[c]) != exclude)
-                .map(|c| scores[[c, j]])
-                .collect();
-            if s.is_empty() {
-                return Ok(None);
-            }
-            CohortStats::from_scores(&s, Some(top_k)).map(Some)
-        })
-        .collect()
+    /// Per enrolled speaker, the z-norm statistics of its full model against the
+    /// other speakers' trial clips: what s-norm uses for queries.
+    pub speaker_z: Vec<Option<(CohortStats, CohortStats)>>,
 }
 
 /// Cosine scores (clips × speakers) of clip supervectors against speaker
@@ -483,118 +434,81 @@ fn clip_supervectors(
         .collect()
 }
 
-/// Training clips whose frames the calibration asks its training set for at a
-/// time when it counts, samples or scores them: with frames that stream from the
-/// data set, no more are held than this many clips' (plus one fold's speaker
-/// models, and a few speakers' clips at a time while those are adapted).
-pub const CALIBRATION_BATCH: usize = 128;
+/// One speaker's trial clips, scored: against every enrolled speaker's full
+/// model (as a query is), and against its own model and embedding made without
+/// the clip.
+struct SpeakerTrials {
+    /// The trial clips (positions in the training set's clip order).
+    clips: Vec<usize>,
+    /// GMM-UBM scores against every speaker's full model (clips × speakers).
+    gmm: Array2<f64>,
+    /// Supervector cosines against every speaker's embedding (clips × speakers).
+    cosine: Array2<f64>,
+    /// Per trial clip, its GMM-UBM score and cosine against its own speaker left
+    /// without it; `None` for a speaker with no other clip.
+    own: Vec<Option<(f64, f64)>>,
+}
 
-/// Run `f(positions, frames)` over the training clips at `clips` (positions in the
-/// training set's clip order), [`CALIBRATION_BATCH`] clips at a time, in order.
-fn for_batches(
-    data: &TrainingSet<'_>,
+/// Score speaker `class`'s trial clips (`trial[q]` for its `q`-th clip; `frames`
+/// are all its clips' in clip order, `clips` their positions). Its model without
+/// clip `q` is the UBM MAP-adapted to the statistics of its other clips — exactly
+/// the model training makes from those clips — and its embedding the mean of
+/// their supervectors, centred as enrolment centres it.
+fn speaker_trials(
+    m: &GmmUbmModel,
     clips: &[usize],
-    mut f: impl FnMut(&[usize], &[Array2<f32>]) -> Result<()>,
-) -> Result<()> {
-    for batch in clips.chunks(CALIBRATION_BATCH) {
-        f(batch, &data.frames_of(batch)?)?;
-    }
-    Ok(())
-}
-
-/// Every `step`-th frame of clips that arrive one after the other, as if their
-/// frame matrices were stacked: the rows `0, step, 2·step, …` of the stack, with
-/// `step` the least that keeps at most `max` of `total` frames (1 when `total <=
-/// max`). Fed a clip at a time, so only the sample is held.
-struct FrameDecimator {
-    step: usize,
-    seen: usize,
-    dim: Option<usize>,
-    rows: usize,
-    flat: Vec<f32>,
-}
-
-impl FrameDecimator {
-    fn new(total: usize, max: usize) -> Self {
-        FrameDecimator {
-            step: if total <= max {
-                1
-            } else {
-                total.div_ceil(max.max(1))
-            },
-            seen: 0,
-            dim: None,
-            rows: 0,
-            flat: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, x: ArrayView2<f32>) -> Result<()> {
-        let d = *self.dim.get_or_insert(x.ncols());
-        if x.ncols() != d {
-            return Err(Error::shape(
-                "frame matrices",
-                format_args!("{d} columns, as the other clips'"),
-                x.ncols(),
-            ));
-        }
-        let first = (self.step - self.seen % self.step) % self.step;
-        for j in (first..x.nrows()).step_by(self.step) {
-            self.flat.extend(x.row(j).iter());
-            self.rows += 1;
-        }
-        self.seen += x.nrows();
-        Ok(())
-    }
-
-    fn finish(self) -> Result<Array2<f32>> {
-        let d = self
-            .dim
-            .ok_or_else(|| Error::too_short("UBM frames", 1.0, 0.0, "clip"))?;
-        Array2::from_shape_vec((self.rows, d), self.flat)
-            .map_err(|e| Error::shape("UBM frame sample", format_args!("rows of {d}"), e))
-    }
-}
-
-/// GMM-UBM scores (mean per-frame LLR) and supervector cosines of clips (`frames`,
-/// with their supervectors `svs` under `clf`'s UBM) against every speaker of `clf`
-/// and `enrolled`: two clips × speakers matrices.
-fn gmm_and_cosine(
-    clf: &GmmUbmClassifier,
-    enrolled: &EnrolledSpeakers,
-    frames: &[ArrayView2<f32>],
-    svs: &[Array1<f32>],
-) -> Result<(Array2<f64>, Array2<f64>)> {
-    let gmm = clf.scores_clips(frames)?;
-    let cos = cosine_matrix(enrolled, &svs.iter().collect::<Vec<_>>())?;
-    Ok((gmm, cos))
-}
-
-/// GMM-UBM scores and supervector cosines (see [`gmm_and_cosine`]) of every
-/// training clip against the model set's speakers, read [`CALIBRATION_BATCH`]
-/// clips at a time: what the s-norm's z-norm statistics come from.
-fn training_scores(m: &GmmUbmModel, data: &TrainingSet<'_>) -> Result<(Array2<f64>, Array2<f64>)> {
-    let k = m.enrolled.len();
-    let mut gmm = Array2::zeros((data.len(), k));
-    let mut cos = Array2::zeros((data.len(), k));
-    let all: Vec<usize> = (0..data.len()).collect();
+    frames: &[Array2<f32>],
+    trial: &[bool],
+) -> Result<SpeakerTrials> {
     let ubm = m.classifier.ubm();
-    let mut row = 0;
-    for_batches(data, &all, |batch, frames| {
-        let views: Vec<ArrayView2<f32>> = frames.iter().map(|f| f.view()).collect();
-        let svs = clip_supervectors(ubm, m.classifier.relevance_factor(), &views)?;
-        let (g, c) = gmm_and_cosine(&m.classifier, &m.enrolled, &views, &svs)?;
-        let rows = s![row..row + batch.len(), ..];
-        gmm.slice_mut(rows).assign(&g);
-        cos.slice_mut(rows).assign(&c);
-        row += batch.len();
-        Ok(())
-    })?;
-    Ok((gmm, cos))
+    let r = m.classifier.relevance_factor();
+    if frames.is_empty() {
+        return Err(Error::too_short("a speaker's training clips", 1.0, 0.0, "clip"));
+    }
+    let stats = frames
+        .iter()
+        .map(|f| ubm.mean_stats(f.view()))
+        .collect::<Result<Vec<_>>>()?;
+    let svs: Vec<Array1<f32>> = stats
+        .iter()
+        .map(|s| ubm.supervector_from_stats(s, r))
+        .collect();
+    let picked: Vec<usize> = (0..clips.len()).filter(|&q| trial[q]).collect();
+    let views: Vec<ArrayView2<f32>> = picked.iter().map(|&q| frames[q].view()).collect();
+    let gmm = m.classifier.scores_clips(&views)?;
+    let cosine = cosine_matrix(&m.enrolled, &picked.iter().map(|&q| &svs[q]).collect::<Vec<_>>())?;
+    // All clips' statistics and supervector sum; each clip's leave-one-out is
+    // the total less its own.
+    let mut total = stats[0].clone();
+    let mut sum = svs[0].clone();
+    for q in 1..clips.len() {
+        total.add(&stats[q]);
+        sum += &svs[q];
+    }
+    let mut own = Vec::with_capacity(picked.len());
+    for (&q, view) in picked.iter().zip(&views) {
+        if clips.len() < 2 {
+            own.push(None);
+            continue;
+        }
+        let mut st = total.clone();
+        st.sub(&stats[q]);
+        let mean = (&sum - &svs[q]) / (clips.len() - 1) as f32;
+        let g = ubm.llr_of_offsets(&ubm.offsets_from_stats(&st, r), std::slice::from_ref(view))[0];
+        let a = m.enrolled.project(mean.as_slice().unwrap_or(&mean.to_vec()))?;
+        let b = m.enrolled.project(svs[q].as_slice().unwrap_or(&svs[q].to_vec()))?;
+        own.push(Some((g, f64::from(a.dot(&b)))));
+    }
+    Ok(SpeakerTrials {
+        clips: picked.iter().map(|&q| clips[q]).collect(),
+        gmm,
+        cosine,
+        own,
+    })
 }
 
 /// Speaker folds: the `k` speakers shuffled (seeded) and dealt round-robin over
-/// `groups` groups; each group is left out of one fold entirely.
+/// `groups` groups; each group plays the never-enrolled voices of one fold.
 fn speaker_groups(k: usize, groups: usize, seed: u64) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..k).collect();
     order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x5be4_c0de));
@@ -609,153 +523,111 @@ fn speaker_groups(k: usize, groups: usize, seed: u64) -> Vec<Vec<usize>> {
     out
 }
 
-/// One speaker fold of [`held_out_trials`]: which speakers are enrolled (known)
-/// and which clips are theirs.
+/// One speaker fold: a UBM and speaker models made without the fold's group of
+/// speakers, exactly as training makes them but for the UBM's few EM
+/// iterations from the full UBM ([`OpenSetParams::ubm_refit_iter`]).
 struct SpeakerFold {
-    /// The enrolled speakers (classes), sorted.
+    /// The left-out speakers (classes), sorted.
+    group: Vec<usize>,
+    /// The enrolled speakers (classes), sorted: the candidates of its rows.
     known: Vec<usize>,
-    /// The known speakers' clips (positions), in clip order.
-    known_clips: Vec<usize>,
-    /// Class of every known clip among `known`.
-    local_labels: Vec<usize>,
-    /// The left-out speakers' clips (positions), in clip order.
-    outside: Vec<usize>,
+    /// Its model set over `known`.
+    model: GmmUbmModel,
 }
 
-impl SpeakerFold {
-    fn new(data: &TrainingSet<'_>, group: &[usize]) -> Self {
-        let k = data.n_speakers();
-        let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
-        let mut fold = SpeakerFold {
-            known: Vec::new(),
-            known_clips: Vec::new(),
-            local_labels: Vec::new(),
-            outside: Vec::new(),
-        };
-        for (i, l) in data.labels.iter().enumerate() {
-            match known.binary_search(l) {
-                Ok(local) => {
-                    fold.known_clips.push(i);
-                    fold.local_labels.push(local);
-                }
-                Err(_) => fold.outside.push(i),
-            }
+/// Scores of clips against a model: GMM-UBM LLRs and supervector cosines,
+/// clips × speakers.
+fn score_clips(m: &GmmUbmModel, views: &[ArrayView2<f32>]) -> Result<(Array2<f64>, Array2<f64>)> {
+    let ubm = m.classifier.ubm();
+    let svs = clip_supervectors(ubm, m.classifier.relevance_factor(), views)?;
+    let gmm = m.classifier.scores_clips(views)?;
+    let cos = cosine_matrix(&m.enrolled, &svs.iter().collect::<Vec<_>>())?;
+    Ok((gmm, cos))
+}
+
+/// z-norm statistics (GMM, cosine) of every model, the `top_k` highest of its
+/// cohort: the rows of `gmm` / `cos` (trial clips × models) of the other
+/// enrolled speakers (`labels`, as model indices). Rows labelled `None` — clips
+/// playing never-enrolled voices — are in no cohort: a query's voice never is,
+/// and with it the adaptive cohort would hold the impostor's own clips.
+fn z_stats(
+    gmm: &Array2<f64>,
+    cos: &Array2<f64>,
+    labels: &[Option<usize>],
+    top_k: usize,
+) -> Result<Vec<Option<(CohortStats, CohortStats)>>> {
+    let one = |x: &Array2<f64>, j: usize| -> Result<Option<CohortStats>> {
+        let s: Vec<f64> = (0..labels.len())
+            .filter(|&i| labels[i].is_some_and(|l| l != j))
+            .map(|i| x[[i, j]])
+            .collect();
+        if s.is_empty() {
+            return Ok(None);
         }
-        fold.known = known;
-        fold
-    }
-}
-
-/// The UBM training frames of every speaker fold: each fold's known clips' frames,
-/// every `step`-th of them as if stacked in clip order, at most `max` per fold.
-/// Two passes over the clips (their frame counts, then the samples), all folds at
-/// once: at most `folds.len() × max` frames are held.
-fn fold_ubm_samples(
-    data: &TrainingSet<'_>,
-    folds: &[SpeakerFold],
-    max: usize,
-) -> Result<Vec<Array2<f32>>> {
-    let all: Vec<usize> = (0..data.len()).collect();
-    let mut counts = Vec::with_capacity(data.len());
-    for_batches(data, &all, |_, frames| {
-        counts.extend(frames.iter().map(|f| f.nrows()));
-        Ok(())
-    })?;
-    let mut samples: Vec<FrameDecimator> = folds
-        .iter()
-        .map(|f| FrameDecimator::new(f.known_clips.iter().map(|&i| counts[i]).sum(), max))
-        .collect();
-    for_batches(data, &all, |batch, frames| {
-        for (&i, x) in batch.iter().zip(frames) {
-            for (fold, sample) in folds.iter().zip(samples.iter_mut()) {
-                if fold.known.binary_search(&data.labels[i]).is_ok() {
-                    sample.add(x.view())?;
-                }
-            }
-        }
-        Ok(())
-    })?;
-    samples.into_iter().map(FrameDecimator::finish).collect()
-}
-
-/// One speaker's models in every clip fold of a speaker fold: for each fold of
-/// `active`, the UBM MAP-adapted to the speaker's clips kept in that fold (those
-/// whose `fold_of` is another), and the mean of their supervectors. `clips` are
-/// the speaker's clips (indices into `fold_of`), `frames` their frames.
-fn speaker_fold_models(
-    ubm: &Ubm,
-    relevance: f64,
-    speaker: &str,
-    clips: &[usize],
-    frames: &[Array2<f32>],
-    fold_of: &[usize],
-    active: &[usize],
-) -> Result<Vec<(DiagGmm, Array1<f32>)>> {
-    let svs = frames
-        .iter()
-        .map(|f| ubm.supervector_offset(&ubm.map_adapt(f.view(), relevance)?))
-        .collect::<Result<Vec<_>>>()?;
-    let dim = svs.first().map_or(0, |v| v.len());
-    active
-        .iter()
-        .map(|&fold| {
-            let kept: Vec<usize> = (0..clips.len())
-                .filter(|&q| fold_of[clips[q]] != fold)
-                .collect();
-            if kept.is_empty() {
-                return Err(Error::too_short(
-                    format!(
-                        "the clips of speaker `{speaker}` left to adapt in open-set \
-                         calibration fold {fold}"
-                    ),
-                    1.0,
-                    0.0,
-                    "clip",
-                ));
-            }
-            let mut mean = Array1::<f32>::zeros(dim);
-            for &q in &kept {
-                mean += &svs[q];
-            }
-            mean /= kept.len() as f32;
-            let views: Vec<ArrayView2<f32>> = kept.iter().map(|&q| frames[q].view()).collect();
-            let stacked = stack_views(&views)?;
-            Ok((ubm.map_adapt(stacked.view(), relevance)?, mean))
-        })
+        CohortStats::from_scores(&s, Some(top_k)).map(Some)
+    };
+    (0..gmm.ncols())
+        .map(|j| Ok(one(gmm, j)?.zip(one(cos, j)?)))
         .collect()
 }
 
-/// The cross-validation trials of the open-set calibration, from the training
-/// clips of `data` alone. The speakers are dealt into `speaker_folds` groups; for
-/// each group, a UBM is trained (with `ubm_params`, as the model's) on the *other*
-/// speakers' frames (every `step`-th, at most `ubm_params.max_frames`), and those
-/// speakers' clips are split into `folds` clip folds ([`open_set_folds`]): each
-/// held-out clip is scored against speaker models MAP-adapted, and embeddings
-/// averaged, without it (target and non-target trials), and the left-out group's
-/// clips are scored against the first clip fold's models as never-enrolled voices
-/// (impostor trials) — voices that neither the UBM, nor the embedding centre, nor
-/// any speaker model has seen, as a real never-enrolled query. z-norm statistics
-/// use the `top_k` highest cohort scores.
+/// The training clips that become trials: at most `max_clips`, an equal share
+/// of each speaker's (a seeded shuffle of its clips; at least 2 per speaker).
+fn trial_selection(data: &TrainingSet<'_>, max_clips: usize, seed: u64) -> Vec<bool> {
+    let k = data.n_speakers().max(1);
+    let share = max_clips.div_ceil(k).max(2);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x0be5_e7ca);
+    let mut picked = vec![false; data.len()];
+    for c in 0..k {
+        let mut clips = data.speaker_clips(c);
+        clips.shuffle(&mut rng);
+        for &i in clips.iter().take(share) {
+            picked[i] = true;
+        }
+    }
+    picked
+}
+
+/// Training clips whose frames the calibration asks its training set for at a
+/// time when it scores the trial clips against the fold models (training reads
+/// a few speakers at a time).
+pub const CALIBRATION_BATCH: usize = 128;
+
+/// The trials of the open-set calibration, from the training clips of `data`
+/// alone, each made as the verdict of a query is made at run time:
 ///
-/// The clips' frames come from the training set's frame source
-/// ([`TrainingSet::frames_of`]), [`CALIBRATION_BATCH`] clips or a few speakers at
-/// a time, so frames that stream from disk are never all held: two passes for the
-/// UBM samples, then two per speaker fold (adapting the fold's speaker models;
-/// scoring every clip against them). The trials themselves hold one score per
-/// trial and candidate speaker.
+/// - **target trials**, scored by the model set's own GMM-UBM `m`: each trial
+///   clip against every enrolled speaker, its own speaker's model MAP-adapted,
+///   and its embedding averaged, from that speaker's *other* clips (leave-one-out:
+///   the model had the clip been a query), the other speakers' full models (which
+///   never saw it). Leave-one-out costs no refit: adapted means are a function of
+///   the clips' summed statistics under the UBM.
+/// - **never-enrolled trials**: the speakers are dealt into
+///   [`OpenSetParams::speaker_folds`] groups; for each, a UBM is made without the
+///   group (the model's UBM sample without their frames, a few EM iterations from
+///   the model's UBM) and the other speakers' models from it, and the group's
+///   trial clips are scored against those: voices the UBM, the embedding centre
+///   and every speaker model have never seen — as a real never-enrolled query.
+///   (Scored against the full model instead, whose UBM has seen them, they score
+///   far lower than a never-enrolled voice does, and the threshold lets most
+///   unknown voices through.)
+///
+/// At most [`OpenSetParams::max_trial_clips`] clips become trials, an equal share
+/// per speaker. z-norm cohorts (`cohorts`: only when s-norm is tried) are the
+/// other speakers' trial clips, the `top_k` highest scores. Frames are read a few
+/// speakers, or [`CALIBRATION_BATCH`] clips, at a time: three passes.
 ///
 /// Errors: [`Error::TooShort`] with fewer than 3 speakers; [`Error::Training`]
-/// when the folds give no enrolled or no never-enrolled trial; those of the
-/// frame source and of the UBM.
+/// when no speaker has two clips or no fold has two enrolled speakers; those of
+/// the frame source, the UBM and scoring.
 pub fn held_out_trials(
-    ubm_params: &UbmParams,
+    m: &GmmUbmModel,
     data: &TrainingSet<'_>,
-    folds: usize,
-    speaker_folds: usize,
-    seed: u64,
-    top_k: usize,
+    ubm_params: &UbmParams,
+    params: &OpenSetParams,
+    cohorts: bool,
 ) -> Result<HeldOutTrials> {
-    use rayon::prelude::*;
+    let (seed, top_k) = (data.seed, params.cohort_top_k);
     let k = data.n_speakers();
     if k < 3 {
         return Err(Error::too_short(
@@ -765,141 +637,176 @@ pub fn held_out_trials(
             "speaker",
         ));
     }
-    let relevance = ubm_params.relevance_factor;
-    let groups: Vec<SpeakerFold> = speaker_groups(k, speaker_folds, seed)
-        .iter()
-        .map(|g| SpeakerFold::new(data, g))
-        .filter(|f| f.known.len() >= 2)
+    if m.enrolled.len() != k {
+        return Err(Error::shape(
+            "speakers of the calibrated model",
+            k,
+            m.enrolled.len(),
+        ));
+    }
+    let r = m.classifier.relevance_factor();
+    let picked = trial_selection(data, params.max_trial_clips, seed);
+
+    // Pass 1: the model's UBM sample, and each fold's UBM from it.
+    let sampler = FrameSampler::new(k, ubm_params.max_frames, seed)?;
+    data.for_each_speaker(|c, frames| {
+        for f in frames {
+            sampler.add(c, f.view())?;
+        }
+        Ok(())
+    })?;
+    let refit = GmmParams {
+        seed,
+        max_iter: params.ubm_refit_iter,
+        ..ubm_params.ubm.clone()
+    };
+    let groups: Vec<Vec<usize>> = speaker_groups(k, params.speaker_folds, seed)
+        .into_iter()
+        .filter(|g| k - g.len() >= 2)
         .collect();
-    let samples = fold_ubm_samples(data, &groups, ubm_params.max_frames)?;
-    let chunk = (rayon::current_num_threads() * 2).max(1);
-    let mut t = HeldOutTrials::default();
-    for (g, pooled) in groups.iter().zip(samples) {
-        let ubm = Ubm::fit(
-            pooled.view(),
-            &GmmParams {
-                seed,
-                ..ubm_params.ubm.clone()
-            },
-        )?;
-        drop(pooled);
-        let names: Vec<String> = g.known.iter().map(|&s| data.speakers[s].clone()).collect();
-        let nk = g.known.len();
-        let nc = g.known_clips.len();
-        let clip_folds = open_set_folds(&g.local_labels, nk, folds, seed);
-        let active: Vec<usize> = (0..clip_folds.len())
-            .filter(|&f| !clip_folds[f].is_empty())
-            .collect();
-        // The clip fold of every training clip of a known speaker (by position).
-        let mut fold_of = vec![usize::MAX; data.len()];
-        for (f, held) in clip_folds.iter().enumerate() {
-            for &p in held {
-                fold_of[g.known_clips[p]] = f;
-            }
-        }
+    if groups.is_empty() {
+        return Err(Error::training(
+            "open-set calibration",
+            "no speaker fold leaves two enrolled speakers",
+        ));
+    }
+    let ubms = groups
+        .iter()
+        .map(|g| {
+            let sample = sampler.sample_without(g)?;
+            Ok(Ubm::from_gmm(DiagGmm::fit_from(
+                m.classifier.ubm().gmm(),
+                sample.view(),
+                &refit,
+            )?)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    drop(sampler);
 
-        // The fold models, a few known speakers at a time.
-        let mut per_fold: Vec<(Vec<DiagGmm>, Array2<f32>)> = Vec::new();
-        let mut local = 0;
-        for classes in g.known.chunks(chunk) {
-            let lists: Vec<Vec<usize>> = classes.iter().map(|&c| data.speaker_clips(c)).collect();
-            let flat: Vec<usize> = lists.concat();
-            let mut frames = data.frames_of(&flat)?.into_iter();
-            let frames: Vec<Vec<Array2<f32>>> = lists
-                .iter()
-                .map(|l| frames.by_ref().take(l.len()).collect())
-                .collect();
-            let results = classes
-                .par_iter()
-                .zip(lists.par_iter().zip(frames.par_iter()))
-                .map(|(&c, (l, f))| {
-                    speaker_fold_models(&ubm, relevance, &data.speakers[c], l, f, &fold_of, &active)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            for per_speaker in results {
-                for (a, (adapted, mean)) in per_speaker.into_iter().enumerate() {
-                    if per_fold.len() <= a {
-                        per_fold.push((Vec::with_capacity(nk), Array2::zeros((nk, mean.len()))));
-                    }
-                    per_fold[a].0.push(adapted);
-                    per_fold[a].1.row_mut(local).assign(&mean);
-                }
-                local += 1;
-            }
-        }
-        let fold_models = per_fold
-            .into_iter()
-            .map(|(adapted, means)| {
-                Ok((
-                    GmmUbmClassifier::from_adapted(ubm.clone(), &names, adapted, relevance)?,
-                    EnrolledSpeakers::enroll(names.clone(), means.view(), true)?,
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        // Known clips for the held-out rows and the z-norm cohort (every fold);
-        // the left-out clips in the first fold only.
-        let scored: Vec<usize> = g.known_clips.iter().chain(&g.outside).copied().collect();
-        let rows_of = |f: usize| if f == 0 { scored.len() } else { nc };
-        let mut gmm: Vec<Array2<f64>> = active
+    // Pass 2: the target trials under the model, and every fold's speaker models.
+    type Part = (Array2<f32>, Array1<f32>);
+    let per_speaker = data.for_each_speaker(|c, frames| {
+        let clips = data.speaker_clips(c);
+        let trial: Vec<bool> = clips.iter().map(|&i| picked[i]).collect();
+        let targets = speaker_trials(m, &clips, frames, &trial)?;
+        let parts = groups
             .iter()
-            .map(|&f| Array2::zeros((rows_of(f), nk)))
-            .collect();
-        let mut cos = gmm.clone();
-        let mut row = 0;
-        for_batches(data, &scored, |batch, frames| {
-            let views: Vec<ArrayView2<f32>> = frames.iter().map(|f| f.view()).collect();
-            let svs = clip_supervectors(&ubm, relevance, &views)?;
-            for (a, (clf, enrolled)) in fold_models.iter().enumerate() {
-                let take = gmm[a].nrows().saturating_sub(row).min(batch.len());
-                if take == 0 {
-                    continue;
+            .zip(&ubms)
+            .map(|(g, ubm)| {
+                if g.binary_search(&c).is_ok() {
+                    Ok(None)
+                } else {
+                    speaker_part(ubm, r, frames).map(Some)
                 }
-                let (s, c) = gmm_and_cosine(clf, enrolled, &views[..take], &svs[..take])?;
-                gmm[a].slice_mut(s![row..row + take, ..]).assign(&s);
-                cos[a].slice_mut(s![row..row + take, ..]).assign(&c);
-            }
-            row += batch.len();
-            Ok(())
-        })?;
-        drop(fold_models);
-
-        let labels = &g.local_labels;
-        for (a, &fold) in active.iter().enumerate() {
-            let (gmm, cos) = (&gmm[a], &cos[a]);
-            type Z = Option<(CohortStats, CohortStats)>;
-            let z_for = |own: Option<usize>| -> Result<Vec<Z>> {
-                let zg = z_stats_of(gmm, labels, own, top_k)?;
-                let zc = z_stats_of(cos, labels, own, top_k)?;
-                Ok(zg.into_iter().zip(zc).map(|(g, c)| g.zip(c)).collect())
-            };
-            let z_by_own = (0..nk)
-                .map(|o| z_for(Some(o)))
-                .collect::<Result<Vec<_>>>()?;
-            for &p in &clip_folds[fold] {
-                t.gmm.push(gmm.row(p).to_vec());
-                t.cosine.push(cos.row(p).to_vec());
-                t.own.push(Some(labels[p]));
-                t.clips.push(g.known_clips[p]);
-                t.z.push(z_by_own[labels[p]].clone());
-            }
-            if fold == 0 {
-                let z_out = z_for(None)?;
-                for (q, &i) in g.outside.iter().enumerate() {
-                    t.gmm.push(gmm.row(nc + q).to_vec());
-                    t.cosine.push(cos.row(nc + q).to_vec());
-                    t.own.push(None);
-                    t.clips.push(i);
-                    t.z.push(z_out.clone());
-                }
+            })
+            .collect::<Result<Vec<Option<Part>>>>()?;
+        Ok((targets, parts))
+    })?;
+    let mut targets = Vec::with_capacity(k);
+    let mut fold_parts: Vec<Vec<Part>> = vec![Vec::new(); groups.len()];
+    for (t, parts) in per_speaker {
+        targets.push(t);
+        for (f, p) in parts.into_iter().enumerate() {
+            if let Some(p) = p {
+                fold_parts[f].push(p);
             }
         }
     }
-    if !t.own.iter().any(Option::is_none) || !t.own.iter().any(Option::is_some) {
+    let folds = groups
+        .into_iter()
+        .zip(ubms)
+        .zip(fold_parts)
+        .map(|((group, ubm), parts)| {
+            let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
+            let names: Vec<String> = known.iter().map(|&s| data.speakers[s].clone()).collect();
+            let model = GmmUbmModel::from_parts(ubm, &names, parts, r)?;
+            Ok(SpeakerFold {
+                group,
+                known,
+                model,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    // Target rows, and the model's own z-norm cohorts.
+    let mut t = HeldOutTrials::default();
+    let full_rows = |x: fn(&SpeakerTrials) -> &Array2<f64>| {
+        let views: Vec<ArrayView2<f64>> = targets.iter().map(|s| x(s).view()).collect();
+        ndarray::concatenate(ndarray::Axis(0), &views)
+    };
+    let labels: Vec<Option<usize>> = targets
+        .iter()
+        .enumerate()
+        .flat_map(|(c, s)| std::iter::repeat_n(Some(c), s.clips.len()))
+        .collect();
+    let (g_all, c_all) = (
+        full_rows(|s| &s.gmm).map_err(|e| Error::shape("trial scores", k, e))?,
+        full_rows(|s| &s.cosine).map_err(|e| Error::shape("trial scores", k, e))?,
+    );
+    t.speaker_z = z_stats(&g_all, &c_all, &labels, top_k)?;
+    for (c, s) in targets.iter().enumerate() {
+        for (q, &clip) in s.clips.iter().enumerate() {
+            if let Some((own_g, own_c)) = s.own[q] {
+                let mut gr = s.gmm.row(q).to_vec();
+                let mut cr = s.cosine.row(q).to_vec();
+                gr[c] = own_g;
+                cr[c] = own_c;
+                t.gmm.push(gr);
+                t.cosine.push(cr);
+                t.own.push(Some(c));
+                t.clips.push(clip);
+                t.z.push(t.speaker_z.clone());
+            }
+        }
+    }
+    if t.own.is_empty() {
         return Err(Error::training(
             "open-set calibration",
-            "too few speakers and clips for trials of both enrolled and never-enrolled voices",
+            "no speaker has two training clips, so there is no held-out target trial",
         ));
+    }
+
+    // Pass 3: never-enrolled rows, each fold's group against its models (and,
+    // for s-norm, the fold's own speakers' trial clips as its cohorts).
+    let trial_clips: Vec<usize> = (0..data.len()).filter(|&i| picked[i]).collect();
+    for fold in &folds {
+        let scored: Vec<usize> = trial_clips
+            .iter()
+            .copied()
+            .filter(|&i| cohorts || fold.group.binary_search(&data.labels[i]).is_ok())
+            .collect();
+        let nk = fold.known.len();
+        let (mut gmm, mut cos) = (
+            Array2::zeros((scored.len(), nk)),
+            Array2::zeros((scored.len(), nk)),
+        );
+        let mut row = 0;
+        for batch in scored.chunks(CALIBRATION_BATCH) {
+            let frames = data.frames_of(batch)?;
+            let views: Vec<ArrayView2<f32>> = frames.iter().map(|f| f.view()).collect();
+            let (g, c) = score_clips(&fold.model, &views)?;
+            gmm.slice_mut(s![row..row + batch.len(), ..]).assign(&g);
+            cos.slice_mut(s![row..row + batch.len(), ..]).assign(&c);
+            row += batch.len();
+        }
+        let local: Vec<Option<usize>> = scored
+            .iter()
+            .map(|&i| fold.known.binary_search(&data.labels[i]).ok())
+            .collect();
+        let z = if cohorts {
+            z_stats(&gmm, &cos, &local, top_k)?
+        } else {
+            vec![None; nk]
+        };
+        for (p, &i) in scored.iter().enumerate() {
+            if local[p].is_none() {
+                t.gmm.push(gmm.row(p).to_vec());
+                t.cosine.push(cos.row(p).to_vec());
+                t.own.push(None);
+                t.clips.push(i);
+                t.z.push(z.clone());
+            }
+        }
     }
     Ok(t)
 }
@@ -1068,12 +975,11 @@ impl OpenSetCalibration {
             None => ScoreSource::ALL.to_vec(),
         };
         let t = held_out_trials(
-            &models.params.settings.gmm_ubm,
+            m,
             data,
-            params.folds,
-            params.speaker_folds,
-            data.seed,
-            params.cohort_top_k,
+            &models.params.settings.gmm_ubm,
+            params,
+            norms.iter().any(|n| n.per_speaker()),
         )?;
         let mut choices: Vec<NormChoice> = Vec::new();
         let mut counts = (0, 0);
@@ -1137,22 +1043,17 @@ impl OpenSetCalibration {
             ));
         };
         let z_stats = if chosen.norm.per_speaker() {
-            // The full models against the other speakers' training clips.
-            let (g, c) = training_scores(m, data)?;
-            // Every speaker has a cohort here: the other speakers' clips.
-            let cohort = |z: Vec<Option<CohortStats>>| {
-                z.into_iter()
-                    .map(|s| s.ok_or_else(|| Error::too_short("z-norm cohort", 1.0, 0.0, "clip")))
-                    .collect::<Result<Vec<_>>>()
-            };
-            let zg = cohort(z_stats_of(&g, data.labels, None, params.cohort_top_k)?)?;
-            let zc = cohort(z_stats_of(&c, data.labels, None, params.cohort_top_k)?)?;
+            // Every speaker has a cohort: the other speakers' trial clips.
             models
                 .speakers
                 .iter()
                 .cloned()
-                .zip(zg.into_iter().zip(zc))
-                .collect()
+                .zip(&t.speaker_z)
+                .map(|(id, z)| {
+                    z.map(|z| (id, z))
+                        .ok_or_else(|| Error::too_short("z-norm cohort", 1.0, 0.0, "clip"))
+                })
+                .collect::<Result<_>>()?
         } else {
             BTreeMap::new()
         };
@@ -1165,7 +1066,6 @@ impl OpenSetCalibration {
             method: chosen,
             cohort_top_k: params.cohort_top_k,
             false_alarm: params.false_alarm,
-            folds: params.folds,
             z_stats,
             choices,
             skipped,
@@ -1356,50 +1256,5 @@ impl SpeakerModels {
             Err(Error::NoSpeech { .. } | Error::NoSpeechFound { .. }) => Ok(Verdict::no_speech(t)),
             Err(e) => Err(e),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::speaker::subsample_frames;
-
-    fn clip(rows: usize, base: f32) -> ClipFeatures {
-        ClipFeatures {
-            clip: vec![0.0],
-            frames: Array2::from_shape_fn((rows, 3), |(i, j)| base + (i * 3 + j) as f32),
-        }
-    }
-
-    #[test]
-    fn decimator_takes_the_rows_of_the_stacked_subsample() {
-        // Clip lengths around every step boundary, empty clips included.
-        let clips: Vec<ClipFeatures> = [7, 0, 1, 13, 5, 2, 29, 3, 0, 11]
-            .iter()
-            .enumerate()
-            .map(|(c, &n)| clip(n, 1000.0 * c as f32))
-            .collect();
-        let refs: Vec<&ClipFeatures> = clips.iter().collect();
-        let total: usize = clips.iter().map(|c| c.frames.nrows()).sum();
-        for max in [1, 2, 3, 5, 7, 10, 16, 33, total - 1, total, total + 5] {
-            let mut d = FrameDecimator::new(total, max);
-            for c in &clips {
-                d.add(c.frames.view()).unwrap();
-            }
-            let got = d.finish().unwrap();
-            assert_eq!(got, subsample_frames(&refs, max).unwrap(), "max {max}");
-            assert!(got.nrows() <= max.max(1), "max {max}: {} rows", got.nrows());
-        }
-        // Clips of different widths are an error, not a panic.
-        let mut d = FrameDecimator::new(10, 5);
-        d.add(Array2::<f32>::zeros((4, 3)).view()).unwrap();
-        assert!(matches!(
-            d.add(Array2::<f32>::zeros((4, 2)).view()),
-            Err(Error::Shape { .. })
-        ));
-        assert!(matches!(
-            FrameDecimator::new(0, 5).finish(),
-            Err(Error::TooShort { .. })
-        ));
     }
 }

@@ -203,18 +203,32 @@ impl FrameSampler {
     ///
     /// Errors: [`Error::InvalidParameter`] when no frame was offered.
     pub fn finish_without(self, leave_out: &[usize]) -> Result<Array2<f32>> {
+        self.sample_without(leave_out)
+    }
+
+    /// The sample [`finish_without`](Self::finish_without) gives, leaving the
+    /// sampler as it is: for samples of several subsets of the speakers from one
+    /// pass over the frames (each subset's sample is the one a sampler fed only
+    /// that subset's frames would keep, up to the total `max`).
+    ///
+    /// Errors: [`Error::InvalidParameter`] when no frame was offered.
+    pub fn sample_without(&self, leave_out: &[usize]) -> Result<Array2<f32>> {
         let dim = self
             .dim
-            .into_inner()
+            .lock()
             .unwrap_or_else(|p| p.into_inner())
             .ok_or_else(|| Error::param("frames", "no frame was offered to the sample"))?;
-        let mut all: Vec<Entry> = self
+        let mut all: Vec<&Entry> = Vec::new();
+        let heaps: Vec<_> = self
             .per_speaker
-            .into_iter()
+            .iter()
             .enumerate()
             .filter(|(s, _)| !leave_out.contains(s))
-            .flat_map(|(_, h)| h.into_inner().unwrap_or_else(|p| p.into_inner()).into_vec())
+            .map(|(_, h)| h.lock().unwrap_or_else(|p| p.into_inner()))
             .collect();
+        for h in &heaps {
+            all.extend(h.iter());
+        }
         all.sort_unstable();
         all.truncate(self.max);
         if all.is_empty() {
