@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::error::{ApiError, PageError, WebError};
 use super::state::AppState;
-use super::{fetch, html, upload};
+use super::{diarize, fetch, html, upload};
 
 type St = State<Arc<AppState>>;
 
@@ -32,7 +32,7 @@ pub async fn celebrities(State(st): St) -> Html<String> {
 pub async fn upload(State(st): St, req: Request) -> Result<Response, PageError> {
     let (ticket, req) = upload::admit(&st, req).await?;
     let up = upload::read_upload(req, st.config.max_upload, None).await?;
-    let k = PAGE_K.min(st.models.speakers.len());
+    let k = PAGE_K.min(st.models().speakers.len());
     let (id, _) = st.analyse(ticket, up, k).await?;
     Ok(Redirect::to(&format!("/segments/{id}")).into_response())
 }
@@ -51,7 +51,7 @@ pub async fn fetch(
         form.map_err(|e| WebError::bad_request(format!("bad form: {}", e.body_text())))?;
     let _permit = st.fetch_permit().await?;
     let up = fetch::fetch(&st.config, &f.url).await?;
-    let k = PAGE_K.min(st.models.speakers.len());
+    let k = PAGE_K.min(st.models().speakers.len());
     let (id, _) = st.analyse(st.admit()?, up, k).await?;
     Ok(Redirect::to(&format!("/segments/{id}")).into_response())
 }
@@ -65,7 +65,8 @@ fn gone() -> WebError {
 
 pub async fn segments(State(st): St, Path(id): Path<String>) -> Result<Html<String>, PageError> {
     let rec = st.recording(&id).ok_or_else(gone)?;
-    Ok(html::segments(&st, &id, &rec))
+    let diarization = diarize::of_recording(&st, &rec).await?;
+    Ok(html::segments(&st, &id, &rec, &diarization))
 }
 
 /// `GET /audio/{id}/{n}.wav` (segment n, from 0) or `/audio/{id}/full.wav`,
