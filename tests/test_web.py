@@ -372,3 +372,55 @@ def test_api_beside_the_pages(server, fsdd):
         v = json.load(r)
     assert v["overall"]["mlp"]["speaker"] == CLIP_SPEAKER
     assert v["segments"][0]["mlp"]["speaker"] == CLIP_SPEAKER
+
+
+def test_timeline_of_a_conversation(driver, server, fsdd, workdir):
+    """Three turns of two held-out speakers: the page's timeline has the API's
+    turns, each labelled with its speaker's name (or "unknown speaker k"), and a
+    click plays the recording from the turn's start and stops at its end."""
+    turns = [("george", 0), ("jackson", 0), ("george", 1)]
+    clips = [fsdd / f"{d}_{who}_{i}.wav" for who, i in turns for d in range(10)]
+    path = join_wavs(clips, workdir / "conversation.wav")
+    upload(driver, server, path)
+    wait(driver).until(EC.url_contains("/segments/"))
+    timeline = driver.find_element(By.ID, "timeline")
+    buttons = timeline.find_elements(By.CSS_SELECTOR, ".turn")
+    rec_id = driver.find_element(By.ID, "verdict").get_attribute("data-recording-id")
+    with urllib.request.urlopen(f"{server}/api/recordings/{rec_id}", timeout=60) as r:
+        d = json.load(r)["diarization"]
+    assert "error" not in d, d
+    assert int(timeline.get_attribute("data-turns")) == len(d["turns"]) == len(buttons)
+    assert int(timeline.get_attribute("data-speakers")) == len(d["speakers"])
+    names = {s["label"]: s["name"] for s in d["speakers"]}
+    shown = sorted(
+        (float(b.get_attribute("data-start")), float(b.get_attribute("data-end")),
+         b.get_attribute("data-label"), b.text or b.get_attribute("data-name"))
+        for b in buttons
+    )
+    for (start, end, label, text), t in zip(shown, d["turns"]):
+        assert abs(start - t["start"]) < 1e-3 and abs(end - t["end"]) < 1e-3
+        assert label == t["label"]
+        assert text == names[label]
+        assert text in SPEAKERS or re.fullmatch(r"unknown speaker \d+", text), text
+    labels = [t["label"] for t in d["turns"]]
+    print(f"timeline: {len(d['speakers'])} speakers, {len(labels)} turns: "
+          f"{[(round(t['start'], 2), round(t['end'], 2), t['label']) for t in d['turns']]}")
+    shot(driver, "10-timeline")
+    # Click the longest turn that does not start the recording.
+    b = max((b for b in buttons if float(b.get_attribute("data-start")) > 0.5),
+            key=lambda b: float(b.get_attribute("data-end")) - float(b.get_attribute("data-start")))
+    start, end = float(b.get_attribute("data-start")), float(b.get_attribute("data-end"))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", b)
+    b.click()
+    player = driver.find_element(By.ID, "timeline-player")
+    wait(driver, 30).until(lambda d: not d.execute_script("return arguments[0].paused", player))
+    now = driver.execute_script("return arguments[0].currentTime", player)
+    assert start - 0.05 <= now < end, (start, now, end)
+    assert "playing" in b.get_attribute("class")
+    # It plays on to the turn's end and stops there.
+    wait(driver, 30 + (end - start)).until(
+        lambda d: d.execute_script("return arguments[0].paused", player))
+    stopped = driver.execute_script("return arguments[0].currentTime", player)
+    assert end - 0.05 <= stopped < end + 0.5, (end, stopped)
+    assert "playing" not in b.get_attribute("class")
+    print(f"clicked the turn {start:.2f}-{end:.2f} s: played from {now:.2f} s, stopped at {stopped:.2f} s")

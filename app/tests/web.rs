@@ -1373,7 +1373,10 @@ fn turns_of(v: &Value) -> Vec<(f64, f64, String)> {
 /// either an enrolled id (named by its display name) or `unknown_k` (named
 /// "unknown speaker k").
 fn check_diarization(v: &Value, duration: f64) {
-    assert!((v["duration"].as_f64().unwrap() - duration).abs() < 1e-6, "{v}");
+    assert!(
+        (v["duration"].as_f64().unwrap() - duration).abs() < 1e-6,
+        "{v}"
+    );
     let speakers = v["speakers"].as_array().unwrap();
     assert!(!speakers.is_empty(), "{v}");
     let turns = turns_of(v);
@@ -1403,7 +1406,10 @@ fn check_diarization(v: &Value, duration: f64) {
             .map(|t| t.1 - t.0)
             .sum();
         let said = s["seconds"].as_f64().unwrap();
-        assert!((secs - said).abs() < 0.02, "{label}: turns {secs} s, says {said} s");
+        assert!(
+            (secs - said).abs() < 0.02,
+            "{label}: turns {secs} s, says {said} s"
+        );
     }
     for t in v["turns"].as_array().unwrap() {
         let label = t["label"].as_str().unwrap();
@@ -1443,7 +1449,11 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
         .arg("--json")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&cli), keys(&web));
@@ -1468,6 +1478,22 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
     {
         assert_eq!(cs["seconds"], ws["seconds"]);
     }
+    // Naming clusters only renames them: the same DER against the truth (two
+    // clusters given one name would merge and change it).
+    let rttm = |t: &[(f64, f64, String)]| -> Vec<speaker_similarity::diarize::Turn> {
+        t.iter()
+            .map(|(start, end, label)| speaker_similarity::diarize::Turn {
+                start: *start,
+                end: *end,
+                label: label.clone(),
+            })
+            .collect()
+    };
+    let nist = speaker_similarity::diarize::NIST_COLLAR;
+    let der_web = speaker_similarity::diarize::der(&rttm(&truth), &rttm(&w), nist).unwrap();
+    let der_cli = speaker_similarity::diarize::der(&rttm(&truth), &rttm(&c), nist).unwrap();
+    assert!((der_web.der() - der_cli.der()).abs() < 1e-12);
+    assert!(der_web.total > 15.0, "{der_web:?}");
     // A cluster named after an enrolled speaker is mostly that speaker's speech.
     let mut named = 0;
     for sp in web["speakers"].as_array().unwrap() {
@@ -1487,9 +1513,10 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
     }
     eprintln!(
         "diarized 25.5 s of spk01/spk02/spk01/spk03: {} speakers ({named} named by the \
-         model), {} turns: {:?}",
+         model), {} turns, DER {:.1} %: {:?}",
         web["speakers"].as_array().unwrap().len(),
         w.len(),
+        100.0 * der_web.der(),
         web["speakers"]
     );
 }
@@ -1634,7 +1661,38 @@ fn a_recordings_page_shows_the_turns_and_enrolment_is_off_without_the_flag() {
             .unwrap();
         assert_eq!(text, sp["name"].as_str().unwrap());
     }
-    assert!(html.contains(&format!("id=\"timeline-player\" controls preload=\"auto\" src=\"/audio/{id}/full.wav\"")));
+    assert!(html.contains(&format!(
+        "id=\"timeline-player\" controls preload=\"auto\" src=\"/audio/{id}/full.wav\""
+    )));
+    // The player's file is served in byte ranges, so the timeline's player can seek.
+    let full = s.get(&format!("/audio/{id}/full.wav"));
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("accept-ranges").as_deref(), Some("bytes"));
+    assert_eq!(
+        full.body.len(),
+        44 + 2 * (truth.last().unwrap().1 * 16_000.0).round() as usize
+    );
+    let part = http(
+        s.port,
+        "GET",
+        &format!("/audio/{id}/full.wav"),
+        &[("Range", "bytes=1000-1999")],
+        b"",
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, full.body[1000..2000]);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 1000-1999/{}", full.body.len()))
+    );
+    let past = http(
+        s.port,
+        "GET",
+        &format!("/audio/{id}/full.wav"),
+        &[("Range", &format!("bytes={}-", full.body.len()))],
+        b"",
+    );
+    assert_eq!(past.status, 416);
     // The page is made once: asked again, the same timeline.
     let mut again = page_turns(&s.get(&format!("/segments/{id}")).text());
     again.sort_by(|a, b| a.0.parse::<f64>().unwrap().total_cmp(&b.0.parse().unwrap()));
@@ -1660,7 +1718,13 @@ fn a_recordings_page_shows_the_turns_and_enrolment_is_off_without_the_flag() {
     assert_eq!(p.status, 403);
     assert!(p.text().contains("enrolment is off on this server"));
     assert_eq!(snapshot(&fixture().model), before);
-    assert_eq!(s.get("/api/speakers").json()["speakers"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        s.get("/api/speakers").json()["speakers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
 }
 
 /// A copy of the fixture's model directory (enrolments change it).
@@ -1766,7 +1830,10 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
         })
         .collect();
     // One after the other: each saw the ones before it, so the counts are 5 to 8.
-    let mut counts: Vec<u64> = answers.iter().map(|a| a["speakers"].as_u64().unwrap()).collect();
+    let mut counts: Vec<u64> = answers
+        .iter()
+        .map(|a| a["speakers"].as_u64().unwrap())
+        .collect();
     counts.sort();
     assert_eq!(counts, [5, 6, 7, 8]);
     for (k, a) in answers.iter().enumerate() {
@@ -1774,10 +1841,22 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
         assert_eq!(a["speaker"], sid);
         assert_eq!(a["name"], format!("New Voice {}", k + 1));
         assert_eq!(a["replaced"], false);
-        let enrolled: Vec<&str> = a["enrolled"].as_array().unwrap().iter().map(|x| x.as_str().unwrap()).collect();
+        let enrolled: Vec<&str> = a["enrolled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
         assert_eq!(enrolled.len() as u64, a["speakers"].as_u64().unwrap());
         assert!(enrolled.contains(&sid.as_str()));
-        assert!(a["updated"].as_array().unwrap().iter().any(|m| m == "gmm-ubm"), "{a}");
+        assert!(
+            a["updated"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "gmm-ubm"),
+            "{a}"
+        );
     }
     // On disk and in the server: all eight.
     let on_disk = SpeakerModels::load(&model).unwrap();
@@ -1791,7 +1870,10 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
     got.sort();
     assert_eq!(got, want);
     for k in 1..=4 {
-        assert_eq!(on_disk.display_name(&format!("new{k}")), format!("New Voice {k}"));
+        assert_eq!(
+            on_disk.display_name(&format!("new{k}")),
+            format!("New Voice {k}")
+        );
     }
     let listed = s.get("/api/speakers").json();
     let mut listed: Vec<String> = listed["speakers"]
@@ -1820,19 +1902,29 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
         b"speaker=form-voice&name=Form+Voice",
     );
     assert_eq!(p.status, 200, "{}", p.text());
-    assert!(p.text().contains("is now enrolled as <strong id=\"enrolled-name\">Form Voice</strong>"));
+    assert!(p
+        .text()
+        .contains("is now enrolled as <strong id=\"enrolled-name\">Form Voice</strong>"));
     assert!(p.text().contains("The model has 9 speakers"));
 
     // Refusals: 4xx with a sentence, the directory unchanged byte for byte.
     let before = snapshot(&model);
     let cases = [
         (r#"{"speaker": "new1"}"#, 409, "is taken"),
-        (r#"{"speaker": "other", "name": "New Voice 2"}"#, 422, "already names speaker"),
+        (
+            r#"{"speaker": "other", "name": "New Voice 2"}"#,
+            422,
+            "already names speaker",
+        ),
         (r#"{"speaker": "../etc"}"#, 422, "is not allowed"),
         (r#"{"speaker": "-flag"}"#, 422, "cannot start with"),
         (r#"{"speaker": ""}"#, 422, "1 to 64 characters"),
         (r#"{"name": "No Id"}"#, 400, "expected JSON"),
-        (r#"{"speaker": "ok", "name": "a\u0007b"}"#, 422, "no control characters"),
+        (
+            r#"{"speaker": "ok", "name": "a\u0007b"}"#,
+            422,
+            "no control characters",
+        ),
     ];
     for (body, status, says) in cases {
         let r = enrol(&s, &ids[0], body);
@@ -1843,8 +1935,18 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
             assert!(e.contains("unchanged"), "{e}");
         }
     }
-    let r = enrol(&s, "0123456789abcdef0123456789abcdef", r#"{"speaker": "ghost"}"#);
+    let r = enrol(
+        &s,
+        "0123456789abcdef0123456789abcdef",
+        r#"{"speaker": "ghost"}"#,
+    );
     assert_eq!(r.status, 404);
     assert_eq!(snapshot(&model), before);
-    assert_eq!(s.get("/api/speakers").json()["speakers"].as_array().unwrap().len(), 9);
+    assert_eq!(
+        s.get("/api/speakers").json()["speakers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        9
+    );
 }

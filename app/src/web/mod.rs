@@ -33,6 +33,7 @@ mod html;
 mod multipart;
 mod netpolicy;
 mod pages;
+mod range;
 mod routes;
 mod state;
 mod timeline;

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use super::error::{ApiError, PageError, WebError};
 use super::state::AppState;
-use super::{diarize, fetch, html, upload};
+use super::{diarize, fetch, html, range, upload};
 
 type St = State<Arc<AppState>>;
 
@@ -70,10 +70,12 @@ pub async fn segments(State(st): St, Path(id): Path<String>) -> Result<Html<Stri
 }
 
 /// `GET /audio/{id}/{n}.wav` (segment n, from 0) or `/audio/{id}/full.wav`,
-/// re-encoded from memory as 16-bit PCM WAV.
+/// re-encoded from memory as 16-bit PCM WAV; a `Range` of bytes is answered 206
+/// (players seek only in files served so).
 pub async fn audio(
     State(st): St,
     Path((id, file)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let rec = st.recording(&id).ok_or_else(gone)?;
     let stem = file
@@ -90,14 +92,34 @@ pub async fn audio(
     let wav = tokio::task::spawn_blocking(move || audio.to_wav_bytes())
         .await
         .map_err(|e| WebError::internal(format!("encoding failed: {e}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "audio/wav"),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
-        ],
-        wav,
-    )
-        .into_response())
+    let len = wav.len();
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let common = [
+        (header::CONTENT_TYPE, "audio/wav"),
+        (header::CACHE_CONTROL, "private, max-age=3600"),
+        (header::ACCEPT_RANGES, "bytes"),
+    ];
+    Ok(match range::wanted(asked, len) {
+        range::Wanted::All => (common, wav).into_response(),
+        range::Wanted::Part(r) => (
+            StatusCode::PARTIAL_CONTENT,
+            common,
+            [(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{len}", r.start, r.end - 1),
+            )],
+            wav[r].to_vec(),
+        )
+            .into_response(),
+        range::Wanted::Unsatisfiable => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [
+                (header::CONTENT_RANGE, format!("bytes */{len}")),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+        )
+            .into_response(),
+    })
 }
 
 const APP_JS: &str = include_str!("app.js");

@@ -197,7 +197,10 @@ mod tests {
         };
         let h = section(&Ok(d), "/audio/ab/full.wav");
         assert!(h.contains("data-turns=\"3\" data-speakers=\"2\""), "{h}");
-        assert_eq!(h.matches("<button type=\"button\" class=\"turn\"").count(), 3);
+        assert_eq!(
+            h.matches("<button type=\"button\" class=\"turn\"").count(),
+            3
+        );
         assert!(h.contains("data-start=\"3.000\" data-end=\"6.000\" data-label=\"unknown_1\""));
         assert!(h.contains("left:30.000%;width:30.000%"), "{h}");
         assert!(h.contains(">unknown speaker 1</button>"));
