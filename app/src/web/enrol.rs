@@ -101,7 +101,7 @@ pub async fn enrol(
         let _one_at_a_time = lock(&st2.enrolment);
         let dir = &st2.config.model_dir;
         let mut models = SpeakerModels::load(dir).map_err(enrol_error)?;
-        if models.speakers.iter().any(|s| *s == id) {
+        if models.speakers.contains(&id) {
             return Err(WebError::new(
                 StatusCode::CONFLICT,
                 format!(
