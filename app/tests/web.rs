@@ -423,7 +423,17 @@ fn predict_names_the_speaker_segment_by_segment() {
     // The same recording by id, its page and its players.
     let id = v["id"].as_str().unwrap();
     assert_eq!(id.len(), 32);
-    assert_eq!(s.get(&format!("/api/recordings/{id}")).json(), v);
+    // ...with its diarization besides: one speaker, spk03, all along.
+    let mut again = s.get(&format!("/api/recordings/{id}")).json();
+    let d = again
+        .as_object_mut()
+        .unwrap()
+        .remove("diarization")
+        .unwrap();
+    assert_eq!(again, v);
+    check_diarization(&d, 6.0);
+    assert_eq!(d["speakers"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["speakers"][0]["label"], "spk03", "{d}");
     let page = s.get(&format!("/segments/{id}"));
     assert_eq!(page.status, 200);
     let t = page.text();
@@ -1317,7 +1327,8 @@ fn cuts(dir: &Path) -> (u32, Vec<Vec<i16>>) {
     (rate, out)
 }
 
-/// A conversation: for each (speaker, n) in turn, `n` of the speaker's 2 s cuts
+/// A conversation: for each (speaker, n) in turn (`other/spkNN`: a voice of
+/// [`others`], not enrolled), `n` of the speaker's 2 s cuts
 /// (each speaker's cuts used in order, none twice), 0.5 s of silence between
 /// turns. The WAV and the truth (start, end, speaker).
 fn conversation(plan: &[(&str, usize)]) -> (Vec<u8>, Vec<(f64, f64, String)>) {
@@ -1326,7 +1337,11 @@ fn conversation(plan: &[(&str, usize)]) -> (Vec<u8>, Vec<(f64, f64, String)>) {
     let mut truth = Vec::new();
     let mut rate = 0;
     for (k, (speaker, n)) in plan.iter().enumerate() {
-        let (r, pieces) = cuts(&fixture().corpus.join(speaker));
+        let dir = match speaker.strip_prefix("other/") {
+            Some(x) => others().join(x),
+            None => fixture().corpus.join(speaker),
+        };
+        let (r, pieces) = cuts(&dir);
         rate = r;
         if k > 0 {
             all.extend(std::iter::repeat_n(0, r as usize / 2));
@@ -1422,9 +1437,15 @@ fn check_diarization(v: &Value, duration: f64) {
 #[test]
 fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
     let s = Server::start(&[]);
-    let (wav, truth) = conversation(&[("spk01", 3), ("spk02", 3), ("spk01", 3), ("spk03", 3)]);
+    let (wav, truth) = conversation(&[
+        ("spk01", 3),
+        ("spk02", 3),
+        ("spk01", 3),
+        ("other/spk01", 3),
+        ("spk03", 3),
+    ]);
     let duration = truth.last().unwrap().1;
-    assert!((duration - 25.5).abs() < 1e-9);
+    assert!((duration - 32.0).abs() < 1e-9);
     let r = s.post("/api/diarize?name=meeting.wav", "audio/wav", &wav);
     assert_eq!(r.status, 200, "{}", r.text());
     let web = r.json();
@@ -1494,7 +1515,8 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
     let der_cli = speaker_similarity::diarize::der(&rttm(&truth), &rttm(&c), nist).unwrap();
     assert!((der_web.der() - der_cli.der()).abs() < 1e-12);
     assert!(der_web.total > 15.0, "{der_web:?}");
-    // A cluster named after an enrolled speaker is mostly that speaker's speech.
+    // A cluster named after an enrolled speaker is mostly that speaker's speech;
+    // the voice that is not enrolled is mostly in unknown clusters.
     let mut named = 0;
     for sp in web["speakers"].as_array().unwrap() {
         let Some(id) = sp["speaker"].as_str() else {
@@ -1511,12 +1533,25 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
         }
         assert!(mine > 0.5 * all, "{id}: {mine:.1} of {all:.1} s are {id}'s");
     }
+    let (mut stranger, mut stranger_unknown) = (0.0, 0.0);
+    for (a, b, l) in &w {
+        let x = overlap_with(&truth, "other/spk01", *a, *b);
+        stranger += x;
+        if l.starts_with("unknown_") {
+            stranger_unknown += x;
+        }
+    }
+    assert!(
+        stranger > 4.0 && stranger_unknown > 0.9 * stranger,
+        "{stranger_unknown} of {stranger}"
+    );
     eprintln!(
-        "diarized 25.5 s of spk01/spk02/spk01/spk03: {} speakers ({named} named by the \
-         model), {} turns, DER {:.1} %: {:?}",
+        "diarized 32 s of spk01/spk02/spk01/a stranger/spk03: {} speakers ({named} named by \
+         the model), {} turns, DER {:.1} %, the stranger's speech {:.0} % unknown: {:?}",
         web["speakers"].as_array().unwrap().len(),
         w.len(),
         100.0 * der_web.der(),
+        100.0 * stranger_unknown / stranger,
         web["speakers"]
     );
 }
@@ -1891,6 +1926,47 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
     let r = s.predict(&wav_bytes(*rate, &c[3..6].concat()));
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(overall(&r.json(), "gmm"), "new2", "{}", r.text());
+
+    // Who speaks when, under the new model: clips of new1 and new2 that their
+    // enrolment did not use, the clusters named after them.
+    let (_, c1, rate) = &voices[0];
+    let (_, c2, _) = &voices[1];
+    let gap = vec![0i16; *rate as usize / 2];
+    let parts = [
+        c1[3..6].concat(),
+        gap.clone(),
+        c2[6..8].concat(),
+        gap,
+        c1[6..8].concat(),
+    ];
+    let mut truth = Vec::new();
+    let mut t = 0.0;
+    for (k, p) in parts.iter().enumerate() {
+        let d = p.len() as f64 / *rate as f64;
+        if k % 2 == 0 {
+            truth.push((t, t + d, if k == 2 { "new2" } else { "new1" }.to_string()));
+        }
+        t += d;
+    }
+    let r = s.post(
+        "/api/diarize",
+        "audio/wav",
+        &wav_bytes(*rate, &parts.concat()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = r.json();
+    let mut right = 0.0;
+    for (a, b, l) in turns_of(&d) {
+        right += overlap_with(&truth, &l, a, b);
+    }
+    let speech: f64 = truth.iter().map(|t| t.1 - t.0).sum();
+    eprintln!(
+        "diarized {speech:.1} s of new1/new2/new1 after their enrolment: {:.0} % of the \
+         speech labelled with the right new speaker; {}",
+        100.0 * right / speech,
+        d["speakers"]
+    );
+    assert!(right > 0.9 * speech, "{right:.1} of {speech:.1} s: {d}");
 
     // The page's form enrols too, and answers a page.
     let (_, c, rate) = &voices[3];

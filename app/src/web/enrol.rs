@@ -226,3 +226,37 @@ pub fn form_html(st: &AppState, id: &str) -> String {
         max = pipeline::MAX_SPEAKER_ID,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_the_requests_fault_and_say_the_model_is_unchanged() {
+        let cases = [
+            Error::NoSpeechFound {
+                speech_seconds: 0.0,
+                reason: "the recording has no voiced frame".into(),
+            },
+            Error::NoSpeech {
+                peak_dbfs: -80.0,
+                threshold_dbfs: -70.0,
+            },
+            Error::param("speaker", "\"../x\": character '/' is not allowed"),
+        ];
+        for e in cases {
+            let w = enrol_error(e);
+            assert_eq!(w.status, StatusCode::UNPROCESSABLE_ENTITY, "{w:?}");
+            assert!(w.message.ends_with("the model is unchanged"), "{w:?}");
+        }
+        let w = enrol_error(Error::Model {
+            path: "/srv/model".into(),
+            reason: "damaged".into(),
+        });
+        assert_eq!(w.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            !w.message.contains("/srv/model"),
+            "no server paths to clients"
+        );
+    }
+}
