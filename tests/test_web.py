@@ -13,6 +13,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import tempfile
 import threading
@@ -115,13 +116,13 @@ def model(workdir, fsdd):
     return out
 
 
-@pytest.fixture(scope="session")
-def server(model):
+def start_server(model, *extra):
+    """`serve` over `model` on a free port: (process, URL)."""
     proc = subprocess.Popen(
         [str(BIN), "serve", "--model", str(model), "--port", "0", "--yt-dlp", "/nonexistent/yt-dlp",
          # Offline: a name table stands in for DNS, so the URL passes the address
          # checks (a public address) and reaches the missing yt-dlp.
-         "--fetch-resolve", "www.youtube.com=142.250.74.46"],
+         "--fetch-resolve", "www.youtube.com=142.250.74.46", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -143,7 +144,24 @@ def server(model):
         pytest.fail("serve did not print its URL:\n" + "".join(lines))
     # Keep draining the server's output so it never blocks on a full pipe.
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
+    return proc, url
+
+
+@pytest.fixture(scope="session")
+def server(model):
+    proc, url = start_server(model)
     yield url
+    proc.terminate()
+    assert proc.wait(timeout=30) == 0, "serve stops cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="session")
+def enrol_server(model, workdir):
+    """A server with --allow-enrol over a copy of the model (enrolment changes it)."""
+    copy = workdir / "model-enrol"
+    shutil.copytree(model, copy)
+    proc, url = start_server(copy, "--allow-enrol")
+    yield url, copy
     proc.terminate()
     assert proc.wait(timeout=30) == 0, "serve stops cleanly on SIGTERM"
 
@@ -372,3 +390,101 @@ def test_api_beside_the_pages(server, fsdd):
         v = json.load(r)
     assert v["overall"]["mlp"]["speaker"] == CLIP_SPEAKER
     assert v["segments"][0]["mlp"]["speaker"] == CLIP_SPEAKER
+
+
+def test_timeline_of_a_conversation(driver, server, fsdd, workdir):
+    """Three turns of two held-out speakers: the page's timeline has the API's
+    turns, each labelled with its speaker's name (or "unknown speaker k"), and a
+    click plays the recording from the turn's start and stops at its end."""
+    turns = [("george", 0), ("jackson", 0), ("george", 1)]
+    clips = [fsdd / f"{d}_{who}_{i}.wav" for who, i in turns for d in range(10)]
+    path = join_wavs(clips, workdir / "conversation.wav")
+    upload(driver, server, path)
+    wait(driver).until(EC.url_contains("/segments/"))
+    timeline = driver.find_element(By.ID, "timeline")
+    buttons = timeline.find_elements(By.CSS_SELECTOR, ".turn")
+    rec_id = driver.find_element(By.ID, "verdict").get_attribute("data-recording-id")
+    with urllib.request.urlopen(f"{server}/api/recordings/{rec_id}", timeout=60) as r:
+        d = json.load(r)["diarization"]
+    assert "error" not in d, d
+    assert int(timeline.get_attribute("data-turns")) == len(d["turns"]) == len(buttons)
+    assert int(timeline.get_attribute("data-speakers")) == len(d["speakers"])
+    names = {s["label"]: s["name"] for s in d["speakers"]}
+    shown = sorted(
+        (float(b.get_attribute("data-start")), float(b.get_attribute("data-end")),
+         b.get_attribute("data-label"), b.text or b.get_attribute("data-name"))
+        for b in buttons
+    )
+    for (start, end, label, text), t in zip(shown, d["turns"]):
+        assert abs(start - t["start"]) < 1e-3 and abs(end - t["end"]) < 1e-3
+        assert label == t["label"]
+        assert text == names[label]
+        assert text in SPEAKERS or re.fullmatch(r"unknown speaker \d+", text), text
+    assert not driver.find_elements(By.ID, "enrol-form"), "no enrolment without --allow-enrol"
+    labels = [t["label"] for t in d["turns"]]
+    print(f"timeline: {len(d['speakers'])} speakers, {len(labels)} turns: "
+          f"{[(round(t['start'], 2), round(t['end'], 2), t['label']) for t in d['turns']]}")
+    shot(driver, "10-timeline")
+    # Click the longest turn that does not start the recording.
+    b = max((b for b in buttons if float(b.get_attribute("data-start")) > 0.5),
+            key=lambda b: float(b.get_attribute("data-end")) - float(b.get_attribute("data-start")))
+    start, end = float(b.get_attribute("data-start")), float(b.get_attribute("data-end"))
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", b)
+    b.click()
+    player = driver.find_element(By.ID, "timeline-player")
+    wait(driver, 30).until(lambda d: not d.execute_script("return arguments[0].paused", player))
+    now = driver.execute_script("return arguments[0].currentTime", player)
+    assert start - 0.05 <= now < end, (start, now, end)
+    assert "playing" in b.get_attribute("class")
+    # It plays on to the turn's end and stops there.
+    wait(driver, 30 + (end - start)).until(
+        lambda d: d.execute_script("return arguments[0].paused", player))
+    stopped = driver.execute_script("return arguments[0].currentTime", player)
+    assert end - 0.05 <= stopped < end + 0.5, (end, stopped)
+    assert "playing" not in b.get_attribute("class")
+    print(f"clicked the turn {start:.2f}-{end:.2f} s: played from {now:.2f} s, stopped at {stopped:.2f} s")
+
+
+def test_enrol_this_voice(driver, enrol_server, workdir):
+    """A dsp34 speaker (not in the FSDD model) enrolled from the page's form: the
+    speakers page lists it, and the next upload of other words of the same
+    speaker is named after it."""
+    url, model_dir = enrol_server
+    speaker = "15307110189"
+    dsp34 = shared_datasets() / "dsp34" / speaker
+    if not dsp34.is_dir():
+        pytest.skip(f"{dsp34} is missing")
+    enrol_clips = [dsp34 / f"{speaker}-{w:02d}-01.wav" for w in range(10)]
+    query_clips = [dsp34 / f"{speaker}-{w:02d}-02.wav" for w in range(10, 14)]
+    upload(driver, url, join_wavs(enrol_clips, workdir / "dsp34-enrol.wav"))
+    wait(driver).until(EC.url_contains("/segments/"))
+    page = driver.current_url
+    assert "Enrol this voice as..." in driver.find_element(By.ID, "enrol-card").text
+    driver.find_element(By.ID, "enrol-speaker").send_keys("dsp-189")
+    driver.find_element(By.ID, "enrol-name").send_keys("Dee Ess Pee")
+    shot(driver, "11-enrol-form")
+    driver.find_element(By.ID, "enrol-button").click()
+    name = wait(driver).until(EC.presence_of_element_located((By.ID, "enrolled-name")))
+    assert name.text == "Dee Ess Pee"
+    assert "The model has 7 speakers" in driver.find_element(By.ID, "enrolled").text
+    shot(driver, "12-enrolled")
+    # On disk: the model directory has the speaker (its history names it).
+    assert "dsp-189" in (model_dir / "models.json").read_text()
+    driver.get(url + "/celebrities")
+    rows = driver.find_elements(By.CSS_SELECTOR, "#celebrities tbody tr")
+    assert [r.get_attribute("data-speaker") for r in rows] == SPEAKERS + ["dsp-189"]
+    # The next upload, other words of the same speaker, is named after it.
+    upload(driver, url, join_wavs(query_clips, workdir / "dsp34-query.wav"))
+    wait(driver).until(EC.url_contains("/segments/"))
+    gmm = driver.find_element(By.ID, "verdict-gmm").get_attribute("data-speaker")
+    assert gmm == "dsp-189", gmm
+    print(f"enrolled dsp34 speaker {speaker} from 10 words as dsp-189; 4 other words: GMM {gmm}, "
+          f"open set: {driver.find_element(By.ID, 'verdict-open-set').text!r}")
+    # The same id again: refused with a sentence, the directory unchanged.
+    before = (model_dir / "models.json").read_bytes()
+    driver.get(page)
+    driver.find_element(By.ID, "enrol-speaker").send_keys("dsp-189")
+    driver.find_element(By.ID, "enrol-button").click()
+    msg = wait(driver).until(EC.presence_of_element_located((By.ID, "error-message")))
+    assert 'speaker id "dsp-189" is taken' in msg.text and "unchanged" in msg.text, msg.text
+    assert (model_dir / "models.json").read_bytes() == before

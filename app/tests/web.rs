@@ -67,19 +67,7 @@ fn run_ok(cmd: &mut Command) {
 
 /// The clips of one speaker, sorted.
 fn clips(speaker: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![fixture().corpus.join(speaker)];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
+    let out = clips_under(&fixture().corpus.join(speaker));
     assert!(!out.is_empty(), "no clips for {speaker}");
     out
 }
@@ -159,7 +147,11 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let f = fixture();
+        Server::start_on(&fixture().model, extra)
+    }
+
+    /// A server over the model directory `model`.
+    fn start_on(model: &Path, extra: &[&str]) -> Server {
         // No URL fetching unless a test brings its own yt-dlp.
         let mut extra = extra.to_vec();
         if !extra.contains(&"--yt-dlp") {
@@ -170,7 +162,7 @@ impl Server {
         let mut child = Command::new(BIN)
             .arg("serve")
             .arg("--model")
-            .arg(&f.model)
+            .arg(model)
             .args(["--port", "0"])
             .args(&extra)
             .stdout(Stdio::piped())
@@ -431,7 +423,17 @@ fn predict_names_the_speaker_segment_by_segment() {
     // The same recording by id, its page and its players.
     let id = v["id"].as_str().unwrap();
     assert_eq!(id.len(), 32);
-    assert_eq!(s.get(&format!("/api/recordings/{id}")).json(), v);
+    // ...with its diarization besides: one speaker, spk03, all along.
+    let mut again = s.get(&format!("/api/recordings/{id}")).json();
+    let d = again
+        .as_object_mut()
+        .unwrap()
+        .remove("diarization")
+        .unwrap();
+    assert_eq!(again, v);
+    check_diarization(&d, 6.0);
+    assert_eq!(d["speakers"].as_array().unwrap().len(), 1, "{d}");
+    assert_eq!(d["speakers"][0]["label"], "spk03", "{d}");
     let page = s.get(&format!("/segments/{id}"));
     assert_eq!(page.status, 200);
     let t = page.text();
@@ -1270,4 +1272,757 @@ fn twenty_concurrent_ten_minute_recordings_are_answered_within_the_memory_cap() 
     );
     // Still serving.
     assert_eq!(s.get("/healthz").text(), "ok");
+}
+
+// ------------------------------------------------------------------ who speaks when
+
+/// Other voices than the model's: a second synthetic corpus (another seed), made
+/// once per test run.
+fn others() -> &'static PathBuf {
+    static O: OnceLock<PathBuf> = OnceLock::new();
+    O.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-test-others");
+        let _ = std::fs::remove_dir_all(&dir);
+        run_ok(Command::new(BIN).arg("synth").arg(&dir).args([
+            "--speakers",
+            "4",
+            "--clips",
+            "8",
+            "--seed",
+            "7",
+        ]));
+        dir
+    })
+}
+
+/// The WAV files under `dir`, sorted.
+fn clips_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "wav") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The 2 s cuts of the clips under `dir` (sorted), for as many as are that long.
+fn cuts(dir: &Path) -> (u32, Vec<Vec<i16>>) {
+    let mut rate = 0;
+    let mut out = Vec::new();
+    for p in clips_under(dir) {
+        let (r, s) = read_pcm16(&std::fs::read(p).unwrap());
+        rate = r;
+        if s.len() >= 2 * r as usize {
+            out.push(s[..2 * r as usize].to_vec());
+        }
+    }
+    (rate, out)
+}
+
+/// A conversation: for each (speaker, n) in turn (`other/spkNN`: a voice of
+/// [`others`], not enrolled), `n` of the speaker's 2 s cuts
+/// (each speaker's cuts used in order, none twice), 0.5 s of silence between
+/// turns. The WAV and the truth (start, end, speaker).
+fn conversation(plan: &[(&str, usize)]) -> (Vec<u8>, Vec<(f64, f64, String)>) {
+    let mut used: std::collections::HashMap<&str, usize> = Default::default();
+    let mut all: Vec<i16> = Vec::new();
+    let mut truth = Vec::new();
+    let mut rate = 0;
+    for (k, (speaker, n)) in plan.iter().enumerate() {
+        let dir = match speaker.strip_prefix("other/") {
+            Some(x) => others().join(x),
+            None => fixture().corpus.join(speaker),
+        };
+        let (r, pieces) = cuts(&dir);
+        rate = r;
+        if k > 0 {
+            all.extend(std::iter::repeat_n(0, r as usize / 2));
+        }
+        let start = all.len() as f64 / r as f64;
+        let from = used.entry(speaker).or_default();
+        assert!(*from + n <= pieces.len(), "{speaker} has too few clips");
+        for p in &pieces[*from..*from + n] {
+            all.extend_from_slice(p);
+        }
+        *from += n;
+        truth.push((start, all.len() as f64 / r as f64, speaker.to_string()));
+    }
+    (wav_bytes(rate, &all), truth)
+}
+
+/// Seconds of turn `[a, b)` that truth speaker `who` speaks.
+fn overlap_with(truth: &[(f64, f64, String)], who: &str, a: f64, b: f64) -> f64 {
+    truth
+        .iter()
+        .filter(|t| t.2 == who)
+        .map(|t| (b.min(t.1) - a.max(t.0)).max(0.0))
+        .sum()
+}
+
+/// `(start, end, label)` of a diarization JSON's turns.
+fn turns_of(v: &Value) -> Vec<(f64, f64, String)> {
+    v["turns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no turns in {v}"))
+        .iter()
+        .map(|t| {
+            (
+                t["start"].as_f64().unwrap(),
+                t["end"].as_f64().unwrap(),
+                t["label"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The diarization JSON's invariants: turns in order inside the recording, each
+/// label one of the speakers', a speaker's seconds the sum of its turns, labels
+/// either an enrolled id (named by its display name) or `unknown_k` (named
+/// "unknown speaker k").
+fn check_diarization(v: &Value, duration: f64) {
+    assert!(
+        (v["duration"].as_f64().unwrap() - duration).abs() < 1e-6,
+        "{v}"
+    );
+    let speakers = v["speakers"].as_array().unwrap();
+    assert!(!speakers.is_empty(), "{v}");
+    let turns = turns_of(v);
+    for w in turns.windows(2) {
+        assert!(w[0].0 <= w[1].0 && w[0].1 <= w[1].0 + 1e-9, "{w:?}");
+    }
+    for (a, b, _) in &turns {
+        assert!(0.0 <= *a && a < b && *b <= duration + 1e-6, "{a} {b}");
+    }
+    for s in speakers {
+        let label = s["label"].as_str().unwrap();
+        let name = s["name"].as_str().unwrap();
+        match s["speaker"].as_str() {
+            Some(id) => {
+                assert_eq!(label, id);
+                let want = SPEAKERS.iter().find(|(i, _)| *i == id).map(|x| x.1);
+                assert_eq!(Some(name), want, "{s}");
+            }
+            None => {
+                let k = label.strip_prefix("unknown_").expect("unknown_k");
+                assert_eq!(name, format!("unknown speaker {k}"));
+            }
+        }
+        let secs: f64 = turns
+            .iter()
+            .filter(|t| t.2 == label)
+            .map(|t| t.1 - t.0)
+            .sum();
+        let said = s["seconds"].as_f64().unwrap();
+        assert!(
+            (secs - said).abs() < 0.02,
+            "{label}: turns {secs} s, says {said} s"
+        );
+    }
+    for t in v["turns"].as_array().unwrap() {
+        let label = t["label"].as_str().unwrap();
+        assert!(speakers.iter().any(|s| s["label"] == label), "{t}");
+        assert_eq!(t["speaker"].is_null(), label.starts_with("unknown_"), "{t}");
+        assert_eq!(t["speaker"].is_null(), t["score"].is_null(), "{t}");
+    }
+}
+
+#[test]
+fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
+    let s = Server::start(&[]);
+    let (wav, truth) = conversation(&[
+        ("spk01", 3),
+        ("spk02", 3),
+        ("spk01", 3),
+        ("other/spk01", 3),
+        ("spk03", 3),
+    ]);
+    let duration = truth.last().unwrap().1;
+    assert!((duration - 32.0).abs() < 1e-9);
+    let r = s.post("/api/diarize?name=meeting.wav", "audio/wav", &wav);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let web = r.json();
+    assert_eq!(web["file"], "meeting.wav");
+    check_diarization(&web, duration);
+    // Multipart, as a browser sends it: the same answer.
+    let (ct, form) = multipart("audio", "meeting.wav", &wav);
+    let m = s.post("/api/diarize", &ct, &form);
+    assert_eq!(m.status, 200, "{}", m.text());
+    assert_eq!(m.json(), web);
+
+    // The CLI on the same file: the same JSON, clusters and turns; only the labels
+    // differ, the CLI having no model (unknown_k), the server naming clusters
+    // after enrolled speakers.
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-diarize");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("meeting.wav");
+    std::fs::write(&file, &wav).unwrap();
+    let out = Command::new(BIN)
+        .arg("diarize")
+        .arg(&file)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&cli), keys(&web));
+    for k in ["file", "duration", "speech_seconds", "windows"] {
+        assert_eq!(cli[k], web[k], "{k}");
+    }
+    let (c, w) = (turns_of(&cli), turns_of(&web));
+    assert_eq!(c.len(), w.len());
+    assert_eq!(
+        cli["speakers"].as_array().unwrap().len(),
+        web["speakers"].as_array().unwrap().len()
+    );
+    for ((a0, b0, cl), (a1, b1, _)) in c.iter().zip(&w) {
+        assert_eq!((a0, b0), (a1, b1));
+        assert!(cl.starts_with("unknown_"), "{cl}");
+    }
+    for (cs, ws) in cli["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(web["speakers"].as_array().unwrap())
+    {
+        assert_eq!(cs["seconds"], ws["seconds"]);
+    }
+    // Naming clusters only renames them: the same DER against the truth (two
+    // clusters given one name would merge and change it).
+    let rttm = |t: &[(f64, f64, String)]| -> Vec<speaker_similarity::diarize::Turn> {
+        t.iter()
+            .map(|(start, end, label)| speaker_similarity::diarize::Turn {
+                start: *start,
+                end: *end,
+                label: label.clone(),
+            })
+            .collect()
+    };
+    let nist = speaker_similarity::diarize::NIST_COLLAR;
+    let der_web = speaker_similarity::diarize::der(&rttm(&truth), &rttm(&w), nist).unwrap();
+    let der_cli = speaker_similarity::diarize::der(&rttm(&truth), &rttm(&c), nist).unwrap();
+    assert!((der_web.der() - der_cli.der()).abs() < 1e-12);
+    assert!(der_web.total > 15.0, "{der_web:?}");
+    // A cluster named after an enrolled speaker is mostly that speaker's speech;
+    // the voice that is not enrolled is mostly in unknown clusters.
+    let mut named = 0;
+    for sp in web["speakers"].as_array().unwrap() {
+        let Some(id) = sp["speaker"].as_str() else {
+            continue;
+        };
+        named += 1;
+        let label = sp["label"].as_str().unwrap();
+        let (mut mine, mut all) = (0.0, 0.0);
+        for (a, b, l) in &w {
+            if l == label {
+                mine += overlap_with(&truth, id, *a, *b);
+                all += b - a;
+            }
+        }
+        assert!(mine > 0.5 * all, "{id}: {mine:.1} of {all:.1} s are {id}'s");
+    }
+    let (mut stranger, mut stranger_unknown) = (0.0, 0.0);
+    for (a, b, l) in &w {
+        let x = overlap_with(&truth, "other/spk01", *a, *b);
+        stranger += x;
+        if l.starts_with("unknown_") {
+            stranger_unknown += x;
+        }
+    }
+    assert!(
+        stranger > 4.0 && stranger_unknown > 0.9 * stranger,
+        "{stranger_unknown} of {stranger}"
+    );
+    eprintln!(
+        "diarized 32 s of spk01/spk02/spk01/a stranger/spk03: {} speakers ({named} named by \
+         the model), {} turns, DER {:.1} %, the stranger's speech {:.0} % unknown: {:?}",
+        web["speakers"].as_array().unwrap().len(),
+        w.len(),
+        100.0 * der_web.der(),
+        100.0 * stranger_unknown / stranger,
+        web["speakers"]
+    );
+}
+
+#[test]
+fn diarize_api_bad_input_gets_4xx_saying_what_is_wrong() {
+    let s = Server::start(&[]);
+    let (rate, pieces) = cuts(&fixture().corpus.join("spk02"));
+    let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
+        (
+            "silence",
+            "/api/diarize",
+            wav_bytes(rate, &vec![0; 5 * rate as usize]),
+            422,
+            "no speech",
+        ),
+        (
+            "one second",
+            "/api/diarize",
+            wav_bytes(rate, &pieces[0][..rate as usize]),
+            422,
+            "too short to tell who speaks when",
+        ),
+        (
+            "no speakers",
+            "/api/diarize?speakers=0",
+            wav_bytes(rate, &pieces[0]),
+            400,
+            "speakers must be a whole number of at least 1",
+        ),
+        (
+            "text",
+            "/api/diarize",
+            b"not a recording at all\n".repeat(50),
+            415,
+            "not an audio file",
+        ),
+        ("empty", "/api/diarize", Vec::new(), 400, "empty"),
+    ];
+    for (what, path, body, status, says) in &cases {
+        let r = s.post(path, "audio/wav", body);
+        assert_eq!(r.status, *status, "{what}: {}", r.text());
+        let e = r.error();
+        assert!(e.contains(says), "{what}: {e:?} lacks {says:?}");
+    }
+    // A given number of speakers is kept to.
+    let (wav, _) = conversation(&[("spk01", 2), ("spk04", 2)]);
+    let r = s.post("/api/diarize?speakers=2", "audio/wav", &wav);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["speakers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn diarize_api_is_admitted_like_the_other_uploads() {
+    // One upload at a time: while a client holds the only place (its body not
+    // yet complete), the next gets 503 with Retry-After.
+    let s = Server::start(&["--jobs", "1", "--queue", "1"]);
+    let (wav, _) = conversation(&[("spk01", 2), ("spk02", 2)]);
+    let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+    let head = format!(
+        "POST /api/diarize HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
+        wav.len()
+    );
+    slow.write_all(head.as_bytes()).unwrap();
+    slow.write_all(&wav[..wav.len() / 2]).unwrap();
+    let mut busy = None;
+    // The server admits the slow client as soon as its head arrives.
+    for _ in 0..100 {
+        let r = s.post("/api/diarize", "audio/wav", &wav);
+        if r.status == 503 {
+            busy = Some(r);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let busy = busy.expect("a second upload is refused while the first holds the place");
+    assert_eq!(busy.header("retry-after").as_deref(), Some("5"));
+    assert!(busy.error().contains("busy"));
+    slow.write_all(&wav[wav.len() / 2..]).unwrap();
+    let mut raw = String::new();
+    slow.read_to_string(&mut raw).unwrap();
+    assert!(raw.starts_with("HTTP/1.1 200"), "{raw:.300}");
+    // The place is given back.
+    assert_eq!(s.post("/api/diarize", "audio/wav", &wav).status, 200);
+}
+
+/// The `class="turn"` buttons of a page: (data-start, data-end, data-label, text).
+fn page_turns(html: &str) -> Vec<(String, String, String, String)> {
+    let attr = |tag: &str, name: &str| {
+        let key = format!("{name}=\"");
+        let i = tag.find(&key).unwrap() + key.len();
+        tag[i..i + tag[i..].find('"').unwrap()].to_string()
+    };
+    html.split("<button type=\"button\" class=\"turn\"")
+        .skip(1)
+        .map(|rest| {
+            let (tag, after) = rest.split_once('>').unwrap();
+            let text = after.split("</button>").next().unwrap().to_string();
+            (
+                attr(tag, "data-start"),
+                attr(tag, "data-end"),
+                attr(tag, "data-label"),
+                text,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_recordings_page_shows_the_turns_and_enrolment_is_off_without_the_flag() {
+    let s = Server::start(&[]);
+    let (wav, truth) = conversation(&[("spk03", 3), ("spk04", 3), ("spk03", 2)]);
+    let r = s.predict(&wav);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let page = s.get(&format!("/segments/{id}"));
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    let api = s.get(&format!("/api/recordings/{id}")).json();
+    let d = &api["diarization"];
+    check_diarization(d, truth.last().unwrap().1);
+    let turns = turns_of(d);
+    // Rows are speakers; in time order, the turns are the API's.
+    let mut shown = page_turns(&html);
+    shown.sort_by(|a, b| a.0.parse::<f64>().unwrap().total_cmp(&b.0.parse().unwrap()));
+    assert_eq!(shown.len(), turns.len());
+    assert!(html.contains(&format!(
+        "id=\"timeline\" data-turns=\"{}\" data-speakers=\"{}\"",
+        turns.len(),
+        d["speakers"].as_array().unwrap().len()
+    )));
+    for ((start, end, label, text), (a, b, l)) in shown.iter().zip(&turns) {
+        assert_eq!(start, &format!("{a:.3}"));
+        assert_eq!(end, &format!("{b:.3}"));
+        assert_eq!(label, l);
+        let sp = d["speakers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["label"] == *l)
+            .unwrap();
+        assert_eq!(text, sp["name"].as_str().unwrap());
+    }
+    assert!(html.contains(&format!(
+        "id=\"timeline-player\" controls preload=\"auto\" src=\"/audio/{id}/full.wav\""
+    )));
+    // The player's file is served in byte ranges, so the timeline's player can seek.
+    let full = s.get(&format!("/audio/{id}/full.wav"));
+    assert_eq!(full.status, 200);
+    assert_eq!(full.header("accept-ranges").as_deref(), Some("bytes"));
+    assert_eq!(
+        full.body.len(),
+        44 + 2 * (truth.last().unwrap().1 * 16_000.0).round() as usize
+    );
+    let part = http(
+        s.port,
+        "GET",
+        &format!("/audio/{id}/full.wav"),
+        &[("Range", "bytes=1000-1999")],
+        b"",
+    );
+    assert_eq!(part.status, 206);
+    assert_eq!(part.body, full.body[1000..2000]);
+    assert_eq!(
+        part.header("content-range"),
+        Some(format!("bytes 1000-1999/{}", full.body.len()))
+    );
+    let past = http(
+        s.port,
+        "GET",
+        &format!("/audio/{id}/full.wav"),
+        &[("Range", &format!("bytes={}-", full.body.len()))],
+        b"",
+    );
+    assert_eq!(past.status, 416);
+    // The page is made once: asked again, the same timeline.
+    let mut again = page_turns(&s.get(&format!("/segments/{id}")).text());
+    again.sort_by(|a, b| a.0.parse::<f64>().unwrap().total_cmp(&b.0.parse().unwrap()));
+    assert_eq!(again, shown);
+
+    // Without --allow-enrol: no form, and both routes answer 403 saying why.
+    assert!(!html.contains("id=\"enrol-form\""));
+    let before = snapshot(&fixture().model);
+    let a = http(
+        s.port,
+        "POST",
+        &format!("/api/recordings/{id}/enrol"),
+        &[("Content-Type", "application/json")],
+        br#"{"speaker": "intruder"}"#,
+    );
+    assert_eq!(a.status, 403);
+    assert!(a.error().contains("--allow-enrol"));
+    let p = s.post(
+        &format!("/segments/{id}/enrol"),
+        "application/x-www-form-urlencoded",
+        b"speaker=intruder",
+    );
+    assert_eq!(p.status, 403);
+    assert!(p.text().contains("enrolment is off on this server"));
+    assert_eq!(snapshot(&fixture().model), before);
+    assert_eq!(
+        s.get("/api/speakers").json()["speakers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
+/// A copy of the fixture's model directory (enrolments change it).
+fn model_copy(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for e in std::fs::read_dir(&fixture().model).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_file() {
+            std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    dir
+}
+
+/// The files of a directory and their bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn enrol(s: &Server, id: &str, body: &str) -> Resp {
+    http(
+        s.port,
+        "POST",
+        &format!("/api/recordings/{id}/enrol"),
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
+    use speaker_similarity::pipeline::SpeakerModels;
+    let model = model_copy("web-enrol-model");
+    let s = Server::start_on(&model, &["--allow-enrol", "--jobs", "2"]);
+    // Four new voices, each uploaded (3 clips joined) and kept.
+    let voices: Vec<(String, Vec<Vec<i16>>, u32)> = (1..=4)
+        .map(|k| {
+            let mut rate = 0;
+            let c: Vec<Vec<i16>> = clips_under(&others().join(format!("spk0{k}")))
+                .iter()
+                .map(|p| {
+                    let (r, s) = read_pcm16(&std::fs::read(p).unwrap());
+                    rate = r;
+                    s
+                })
+                .collect();
+            assert_eq!(c.len(), 8);
+            (format!("new{k}"), c, rate)
+        })
+        .collect();
+    let ids: Vec<String> = voices
+        .iter()
+        .map(|(_, c, rate)| {
+            let r = s.predict(&wav_bytes(*rate, &c[..3].concat()));
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let page = s.get(&format!("/segments/{}", ids[0])).text();
+    assert!(page.contains("Enrol this voice as...") && page.contains("id=\"enrol-form\""));
+
+    // All four at once.
+    let barrier = Arc::new(Barrier::new(4));
+    let port = s.port;
+    let handles: Vec<_> = voices
+        .iter()
+        .zip(&ids)
+        .enumerate()
+        .map(|(k, ((sid, _, _), rec))| {
+            let (barrier, sid, rec) = (barrier.clone(), sid.clone(), rec.clone());
+            std::thread::spawn(move || {
+                let body = format!(r#"{{"speaker": "{sid}", "name": "New Voice {}"}}"#, k + 1);
+                barrier.wait();
+                http(
+                    port,
+                    "POST",
+                    &format!("/api/recordings/{rec}/enrol"),
+                    &[("Content-Type", "application/json")],
+                    body.as_bytes(),
+                )
+            })
+        })
+        .collect();
+    let answers: Vec<Value> = handles
+        .into_iter()
+        .map(|h| {
+            let r = h.join().unwrap();
+            assert_eq!(r.status, 200, "{}", r.text());
+            r.json()
+        })
+        .collect();
+    // One after the other: each saw the ones before it, so the counts are 5 to 8.
+    let mut counts: Vec<u64> = answers
+        .iter()
+        .map(|a| a["speakers"].as_u64().unwrap())
+        .collect();
+    counts.sort();
+    assert_eq!(counts, [5, 6, 7, 8]);
+    for (k, a) in answers.iter().enumerate() {
+        let sid = format!("new{}", k + 1);
+        assert_eq!(a["speaker"], sid);
+        assert_eq!(a["name"], format!("New Voice {}", k + 1));
+        assert_eq!(a["replaced"], false);
+        let enrolled: Vec<&str> = a["enrolled"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap())
+            .collect();
+        assert_eq!(enrolled.len() as u64, a["speakers"].as_u64().unwrap());
+        assert!(enrolled.contains(&sid.as_str()));
+        assert!(
+            a["updated"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == "gmm-ubm"),
+            "{a}"
+        );
+    }
+    // On disk and in the server: all eight.
+    let on_disk = SpeakerModels::load(&model).unwrap();
+    let mut want: Vec<String> = SPEAKERS
+        .iter()
+        .map(|x| x.0.to_string())
+        .chain((1..=4).map(|k| format!("new{k}")))
+        .collect();
+    want.sort();
+    let mut got = on_disk.speakers.clone();
+    got.sort();
+    assert_eq!(got, want);
+    for k in 1..=4 {
+        assert_eq!(
+            on_disk.display_name(&format!("new{k}")),
+            format!("New Voice {k}")
+        );
+    }
+    let listed = s.get("/api/speakers").json();
+    let mut listed: Vec<String> = listed["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, want);
+    assert!(s.get("/celebrities").text().contains("New Voice 3"));
+
+    // The next upload of one of the new voices (other clips) is named after it.
+    let (_, c, rate) = &voices[1];
+    let r = s.predict(&wav_bytes(*rate, &c[3..6].concat()));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(overall(&r.json(), "gmm"), "new2", "{}", r.text());
+
+    // Who speaks when, under the new model: clips of new1 and new2 that their
+    // enrolment did not use, the clusters named after them.
+    let (_, c1, rate) = &voices[0];
+    let (_, c2, _) = &voices[1];
+    let gap = vec![0i16; *rate as usize / 2];
+    let parts = [
+        c1[3..6].concat(),
+        gap.clone(),
+        c2[6..8].concat(),
+        gap,
+        c1[6..8].concat(),
+    ];
+    let mut truth = Vec::new();
+    let mut t = 0.0;
+    for (k, p) in parts.iter().enumerate() {
+        let d = p.len() as f64 / *rate as f64;
+        if k % 2 == 0 {
+            truth.push((t, t + d, if k == 2 { "new2" } else { "new1" }.to_string()));
+        }
+        t += d;
+    }
+    let r = s.post(
+        "/api/diarize",
+        "audio/wav",
+        &wav_bytes(*rate, &parts.concat()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let d = r.json();
+    let mut right = 0.0;
+    for (a, b, l) in turns_of(&d) {
+        right += overlap_with(&truth, &l, a, b);
+    }
+    let speech: f64 = truth.iter().map(|t| t.1 - t.0).sum();
+    eprintln!(
+        "diarized {speech:.1} s of new1/new2/new1 after their enrolment: {:.0} % of the \
+         speech labelled with the right new speaker; {}",
+        100.0 * right / speech,
+        d["speakers"]
+    );
+    assert!(right > 0.9 * speech, "{right:.1} of {speech:.1} s: {d}");
+
+    // The page's form enrols too, and answers a page.
+    let (_, c, rate) = &voices[3];
+    let r = s.predict(&wav_bytes(*rate, &c[6..8].concat()));
+    let rec = r.json()["id"].as_str().unwrap().to_string();
+    let p = s.post(
+        &format!("/segments/{rec}/enrol"),
+        "application/x-www-form-urlencoded",
+        b"speaker=form-voice&name=Form+Voice",
+    );
+    assert_eq!(p.status, 200, "{}", p.text());
+    assert!(p
+        .text()
+        .contains("is now enrolled as <strong id=\"enrolled-name\">Form Voice</strong>"));
+    assert!(p.text().contains("The model has 9 speakers"));
+
+    // Refusals: 4xx with a sentence, the directory unchanged byte for byte.
+    let before = snapshot(&model);
+    let cases = [
+        (r#"{"speaker": "new1"}"#, 409, "is taken"),
+        (
+            r#"{"speaker": "other", "name": "New Voice 2"}"#,
+            422,
+            "already names speaker",
+        ),
+        (r#"{"speaker": "../etc"}"#, 422, "is not allowed"),
+        (r#"{"speaker": "-flag"}"#, 422, "cannot start with"),
+        (r#"{"speaker": ""}"#, 422, "1 to 64 characters"),
+        (r#"{"name": "No Id"}"#, 400, "expected JSON"),
+        (
+            r#"{"speaker": "ok", "name": "a\u0007b"}"#,
+            422,
+            "no control characters",
+        ),
+    ];
+    for (body, status, says) in cases {
+        let r = enrol(&s, &ids[0], body);
+        assert_eq!(r.status, status, "{body}: {}", r.text());
+        let e = r.error();
+        assert!(e.contains(says), "{body}: {e:?} lacks {says:?}");
+        if status != 400 {
+            assert!(e.contains("unchanged"), "{e}");
+        }
+    }
+    let r = enrol(
+        &s,
+        "0123456789abcdef0123456789abcdef",
+        r#"{"speaker": "ghost"}"#,
+    );
+    assert_eq!(r.status, 404);
+    assert_eq!(snapshot(&model), before);
+    assert_eq!(
+        s.get("/api/speakers").json()["speakers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        9
+    );
 }

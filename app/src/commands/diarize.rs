@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use speaker_similarity::diarize::{self, der, rttm, DiarizeParams, Turn, NIST_COLLAR};
+use speaker_similarity::diarize::{self, der, rttm, Diarization, DiarizeParams, Turn, NIST_COLLAR};
 use speaker_similarity::plot;
 
 use super::CmdResult;
@@ -35,6 +35,26 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A diarization as `diarize --json` prints it (and `POST /api/diarize` answers):
+/// `{"file", "duration", "speakers": [{"label", "speaker", "name", "seconds"}],
+/// "turns": [{"start", "end", "label", "speaker", "score", "margin"}],
+/// "speech_seconds", "windows"}`.
+pub fn diarization_json(d: &Diarization) -> serde_json::Value {
+    serde_json::json!({
+        "file": d.file,
+        "duration": d.duration,
+        "speakers": d.speakers.iter().map(|s| serde_json::json!({
+            "label": s.label, "speaker": s.speaker, "name": s.name, "seconds": s.seconds,
+        })).collect::<Vec<_>>(),
+        "turns": d.turns.iter().map(|t| serde_json::json!({
+            "start": t.start, "end": t.end, "label": t.label, "speaker": t.speaker,
+            "score": t.score, "margin": t.margin,
+        })).collect::<Vec<_>>(),
+        "speech_seconds": d.speech_seconds,
+        "windows": d.windows,
+    })
 }
 
 /// Run `diarize`.
@@ -108,19 +128,7 @@ pub fn run(a: Args) -> CmdResult {
         chart.save(out)?;
     }
     if a.json {
-        let mut v = serde_json::json!({
-            "file": d.file,
-            "duration": d.duration,
-            "speakers": d.speakers.iter().map(|s| serde_json::json!({
-                "label": s.label, "speaker": s.speaker, "name": s.name, "seconds": s.seconds,
-            })).collect::<Vec<_>>(),
-            "turns": d.turns.iter().map(|t| serde_json::json!({
-                "start": t.start, "end": t.end, "label": t.label, "speaker": t.speaker,
-                "score": t.score, "margin": t.margin,
-            })).collect::<Vec<_>>(),
-            "speech_seconds": d.speech_seconds,
-            "windows": d.windows,
-        });
+        let mut v = diarization_json(&d);
         if let Some(s) = &score {
             v["der"] = serde_json::json!({
                 "der": s.der(), "missed": s.missed, "false_alarm": s.false_alarm,

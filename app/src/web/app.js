@@ -45,6 +45,39 @@
       when: new Date().toLocaleString()
     });
   }
+  // The timeline: a turn plays the whole recording's player from the turn's start
+  // and pauses it at the turn's end.
+  var tlPlayer = document.getElementById('timeline-player');
+  if (tlPlayer) {
+    var stopAt = null;
+    var playing = null;
+    var release = function () {
+      if (playing) playing.classList.remove('playing');
+      playing = null;
+      stopAt = null;
+    };
+    tlPlayer.addEventListener('timeupdate', function () {
+      if (stopAt !== null && tlPlayer.currentTime >= stopAt) {
+        tlPlayer.pause();
+        release();
+      }
+    });
+    tlPlayer.addEventListener('pause', release);
+    document.querySelectorAll('#timeline .turn').forEach(function (b) {
+      b.addEventListener('click', function () {
+        release();
+        var start = Number(b.dataset.start), end = Number(b.dataset.end);
+        playing = b;
+        b.classList.add('playing');
+        tlPlayer.dataset.turnStart = String(start);
+        tlPlayer.dataset.turnEnd = String(end);
+        tlPlayer.currentTime = start;
+        stopAt = end;
+        var p = tlPlayer.play();
+        if (p && p.catch) p.catch(function () { release(); });
+      });
+    });
+  }
   document.querySelectorAll('time[data-epoch]').forEach(function (t) {
     t.textContent = new Date(Number(t.dataset.epoch) * 1000).toLocaleString();
   });

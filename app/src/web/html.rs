@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use axum::response::Html;
 use speaker_similarity::pipeline::{ModelKind, Prediction, SpeakerModels};
 
+use super::diarize::PageDiarization;
 use super::error::WebError;
 use super::state::{AppState, Recording};
 
@@ -87,6 +88,8 @@ td.unscored { color:var(--muted); font-style:italic; }
 audio { height:32px; max-width:260px; vertical-align:middle; }
 .verdict strong { font-size:1.1rem; }
 .facts { display:flex; flex-wrap:wrap; gap:.4rem 1.5rem; color:var(--muted); margin:.2rem 0 1rem; }
+#enrol-form label { display:inline-block; margin:.2rem 1rem .4rem 0; }
+#enrol-form input { font:inherit; padding:.3rem .5rem; border:1px solid var(--line); border-radius:6px; }
 #session-list { list-style:none; padding:0; margin:0; }
 #session-list li { display:flex; flex-wrap:wrap; align-items:center; gap:.4rem .9rem; padding:.5rem 0;
   border-bottom:1px solid var(--line); }
@@ -115,7 +118,7 @@ pub fn layout(state: &AppState, title: &str, active: &str, body: &str) -> Html<S
     })
     .collect::<String>();
     let models = state
-        .models
+        .models()
         .kinds()
         .iter()
         .map(|k| k.name())
@@ -124,7 +127,7 @@ pub fn layout(state: &AppState, title: &str, active: &str, body: &str) -> Html<S
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Speaker similarity</title><style>{CSS}</style>\
+         <title>{title} · Speaker similarity</title><style>{CSS}{timeline_css}</style>\
          <script src=\"/static/app.js\" defer></script></head>\
          <body data-max-upload=\"{max_upload}\" data-max-seconds=\"{max_seconds}\">\
          <header><nav><a class=\"brand\" href=\"/\">Speaker similarity</a>{nav}</nav></header>\
@@ -134,9 +137,10 @@ pub fn layout(state: &AppState, title: &str, active: &str, body: &str) -> Html<S
         title = esc(title),
         max_upload = state.config.max_upload,
         max_seconds = state.config.max_seconds,
-        n = state.models.speakers.len(),
+        n = state.models().speakers.len(),
         models = esc(&models),
         seg = seconds_text(state.config.segment_seconds),
+        timeline_css = super::timeline::CSS,
     ))
 }
 
@@ -208,7 +212,7 @@ models trained on {n} enrolled speakers, and ranked against them by similarity.<
   <ul id="session-list"></ul>
 </section>"#,
         seg = seconds_text(c.segment_seconds),
-        n = state.models.speakers.len(),
+        n = state.models().speakers.len(),
         max = bytes_text(c.max_upload),
         secs = seconds_text(c.max_seconds),
     );
@@ -284,9 +288,16 @@ fn similar_list(p: &Prediction) -> String {
     s
 }
 
-/// The segments of one analysed recording and the verdict on the whole.
-pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
-    let models = &state.models;
+/// The segments of one analysed recording, the verdict on the whole, the timeline
+/// of who speaks when, and (with `--allow-enrol`) the enrolment form.
+pub fn segments(
+    state: &AppState,
+    id: &str,
+    rec: &Recording,
+    diarization: &PageDiarization,
+) -> Html<String> {
+    let models_now = state.models();
+    let models = &*models_now;
     let r = &rec.prediction;
     let gmm_name = models.headline_gmm().map(|k| k.name()).unwrap_or("none");
     let mut rows = String::new();
@@ -395,6 +406,8 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
   {mlp_verdict}{gmm_verdict}{vote_text}
   <p>Sounds most like: {similar}</p>
 </section>
+{timeline}
+{enrol}
 <table id="segments">
 <thead><tr><th>#</th><th>Time (s)</th><th>Listen</th><th>Neural network (MLP) · probability</th>
 <th>GMM ({gmm_name})</th><th>Most similar (cosine)</th><th>Verdict (open set)</th></tr></thead>
@@ -402,6 +415,8 @@ pub fn segments(state: &AppState, id: &str, rec: &Recording) -> Html<String> {
 <p class="hint">JSON of this page: <a href="/api/recordings/{id}">/api/recordings/{id}</a>.
 Kept in the server's memory for a while; nothing is written to disk.</p>"#,
         title = esc(&rec.title),
+        timeline = super::timeline::section(diarization, &format!("/audio/{id}/full.wav")),
+        enrol = super::enrol::form_html(state, id),
         open_set = verdict_html(o.verdict.as_ref()),
         tail = match r.segments.last() {
             Some(last) if r.duration - last.end > 1e-3 => format!(
@@ -438,7 +453,8 @@ fn cell_colour(s: f32) -> (String, &'static str) {
 
 /// The enrolled speakers.
 pub fn celebrities(state: &AppState) -> Html<String> {
-    let c = &state.celebrities;
+    let loaded = state.loaded();
+    let c = &loaded.celebrities;
     let mut rows = String::new();
     for (i, s) in c.speakers.iter().enumerate() {
         let similar = s
@@ -465,11 +481,11 @@ pub fn celebrities(state: &AppState) -> Html<String> {
         let head = c
             .ids
             .iter()
-            .map(|id| format!("<th>{}</th>", esc(state.models.display_name(id))))
+            .map(|id| format!("<th>{}</th>", esc(loaded.models.display_name(id))))
             .collect::<String>();
         let mut body = String::new();
         for (i, id) in c.ids.iter().enumerate() {
-            let _ = write!(body, "<tr><th>{}</th>", esc(state.models.display_name(id)));
+            let _ = write!(body, "<tr><th>{}</th>", esc(loaded.models.display_name(id)));
             for &v in &c.matrix[i] {
                 let (bg, ink) = cell_colour(v);
                 let _ = write!(

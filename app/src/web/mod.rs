@@ -7,26 +7,36 @@
 //! - `GET /segments/{id}`: the recording cut into segments, each with its time, the
 //!   MLP's speaker and probability, the headline GMM's speaker, the most similar
 //!   enrolled speakers and a player; the verdict on the whole recording.
+//!   Below the verdict, a timeline of who speaks when (the recording diarized, its
+//!   clusters named through the open-set verdicts), each turn playable; with
+//!   `--allow-enrol`, a form "Enrol this voice as..." (`POST /segments/{id}/enrol`).
 //! - `GET /celebrities`: the enrolled speakers, their clip counts and the speakers
 //!   each one is most similar to.
 //!
 //! JSON API: `POST /api/predict` (the audio as the raw body or as the `audio` field
 //! of a multipart form), `POST /api/fetch` (`{"url": ...}`), `GET /api/speakers`,
-//! `GET /api/recordings/{id}`.
+//! `GET /api/recordings/{id}` (with its diarization), `POST /api/diarize` (an upload
+//! diarized: `diarize --json`'s JSON), `POST /api/recordings/{id}/enrol`
+//! (`{"speaker": ID, "name": NAME}`; 403 without `--allow-enrol`).
 //!
 //! Uploads are held in memory only (a bounded LRU keyed by random ids), checked by
 //! decoding them, and analysed on the blocking pool with at most one job per core at
-//! a time; the models are shared read-only.
+//! a time; the models are shared read-only, and an enrolment swaps in a new model
+//! whole (requests running finish with the one they started with).
 
+mod diarize;
 mod egress;
+mod enrol;
 mod error;
 mod fetch;
 mod html;
 mod multipart;
 mod netpolicy;
 mod pages;
+mod range;
 mod routes;
 mod state;
+mod timeline;
 mod upload;
 
 use std::net::SocketAddr;
@@ -77,6 +87,10 @@ pub struct Args {
     /// least 256); more get 503 with Retry-After. Bounds memory: see the README.
     #[arg(long, value_name = "N")]
     pub queue: Option<usize>,
+    /// Let visitors enrol a recording as a new speaker of the model directory (the
+    /// directory is replaced atomically and the server's model swapped in memory).
+    #[arg(long)]
+    pub allow_enrol: bool,
     /// Tests only: answer these host names from this table instead of DNS
     /// (HOST=IP[,IP...]; repeatable); any other name does not resolve.
     #[arg(long, hide = true, value_name = "HOST=IP")]
@@ -148,6 +162,8 @@ impl Args {
             yt_dlp: self.yt_dlp.clone(),
             fetch_timeout: std::time::Duration::from_secs(self.fetch_timeout),
             policy,
+            model_dir: self.model.clone(),
+            allow_enrol: self.allow_enrol,
         })
     }
 }
@@ -188,6 +204,12 @@ async fn serve(a: Args, config: Config, models: SpeakerModels, started: Instant)
             "URL fetching is off: `{}` is not installed (pip install yt-dlp)",
             state.config.yt_dlp
         ),
+    }
+    if state.config.allow_enrol {
+        println!(
+            "enrolment is on (--allow-enrol): visitors may add speakers to {}",
+            a.model.display()
+        );
     }
     println!(
         "serving on {} (ready in {:.2} s; Ctrl-C to stop)",

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
 use super::error::{ApiError, PageError, WebError};
 use super::state::AppState;
-use super::{fetch, html, upload};
+use super::{diarize, fetch, html, range, upload};
 
 type St = State<Arc<AppState>>;
 
@@ -32,7 +32,7 @@ pub async fn celebrities(State(st): St) -> Html<String> {
 pub async fn upload(State(st): St, req: Request) -> Result<Response, PageError> {
     let (ticket, req) = upload::admit(&st, req).await?;
     let up = upload::read_upload(req, st.config.max_upload, None).await?;
-    let k = PAGE_K.min(st.models.speakers.len());
+    let k = PAGE_K.min(st.models().speakers.len());
     let (id, _) = st.analyse(ticket, up, k).await?;
     Ok(Redirect::to(&format!("/segments/{id}")).into_response())
 }
@@ -51,7 +51,7 @@ pub async fn fetch(
         form.map_err(|e| WebError::bad_request(format!("bad form: {}", e.body_text())))?;
     let _permit = st.fetch_permit().await?;
     let up = fetch::fetch(&st.config, &f.url).await?;
-    let k = PAGE_K.min(st.models.speakers.len());
+    let k = PAGE_K.min(st.models().speakers.len());
     let (id, _) = st.analyse(st.admit()?, up, k).await?;
     Ok(Redirect::to(&format!("/segments/{id}")).into_response())
 }
@@ -65,14 +65,17 @@ fn gone() -> WebError {
 
 pub async fn segments(State(st): St, Path(id): Path<String>) -> Result<Html<String>, PageError> {
     let rec = st.recording(&id).ok_or_else(gone)?;
-    Ok(html::segments(&st, &id, &rec))
+    let diarization = diarize::of_recording(&st, &rec).await?;
+    Ok(html::segments(&st, &id, &rec, &diarization))
 }
 
 /// `GET /audio/{id}/{n}.wav` (segment n, from 0) or `/audio/{id}/full.wav`,
-/// re-encoded from memory as 16-bit PCM WAV.
+/// re-encoded from memory as 16-bit PCM WAV; a `Range` of bytes is answered 206
+/// (players seek only in files served so).
 pub async fn audio(
     State(st): St,
     Path((id, file)): Path<(String, String)>,
+    headers: HeaderMap,
 ) -> Result<Response, PageError> {
     let rec = st.recording(&id).ok_or_else(gone)?;
     let stem = file
@@ -89,14 +92,34 @@ pub async fn audio(
     let wav = tokio::task::spawn_blocking(move || audio.to_wav_bytes())
         .await
         .map_err(|e| WebError::internal(format!("encoding failed: {e}")))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "audio/wav"),
-            (header::CACHE_CONTROL, "private, max-age=3600"),
-        ],
-        wav,
-    )
-        .into_response())
+    let len = wav.len();
+    let asked = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let common = [
+        (header::CONTENT_TYPE, "audio/wav"),
+        (header::CACHE_CONTROL, "private, max-age=3600"),
+        (header::ACCEPT_RANGES, "bytes"),
+    ];
+    Ok(match range::wanted(asked, len) {
+        range::Wanted::All => (common, wav).into_response(),
+        range::Wanted::Part(r) => (
+            StatusCode::PARTIAL_CONTENT,
+            common,
+            [(
+                header::CONTENT_RANGE,
+                format!("bytes {}-{}/{len}", r.start, r.end - 1),
+            )],
+            wav[r].to_vec(),
+        )
+            .into_response(),
+        range::Wanted::Unsatisfiable => (
+            StatusCode::RANGE_NOT_SATISFIABLE,
+            [
+                (header::CONTENT_RANGE, format!("bytes */{len}")),
+                (header::ACCEPT_RANGES, "bytes".to_string()),
+            ],
+        )
+            .into_response(),
+    })
 }
 
 const APP_JS: &str = include_str!("app.js");

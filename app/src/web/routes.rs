@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::error::{ApiError, WebError};
 use super::state::{AppState, Recording};
-use super::{fetch, pages, upload};
+use super::{diarize, enrol, fetch, pages, upload};
 use crate::commands::predict::recording_json;
 
 type St = State<Arc<AppState>>;
@@ -37,6 +37,12 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/predict",
             post(predict).layer(DefaultBodyLimit::disable()),
         )
+        .route(
+            "/api/diarize",
+            post(diarize::api).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/segments/{id}/enrol", post(enrol::page))
+        .route("/api/recordings/{id}/enrol", post(enrol::api))
         .route("/api/fetch", post(fetch_url))
         .route("/api/speakers", get(speakers))
         .route("/api/recordings/{id}", get(recording))
@@ -79,7 +85,7 @@ async fn security_headers(mut r: Response) -> Response {
 /// A recording as the API answers it: `predict --json`'s shape plus its id, page
 /// and players.
 fn recording_value(st: &AppState, id: &str, rec: &Recording) -> Value {
-    let mut v = recording_json(&st.models, &rec.prediction, rec.segment_seconds);
+    let mut v = recording_json(&st.models(), &rec.prediction, rec.segment_seconds);
     v["id"] = json!(id);
     v["title"] = json!(rec.title);
     v["page"] = json!(format!("/segments/{id}"));
@@ -96,7 +102,7 @@ fn recording_value(st: &AppState, id: &str, rec: &Recording) -> Value {
 }
 
 fn parse_k(st: &AppState, q: &HashMap<String, String>) -> Result<usize, WebError> {
-    let n = st.models.speakers.len();
+    let n = st.models().speakers.len();
     match q.get("k") {
         None => Ok(pages::PAGE_K.min(n)),
         Some(s) => match s.parse::<usize>() {
@@ -154,19 +160,26 @@ async fn fetch_url(
     Ok(Json(recording_value(&st, &id, &rec)))
 }
 
-/// `GET /api/recordings/{id}`: an analysed recording again.
+/// `GET /api/recordings/{id}`: an analysed recording again, with its diarization
+/// (`diarize --json`'s JSON, or `{"error": why}`) under `diarization`.
 async fn recording(State(st): St, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     let rec = st
         .recording(&id)
         .ok_or_else(|| WebError::not_found("no such recording (it may have been forgotten)"))?;
-    Ok(Json(recording_value(&st, &id, &rec)))
+    let mut v = recording_value(&st, &id, &rec);
+    v["diarization"] = match &*diarize::of_recording(&st, &rec).await? {
+        Ok(d) => crate::commands::diarize::diarization_json(d),
+        Err(why) => json!({ "error": why }),
+    };
+    Ok(Json(v))
 }
 
 /// `GET /api/speakers`: the enrolled speakers, their clip counts and nearest
 /// neighbours, the models and the server's limits.
 async fn speakers(State(st): St) -> Json<Value> {
-    let c = &st.celebrities;
-    let m = &st.models;
+    let loaded = st.loaded();
+    let c = &loaded.celebrities;
+    let m = &loaded.models;
     Json(json!({
         "speakers": c.speakers.iter().map(|s| json!({
             "id": s.id,

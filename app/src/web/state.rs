@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, SystemTime};
 
 use axum::http::StatusCode;
@@ -39,6 +39,10 @@ pub struct Config {
     pub fetch_timeout: Duration,
     /// Which addresses URL fetches may reach, and the resolver that finds them.
     pub policy: super::netpolicy::Policy,
+    /// The model directory (enrolments replace it).
+    pub model_dir: std::path::PathBuf,
+    /// Whether recordings may be enrolled as new speakers (`--allow-enrol`).
+    pub allow_enrol: bool,
 }
 
 /// An analysed recording, kept for its page and its players.
@@ -56,6 +60,9 @@ pub struct Recording {
     pub k: usize,
     /// When it was analysed.
     pub created: SystemTime,
+    /// Its diarization for the page's timeline, made when first asked for, with the
+    /// model generation it was made under ([`Loaded::generation`]).
+    pub diarization: tokio::sync::Mutex<Option<(u64, Arc<super::diarize::PageDiarization>)>>,
 }
 
 impl Recording {
@@ -201,11 +208,32 @@ impl Celebrities {
     }
 }
 
+/// The model in use and what is computed from it once; replaced whole by an
+/// enrolment.
+pub struct Loaded {
+    pub models: Arc<SpeakerModels>,
+    pub celebrities: Celebrities,
+    /// 0 for the model loaded at start-up, one more after each enrolment.
+    pub generation: u64,
+}
+
+impl Loaded {
+    pub fn new(models: Arc<SpeakerModels>, generation: u64) -> Self {
+        Loaded {
+            celebrities: Celebrities::new(&models),
+            models,
+            generation,
+        }
+    }
+}
+
 /// Everything the handlers share.
 pub struct AppState {
-    pub models: Arc<SpeakerModels>,
+    current: RwLock<Arc<Loaded>>,
     pub config: Config,
-    pub celebrities: Celebrities,
+    /// Held through an enrolment's load-modify-save-swap, so that enrolments run
+    /// one after the other and none is lost.
+    pub enrolment: Mutex<()>,
     store: Mutex<Store>,
     cpu: Arc<Semaphore>,
     fetches: Arc<Semaphore>,
@@ -223,7 +251,7 @@ impl Drop for InFlight<'_> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding these locks cannot leave them inconsistent (each
     // critical section is a few map operations), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -234,15 +262,57 @@ impl AppState {
         let ids = StdRng::try_from_os_rng()
             .map_err(|e| format!("no operating-system randomness for recording ids: {e}"))?;
         Ok(AppState {
-            celebrities: Celebrities::new(&models),
+            current: RwLock::new(Arc::new(Loaded::new(models, 0))),
+            enrolment: Mutex::new(()),
             store: Mutex::new(Store::new(config.keep, config.keep_bytes)),
             cpu: Arc::new(Semaphore::new(config.jobs)),
             fetches: Arc::new(Semaphore::new(2)),
             in_flight: AtomicUsize::new(0),
             ids: Mutex::new(ids),
-            models,
             config,
         })
+    }
+
+    /// The model in use now, with what is computed from it.
+    pub fn loaded(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The model in use now.
+    pub fn models(&self) -> Arc<SpeakerModels> {
+        self.loaded().models.clone()
+    }
+
+    /// Put a new model in use: requests that start from now on see it; those
+    /// running finish with the one they started with.
+    pub fn swap(&self, models: SpeakerModels) -> Arc<Loaded> {
+        let mut cur = self.current.write().unwrap_or_else(|e| e.into_inner());
+        let next = Arc::new(Loaded::new(Arc::new(models), cur.generation + 1));
+        *cur = next.clone();
+        next
+    }
+
+    /// Run CPU work on the blocking pool once a CPU slot is free (at most
+    /// `jobs` at once).
+    pub async fn run_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, WebError> + Send + 'static,
+    ) -> Result<T, WebError> {
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| WebError::internal("the server is shutting down"))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            f()
+        })
+        .await
+        .map_err(|e| WebError::internal(format!("the analysis failed unexpectedly: {e}")))?
     }
 
     /// A fresh random id: 128 bits as 32 hex digits.
@@ -305,57 +375,51 @@ impl AppState {
         upload: Upload,
         k: usize,
     ) -> Result<(String, Arc<Recording>), WebError> {
-        if upload.bytes.is_empty() {
-            return Err(WebError::empty());
-        }
-        if upload.bytes.len() > self.config.max_upload {
-            return Err(WebError::too_large(self.config.max_upload));
-        }
-        let permit = self
-            .cpu
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| WebError::internal("the server is shutting down"))?;
-        let models = self.models.clone();
+        upload.check(&self.config)?;
+        let models = self.models();
         let segment = self.config.segment_seconds;
         let max_seconds = self.config.max_seconds;
-        let hint = upload.decoder_hint();
-        let bytes = upload.bytes;
-        let job = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let audio = Audio::from_bytes(&bytes, &hint).map_err(WebError::from_audio)?;
-            drop(bytes);
-            if audio.duration() > max_seconds {
-                return Err(WebError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!(
-                        "the recording is too long: {:.1} s, the limit is {max_seconds} s \
-                         (cut it, or start the server with a larger --max-seconds)",
-                        audio.duration()
-                    ),
-                ));
-            }
-            let prediction = models
-                .predict_recording(&audio, segment, k)
-                .map_err(WebError::from_audio)?;
-            Ok((audio, prediction))
-        });
-        let (audio, prediction) = job
-            .await
-            .map_err(|e| WebError::internal(format!("the analysis failed unexpectedly: {e}")))??;
+        let title = upload.title.clone();
+        let (audio, prediction) = self
+            .run_blocking(move || {
+                let audio = decode(&upload, max_seconds)?;
+                drop(upload);
+                let prediction = models
+                    .predict_recording(&audio, segment, k)
+                    .map_err(WebError::from_audio)?;
+                Ok((audio, prediction))
+            })
+            .await?;
         let rec = Arc::new(Recording {
-            title: upload.title,
+            title,
             audio,
             prediction,
             segment_seconds: segment,
             k,
             created: SystemTime::now(),
+            diarization: Default::default(),
         });
         let id = self.new_id();
         lock(&self.store).insert(id.clone(), rec.clone());
         Ok((id, rec))
     }
+}
+
+/// Decode an upload (on the blocking pool) and check its length.
+pub fn decode(upload: &Upload, max_seconds: f64) -> Result<Audio, WebError> {
+    let audio =
+        Audio::from_bytes(&upload.bytes, &upload.decoder_hint()).map_err(WebError::from_audio)?;
+    if audio.duration() > max_seconds {
+        return Err(WebError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the recording is too long: {:.1} s, the limit is {max_seconds} s \
+                 (cut it, or start the server with a larger --max-seconds)",
+                audio.duration()
+            ),
+        ));
+    }
+    Ok(audio)
 }
 
 #[cfg(test)]
@@ -382,6 +446,7 @@ mod tests {
             segment_seconds: 2.0,
             k: 3,
             created: SystemTime::now(),
+            diarization: Default::default(),
         })
     }
 

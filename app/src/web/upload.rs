@@ -43,6 +43,17 @@ impl Upload {
         }
     }
 
+    /// Refuse an empty upload, or one over the size limit.
+    pub fn check(&self, config: &super::state::Config) -> Result<(), WebError> {
+        if self.bytes.is_empty() {
+            return Err(WebError::empty());
+        }
+        if self.bytes.len() > config.max_upload {
+            return Err(WebError::too_large(config.max_upload));
+        }
+        Ok(())
+    }
+
     /// The name given to the decoder: `upload` or `upload.<known extension>`. The
     /// bytes decide the format; the extension only helps symphonia's probe.
     pub fn decoder_hint(&self) -> String {
