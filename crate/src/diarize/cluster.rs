@@ -130,6 +130,134 @@ pub fn agglomerate(vectors: &[Vec<f32>], weights: &[f64], stop: Stop) -> (Vec<us
     (labels, next)
 }
 
+/// The whole merge tree of centroid-linkage clustering (cosine on the sums): the
+/// merges `(a, b, distance)` in order, item `b`'s cluster joining item `a`'s (each
+/// named by its first item). [`cut`] turns it into labels for any number of
+/// clusters. Same cost as [`agglomerate`].
+pub fn dendrogram(vectors: &[Vec<f32>]) -> Vec<(usize, usize, f64)> {
+    let m = vectors.len();
+    let mut sums: Vec<Vec<f32>> = vectors.to_vec();
+    let mut alive: Vec<bool> = vec![true; m];
+    let mut dist = vec![f64::INFINITY; m * m];
+    for i in 0..m {
+        for j in i + 1..m {
+            let d = cosine_distance(&sums[i], &sums[j]);
+            dist[i * m + j] = d;
+            dist[j * m + i] = d;
+        }
+    }
+    let mut merges = Vec::with_capacity(m.saturating_sub(1));
+    for _ in 1..m {
+        let mut best = (f64::INFINITY, 0, 0);
+        for i in 0..m {
+            if !alive[i] {
+                continue;
+            }
+            for j in i + 1..m {
+                if alive[j] && dist[i * m + j] < best.0 {
+                    best = (dist[i * m + j], i, j);
+                }
+            }
+        }
+        let (d, a, b) = best;
+        if !d.is_finite() {
+            break;
+        }
+        let sb = std::mem::take(&mut sums[b]);
+        for (x, y) in sums[a].iter_mut().zip(&sb) {
+            *x += y;
+        }
+        alive[b] = false;
+        merges.push((a, b, d));
+        for j in 0..m {
+            if alive[j] && j != a {
+                let d = cosine_distance(&sums[a], &sums[j]);
+                dist[a * m + j] = d;
+                dist[j * m + a] = d;
+            }
+        }
+    }
+    merges
+}
+
+/// Labels of `m` items after the first merges of `merges` ([`dendrogram`]) that
+/// leave `k` clusters (or as few as the tree has): cluster indices 0.. in order of
+/// first item, and their number.
+pub fn cut(m: usize, merges: &[(usize, usize, f64)], k: usize) -> (Vec<usize>, usize) {
+    let mut parent: Vec<usize> = (0..m).collect();
+    let take = m.saturating_sub(k.max(1)).min(merges.len());
+    for &(a, b, _) in &merges[..take] {
+        parent[b] = a;
+    }
+    let root = |mut i: usize| {
+        while parent[i] != i {
+            i = parent[i];
+        }
+        i
+    };
+    let mut id = vec![usize::MAX; m];
+    let mut labels = Vec::with_capacity(m);
+    let mut next = 0;
+    for i in 0..m {
+        let r = root(i);
+        if id[r] == usize::MAX {
+            id[r] = next;
+            next += 1;
+        }
+        labels.push(id[r]);
+    }
+    (labels, next)
+}
+
+/// Weighted mean silhouette of a clustering under cosine distance: for every item,
+/// `(b − a) / max(a, b)` with `a` its weighted mean distance to the rest of its
+/// cluster and `b` the smallest weighted mean distance to another cluster; items
+/// alone in their cluster count 0 (scikit-learn's convention). In [−1, 1]; 0 with
+/// fewer than 2 clusters. Scale-free, so it compares clusterings with different
+/// numbers of clusters — the rule that estimates the number of speakers.
+pub fn silhouette(vectors: &[Vec<f32>], weights: &[f64], labels: &[usize], n: usize) -> f64 {
+    let m = vectors.len();
+    if n < 2 || m < 2 {
+        return 0.0;
+    }
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..m {
+        let mut sum = vec![0.0f64; n];
+        let mut wt = vec![0.0f64; n];
+        for j in 0..m {
+            if j == i {
+                continue;
+            }
+            sum[labels[j]] += weights[j] * cosine_distance(&vectors[i], &vectors[j]);
+            wt[labels[j]] += weights[j];
+        }
+        let own = labels[i];
+        if wt[own] <= 0.0 {
+            den += weights[i];
+            continue;
+        }
+        let a = sum[own] / wt[own];
+        let b = (0..n)
+            .filter(|&c| c != own && wt[c] > 0.0)
+            .map(|c| sum[c] / wt[c])
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            let s = if a.max(b) > 0.0 {
+                (b - a) / a.max(b)
+            } else {
+                0.0
+            };
+            num += weights[i] * s;
+        }
+        den += weights[i];
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
 /// `v` scaled to unit length (unchanged when zero).
 pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v
