@@ -300,4 +300,67 @@ mod tests {
         assert_eq!(agglomerate(&[], &[], Stop::Clusters(2)), (vec![], 0));
         assert_eq!(cosine_distance(&[0.0, 0.0], &[1.0, 0.0]), 1.0);
     }
+
+    #[test]
+    fn the_tree_cut_at_k_is_agglomeration_to_k() {
+        let v: Vec<Vec<f32>> = (0..24)
+            .map(|i| {
+                let e = ((i * 7) % 5) as f32 * 0.05;
+                match i % 4 {
+                    0 => vec![1.0, e, 0.1, 0.0],
+                    1 => vec![e, 1.0, 0.0, 0.2],
+                    2 => vec![0.0, 0.1, 1.0, e],
+                    _ => vec![0.3, 0.0, e, 1.0],
+                }
+            })
+            .collect();
+        let w = vec![1.0; v.len()];
+        let tree = dendrogram(&v);
+        assert_eq!(tree.len(), v.len() - 1);
+        for k in 1..=v.len() {
+            assert_eq!(
+                cut(v.len(), &tree, k),
+                agglomerate(&v, &w, Stop::Clusters(k)),
+                "k {k}"
+            );
+        }
+        // Merge distances of the four tight groups come first.
+        assert!(tree[..20].iter().all(|m| m.2 < 0.1));
+        assert!(tree[20..].iter().all(|m| m.2 > 0.5));
+        assert_eq!(dendrogram(&[]), vec![]);
+        assert_eq!(cut(0, &[], 3), (vec![], 0));
+    }
+
+    #[test]
+    fn silhouette_by_hand() {
+        // Two pairs on orthogonal axes: within-pair distance 1 − cos(θ), across 1.
+        let c = 0.8f32; // cos θ of the pair members
+        let s = (1.0 - c * c).sqrt();
+        let v = vec![vec![1.0, 0.0], vec![c, s], vec![0.0, 1.0], vec![s, c]];
+        // v[1] and v[3] are not orthogonal to the other pair: compute the reference
+        // silhouette here from the definition, in f64.
+        let d = |a: &[f32], b: &[f32]| cosine_distance(a, b);
+        let labels = vec![0, 0, 1, 1];
+        let mut want = 0.0;
+        for i in 0..4 {
+            let own: Vec<usize> = (0..4)
+                .filter(|&j| j != i && labels[j] == labels[i])
+                .collect();
+            let other: Vec<usize> = (0..4).filter(|&j| labels[j] != labels[i]).collect();
+            let a = own.iter().map(|&j| d(&v[i], &v[j])).sum::<f64>() / own.len() as f64;
+            let b = other.iter().map(|&j| d(&v[i], &v[j])).sum::<f64>() / other.len() as f64;
+            want += (b - a) / a.max(b) / 4.0;
+        }
+        let got = silhouette(&v, &[1.0; 4], &labels, 2);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        assert!(got > 0.5);
+        // Weights count an item that many times.
+        let w2 = silhouette(&v, &[2.0, 2.0, 1.0, 1.0], &labels, 2);
+        assert!(w2.is_finite() && (w2 - got).abs() < 0.5);
+        // One cluster, or items alone in theirs: 0.
+        assert_eq!(silhouette(&v, &[1.0; 4], &[0; 4], 1), 0.0);
+        assert_eq!(silhouette(&v, &[1.0; 4], &[0, 1, 2, 3], 4), 0.0);
+        // A wrong split scores below the right one.
+        assert!(silhouette(&v, &[1.0; 4], &[0, 1, 0, 1], 2) < got);
+    }
 }
