@@ -48,6 +48,9 @@ use crate::vad::{SpeechMap, VadFrames, VadParams, VAD_HOP, VAD_RATE};
 
 /// Frames per second of the analysis (10 ms hop).
 const FPS: f64 = 100.0;
+/// Most items in the last clustering stage's merge tree (its distance matrix is
+/// `n²` doubles: 2 MB at 500).
+const MAX_TREE_ITEMS: usize = 500;
 /// Frames of context read on both sides of a chunk (deltas, centred frames).
 const MARGIN: usize = 10;
 
@@ -460,13 +463,40 @@ struct LocalCluster {
     fk: Vec<f64>,
 }
 
+/// Clusters of windows merged within consecutive blocks of `block` clusters down to
+/// the cosine distance `level` (centroid linkage), in time order.
+fn merge_blocks(locals: Vec<LocalCluster>, block: usize, level: f64) -> Vec<LocalCluster> {
+    let mut out: Vec<LocalCluster> = Vec::new();
+    let mut it = locals.into_iter().peekable();
+    while it.peek().is_some() {
+        let part: Vec<LocalCluster> = it.by_ref().take(block.max(2)).collect();
+        let sums: Vec<Vec<f32>> = part.iter().map(|c| c.sum.clone()).collect();
+        let w: Vec<f64> = part.iter().map(|c| c.windows as f64).collect();
+        let (labels, n) = agglomerate(&sums, &w, Stop::Threshold(level));
+        let mut merged: Vec<Option<LocalCluster>> = (0..n).map(|_| None).collect();
+        for (c, l) in part.into_iter().zip(labels) {
+            match &mut merged[l] {
+                None => merged[l] = Some(c),
+                Some(m) => {
+                    m.sum.iter_mut().zip(&c.sum).for_each(|(a, b)| *a += b);
+                    m.nk.iter_mut().zip(&c.nk).for_each(|(a, b)| *a += b);
+                    m.fk.iter_mut().zip(&c.fk).for_each(|(a, b)| *a += b);
+                    m.windows += c.windows;
+                }
+            }
+        }
+        out.extend(merged.into_iter().flatten());
+    }
+    out
+}
+
 /// The stage-3 work on one chunk: window embeddings and the local clusters.
 fn embed_chunk(
     x: ArrayView2<f32>,
     speech: &[bool],
     ubm: &Ubm,
     p: &DiarizeParams,
-) -> Result<(Vec<LocalCluster>, Vec<Vec<f32>>)> {
+) -> Result<(Vec<LocalCluster>, usize)> {
     let g = ubm.gmm();
     let (k, d) = g.means().dim();
     let bf = p.hop_frames();
@@ -531,8 +561,9 @@ fn embed_chunk(
         centre.push(s + wb / 2);
     }
     if emb.is_empty() {
-        return Ok((Vec::new(), emb));
+        return Ok((Vec::new(), 0));
     }
+    let n_windows = emb.len();
     let (labels, nc) = agglomerate(
         &emb,
         &vec![1.0; emb.len()],
@@ -561,7 +592,7 @@ fn embed_chunk(
             }
         }
     }
-    Ok((out, emb))
+    Ok((out, n_windows))
 }
 
 /// Normalise rows in place with the recording's speech mean and standard deviation.
@@ -706,15 +737,15 @@ pub fn diarize_source(
     let mut windows = 0usize;
     for (bi, batch) in all.chunks(threads).enumerate() {
         let feats = get(src, bi, batch)?;
-        let res: Vec<Result<(Vec<LocalCluster>, Vec<Vec<f32>>)>> = feats
+        let res: Vec<Result<(Vec<LocalCluster>, usize)>> = feats
             .par_iter()
             .zip(batch.par_iter())
             .map(|(x, c)| embed_chunk(x.view(), &speech.frames[c.f0..c.f1], &ubm, params))
             .collect();
         for r in res {
-            let (l, emb) = r?;
+            let (l, w) = r?;
             locals.extend(l);
-            windows += emb.len();
+            windows += w;
         }
         progress(
             "embeddings",
@@ -737,6 +768,15 @@ pub fn diarize_source(
                 format!("{want} speakers asked for, but the recording has only {windows} windows of speech"),
             ));
         }
+    }
+
+    // Long recordings: consecutive blocks of the chunks' clusters merge at rising
+    // distances until few enough are left for one merge tree (whose matrix is
+    // quadratic and whose search is cubic in their number).
+    let mut level = params.local_threshold;
+    while locals.len() > MAX_TREE_ITEMS && level < params.threshold {
+        level = (level + 0.1).min(params.threshold);
+        locals = merge_blocks(locals, MAX_TREE_ITEMS / 2, level);
     }
 
     // Stage two of the clustering: the chunks' clusters together.
@@ -762,12 +802,11 @@ pub fn diarize_source(
     }
     drop(locals);
 
-    // Pass 4 (repeated): Viterbi re-segmentation with the clusters' MAP-adapted
-    // models; each pass re-adapts them from the frames it assigned. When the number
-    // of speakers is estimated, the two closest clusters by cross-likelihood
-    // (nats per frame) merge while closer than `merge_threshold`.
+    // Pass 4 (1 + resegment_iterations times): Viterbi re-segmentation with the
+    // clusters' MAP-adapted models; each further pass re-adapts them from the frames
+    // the previous one assigned.
     let mut refinements = 0;
-    let mut pass = 0;
+    let mut pass = 0u32;
     let raw = loop {
         let models = stats.models(&ubm, params.resegment_relevance);
         let (raw, next) = resegment_pass(
@@ -782,7 +821,7 @@ pub fn diarize_source(
             &|f| {
                 progress(
                     "re-segmentation",
-                    0.7 + 0.3 * (1.0 - 0.5f64.powi(pass)) + 0.3 * 0.5f64.powi(pass) * f * 0.5,
+                    0.7 + 0.3 * (f64::from(pass) + f) / (1 + params.resegment_iterations) as f64,
                 )
             },
         )?;
@@ -809,13 +848,11 @@ pub fn diarize_source(
 }
 
 /// Per-cluster statistics of a re-segmentation pass: Baum–Welch statistics under the
-/// background model of the frames assigned to each cluster, their count, and the sum
-/// of their log-likelihoods under every cluster's model (`cross[a][m]`).
+/// background model of the frames assigned to each cluster, and their count.
 struct ClusterStats {
     nk: Vec<Vec<f64>>,
     fk: Vec<Vec<f64>>,
     frames: Vec<usize>,
-    cross: Vec<Vec<f64>>,
 }
 
 impl ClusterStats {
@@ -824,7 +861,6 @@ impl ClusterStats {
             nk: vec![vec![0.0; k]; nc],
             fk: vec![vec![0.0; k * d]; nc],
             frames: vec![0; nc],
-            cross: vec![vec![0.0; nc]; nc],
         }
     }
 
@@ -860,13 +896,12 @@ impl ClusterStats {
             nk: keep.iter().map(|&c| self.nk[c].clone()).collect(),
             fk: keep.iter().map(|&c| self.fk[c].clone()).collect(),
             frames: keep.iter().map(|&c| self.frames[c]).collect(),
-            cross: keep
-                .iter()
-                .map(|&a| keep.iter().map(|&b| self.cross[a][b]).collect())
-                .collect(),
         }
     }
 }
+
+/// One cluster's Baum–Welch statistics from one chunk: cluster, `n_k`, `Σ γ (x − μ_k)`.
+type ClusterBw = (usize, Vec<f64>, Vec<f64>);
 
 /// Features of a batch of chunks (computed or cached), normalised.
 type Features<'a> = dyn Fn(&mut dyn AudioSource, usize, &[Chunk]) -> Result<Vec<Array2<f32>>> + 'a;
@@ -924,15 +959,12 @@ fn resegment_pass(
                 };
                 builder.push(c.f0 + i, lab, margin);
                 stats.frames[lab] += 1;
-                for (m, v) in llr.iter().enumerate() {
-                    stats.cross[lab][m] += v;
-                }
             }
             paths.push(path);
             all_rows.push(rows);
         }
         // Baum–Welch statistics of each cluster's frames, chunk by chunk.
-        let parts: Vec<Result<Vec<(usize, Vec<f64>, Vec<f64>)>>> = feats
+        let parts: Vec<Result<Vec<ClusterBw>>> = feats
             .par_iter()
             .zip(paths.par_iter().zip(all_rows.par_iter()))
             .map(|(x, (path, rows))| {
