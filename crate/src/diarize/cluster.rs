@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn silhouette_by_hand() {
         // Two pairs on orthogonal axes: within-pair distance 1 − cos(θ), across 1.
-        let c = 0.8f32; // cos θ of the pair members
+        let c = 0.95f32; // cos θ of the pair members
         let s = (1.0 - c * c).sqrt();
         let v = vec![vec![1.0, 0.0], vec![c, s], vec![0.0, 1.0], vec![s, c]];
         // v[1] and v[3] are not orthogonal to the other pair: compute the reference
