@@ -47,6 +47,10 @@ fn main() -> speaker_similarity::Result<()> {
     let mut params = DiarizeParams::default();
     if let Some(t) = arg(&args, "--threshold").and_then(|s| s.parse().ok()) {
         params.threshold = t;
+        params.count_rule = speaker_similarity::diarize::CountRule::Threshold;
+    }
+    if let Some(t) = arg(&args, "--min-silhouette").and_then(|s| s.parse().ok()) {
+        params.min_silhouette = t;
     }
     if let Some(t) = arg(&args, "--penalty").and_then(|s| s.parse().ok()) {
         params.switch_penalty = t;
@@ -62,6 +66,15 @@ fn main() -> speaker_similarity::Result<()> {
     }
     if let Some(t) = arg(&args, "--window").and_then(|s| s.parse().ok()) {
         params.window = t;
+    }
+    if args.iter().any(|a| a == "--silhouette") {
+        params.count_rule = speaker_similarity::diarize::CountRule::Silhouette;
+    }
+    if let Some(t) = arg(&args, "--iters").and_then(|s| s.parse().ok()) {
+        params.resegment_iterations = t;
+    }
+    if let Some(t) = arg(&args, "--min-speaker").and_then(|s| s.parse().ok()) {
+        params.min_speaker_seconds = t;
     }
     let vad_only = args.iter().any(|a| a == "--vad-only");
     let force = args.iter().any(|a| a == "--force");

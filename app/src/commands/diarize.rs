@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use speaker_similarity::diarize::label::VerdictLabeler;
 use speaker_similarity::diarize::{self, der, rttm, Diarization, DiarizeParams, Turn, NIST_COLLAR};
+use speaker_similarity::pipeline::SpeakerModels;
 use speaker_similarity::plot;
 
 use super::CmdResult;
@@ -13,10 +15,20 @@ use crate::progress::bar;
 pub struct Args {
     /// Recording to diarize (WAV is streamed chunk by chunk; FLAC/MP3/OGG decoded whole).
     pub file: PathBuf,
-    /// Model directory whose enrolled speakers name the clusters (open-set verdicts;
-    /// not wired yet: clusters are `unknown_k`).
+    /// Model directory whose enrolled speakers name the clusters: each cluster's
+    /// pooled speech gets the model's open-set verdict (an enrolled speaker's id, or
+    /// `unknown_k` when rejected). Without it every cluster is `unknown_k`.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// Acceptance threshold of the verdicts (calibrated natural-log LLR; default: the
+    /// model's own). Only with --model.
+    #[arg(
+        long,
+        value_name = "LLR",
+        allow_hyphen_values = true,
+        requires = "model"
+    )]
+    pub verdict_threshold: Option<f64>,
     /// Number of speakers, when known (default: estimated).
     #[arg(long, value_name = "N")]
     pub speakers: Option<usize>,
@@ -59,14 +71,20 @@ pub fn diarization_json(d: &Diarization) -> serde_json::Value {
 
 /// Run `diarize`.
 pub fn run(a: Args) -> CmdResult {
-    if let Some(dir) = &a.model {
-        return Err(format!(
-            "--model {}: naming clusters after enrolled speakers needs the open-set verdicts, \
-             which this build does not have yet; run without --model to get unknown_k labels",
-            dir.display()
-        )
-        .into());
+    if let Some(t) = a.verdict_threshold {
+        if !t.is_finite() {
+            return Err("--verdict-threshold must be a finite number".into());
+        }
     }
+    // Loaded (and its calibration checked) before any audio is read.
+    let models = match &a.model {
+        Some(dir) => Some(SpeakerModels::load(dir)?),
+        None => None,
+    };
+    let labeler = match &models {
+        Some(m) => Some(VerdictLabeler::new(m, a.verdict_threshold)?),
+        None => None,
+    };
     let params = DiarizeParams {
         speakers: a.speakers,
         threshold: a.threshold,
@@ -91,7 +109,12 @@ pub fn run(a: Args) -> CmdResult {
         pb.set_message(stage.to_string());
         pb.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
     };
-    let d = diarize::diarize_file(&a.file, &params, None, &progress);
+    let d = diarize::diarize_file(
+        &a.file,
+        &params,
+        labeler.as_ref().map(|l| l as &dyn diarize::ClusterLabeler),
+        &progress,
+    );
     pb.finish_and_clear();
     let d = d?;
     let hyp = d.rttm_turns();

@@ -15,7 +15,8 @@ use axum::Json;
 use serde_json::Value;
 use speaker_similarity::audio::Audio;
 use speaker_similarity::diarize::source::MemorySource;
-use speaker_similarity::diarize::{self, ClusterLabeler, Diarization, DiarizeParams, Verdict};
+use speaker_similarity::diarize::label::VerdictLabeler;
+use speaker_similarity::diarize::{self, ClusterLabeler, Diarization, DiarizeParams};
 use speaker_similarity::pipeline::SpeakerModels;
 use speaker_similarity::{Error, Result};
 
@@ -23,24 +24,6 @@ use super::error::{ApiError, WebError};
 use super::state::AppState;
 use super::upload;
 use crate::commands::diarize::diarization_json;
-
-/// The open-set verdict of `models` on one cluster's speech, as a diarization
-/// label: the accepted enrolled speaker, or `None` ("unknown speaker k").
-struct ModelLabeler<'a>(&'a SpeakerModels);
-
-impl ClusterLabeler for ModelLabeler<'_> {
-    fn verdict(&self, speech: &Audio) -> Result<Option<Verdict>> {
-        let v = self.0.verdict_audio(speech, None)?;
-        Ok(match (v.accepted, v.speaker, v.score) {
-            (true, Some(id), Some(score)) => Some(Verdict {
-                name: self.0.display_name(&id).to_string(),
-                speaker: id,
-                score,
-            }),
-            _ => None,
-        })
-    }
-}
 
 /// Diarize `audio` (named `file`) with the server's defaults (the number of
 /// speakers estimated unless `speakers` is given), clusters named through the
@@ -58,8 +41,9 @@ pub fn diarize_audio(
     params
         .validate()
         .map_err(|e| WebError::bad_request(e.to_string()))?;
-    let labeler = ModelLabeler(models);
-    let labeler: Option<&dyn ClusterLabeler> = models.open_set().is_ok().then_some(&labeler);
+    // A model without an open-set calibration names no cluster.
+    let labeler = VerdictLabeler::new(models, None).ok();
+    let labeler = labeler.as_ref().map(|l| l as &dyn ClusterLabeler);
     let run = || -> Result<Diarization> {
         let mut src = MemorySource::new(audio)?;
         diarize::diarize_source(&mut src, &params, labeler, &|_, _| {})

@@ -130,6 +130,134 @@ pub fn agglomerate(vectors: &[Vec<f32>], weights: &[f64], stop: Stop) -> (Vec<us
     (labels, next)
 }
 
+/// The whole merge tree of centroid-linkage clustering (cosine on the sums): the
+/// merges `(a, b, distance)` in order, item `b`'s cluster joining item `a`'s (each
+/// named by its first item). [`cut`] turns it into labels for any number of
+/// clusters. Same cost as [`agglomerate`].
+pub fn dendrogram(vectors: &[Vec<f32>]) -> Vec<(usize, usize, f64)> {
+    let m = vectors.len();
+    let mut sums: Vec<Vec<f32>> = vectors.to_vec();
+    let mut alive: Vec<bool> = vec![true; m];
+    let mut dist = vec![f64::INFINITY; m * m];
+    for i in 0..m {
+        for j in i + 1..m {
+            let d = cosine_distance(&sums[i], &sums[j]);
+            dist[i * m + j] = d;
+            dist[j * m + i] = d;
+        }
+    }
+    let mut merges = Vec::with_capacity(m.saturating_sub(1));
+    for _ in 1..m {
+        let mut best = (f64::INFINITY, 0, 0);
+        for i in 0..m {
+            if !alive[i] {
+                continue;
+            }
+            for j in i + 1..m {
+                if alive[j] && dist[i * m + j] < best.0 {
+                    best = (dist[i * m + j], i, j);
+                }
+            }
+        }
+        let (d, a, b) = best;
+        if !d.is_finite() {
+            break;
+        }
+        let sb = std::mem::take(&mut sums[b]);
+        for (x, y) in sums[a].iter_mut().zip(&sb) {
+            *x += y;
+        }
+        alive[b] = false;
+        merges.push((a, b, d));
+        for j in 0..m {
+            if alive[j] && j != a {
+                let d = cosine_distance(&sums[a], &sums[j]);
+                dist[a * m + j] = d;
+                dist[j * m + a] = d;
+            }
+        }
+    }
+    merges
+}
+
+/// Labels of `m` items after the first merges of `merges` ([`dendrogram`]) that
+/// leave `k` clusters (or as few as the tree has): cluster indices 0.. in order of
+/// first item, and their number.
+pub fn cut(m: usize, merges: &[(usize, usize, f64)], k: usize) -> (Vec<usize>, usize) {
+    let mut parent: Vec<usize> = (0..m).collect();
+    let take = m.saturating_sub(k.max(1)).min(merges.len());
+    for &(a, b, _) in &merges[..take] {
+        parent[b] = a;
+    }
+    let root = |mut i: usize| {
+        while parent[i] != i {
+            i = parent[i];
+        }
+        i
+    };
+    let mut id = vec![usize::MAX; m];
+    let mut labels = Vec::with_capacity(m);
+    let mut next = 0;
+    for i in 0..m {
+        let r = root(i);
+        if id[r] == usize::MAX {
+            id[r] = next;
+            next += 1;
+        }
+        labels.push(id[r]);
+    }
+    (labels, next)
+}
+
+/// Weighted mean silhouette of a clustering under cosine distance: for every item,
+/// `(b − a) / max(a, b)` with `a` its weighted mean distance to the rest of its
+/// cluster and `b` the smallest weighted mean distance to another cluster; items
+/// alone in their cluster count 0 (scikit-learn's convention). In [−1, 1]; 0 with
+/// fewer than 2 clusters. Scale-free, so it compares clusterings with different
+/// numbers of clusters — the rule that estimates the number of speakers.
+pub fn silhouette(vectors: &[Vec<f32>], weights: &[f64], labels: &[usize], n: usize) -> f64 {
+    let m = vectors.len();
+    if n < 2 || m < 2 {
+        return 0.0;
+    }
+    let (mut num, mut den) = (0.0, 0.0);
+    for i in 0..m {
+        let mut sum = vec![0.0f64; n];
+        let mut wt = vec![0.0f64; n];
+        for j in 0..m {
+            if j == i {
+                continue;
+            }
+            sum[labels[j]] += weights[j] * cosine_distance(&vectors[i], &vectors[j]);
+            wt[labels[j]] += weights[j];
+        }
+        let own = labels[i];
+        if wt[own] <= 0.0 {
+            den += weights[i];
+            continue;
+        }
+        let a = sum[own] / wt[own];
+        let b = (0..n)
+            .filter(|&c| c != own && wt[c] > 0.0)
+            .map(|c| sum[c] / wt[c])
+            .fold(f64::INFINITY, f64::min);
+        if b.is_finite() {
+            let s = if a.max(b) > 0.0 {
+                (b - a) / a.max(b)
+            } else {
+                0.0
+            };
+            num += weights[i] * s;
+        }
+        den += weights[i];
+    }
+    if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    }
+}
+
 /// `v` scaled to unit length (unchanged when zero).
 pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
     let n = v
@@ -171,5 +299,68 @@ mod tests {
         assert_eq!(agglomerate(&v, &w, Stop::Threshold(0.0)).1, 30);
         assert_eq!(agglomerate(&[], &[], Stop::Clusters(2)), (vec![], 0));
         assert_eq!(cosine_distance(&[0.0, 0.0], &[1.0, 0.0]), 1.0);
+    }
+
+    #[test]
+    fn the_tree_cut_at_k_is_agglomeration_to_k() {
+        let v: Vec<Vec<f32>> = (0..24)
+            .map(|i| {
+                let e = ((i * 7) % 5) as f32 * 0.05;
+                match i % 4 {
+                    0 => vec![1.0, e, 0.1, 0.0],
+                    1 => vec![e, 1.0, 0.0, 0.2],
+                    2 => vec![0.0, 0.1, 1.0, e],
+                    _ => vec![0.3, 0.0, e, 1.0],
+                }
+            })
+            .collect();
+        let w = vec![1.0; v.len()];
+        let tree = dendrogram(&v);
+        assert_eq!(tree.len(), v.len() - 1);
+        for k in 1..=v.len() {
+            assert_eq!(
+                cut(v.len(), &tree, k),
+                agglomerate(&v, &w, Stop::Clusters(k)),
+                "k {k}"
+            );
+        }
+        // Merge distances of the four tight groups come first.
+        assert!(tree[..20].iter().all(|m| m.2 < 0.1));
+        assert!(tree[20..].iter().all(|m| m.2 > 0.5));
+        assert_eq!(dendrogram(&[]), vec![]);
+        assert_eq!(cut(0, &[], 3), (vec![], 0));
+    }
+
+    #[test]
+    fn silhouette_by_hand() {
+        // Two pairs on orthogonal axes: within-pair distance 1 − cos(θ), across 1.
+        let c = 0.95f32; // cos θ of the pair members
+        let s = (1.0 - c * c).sqrt();
+        let v = vec![vec![1.0, 0.0], vec![c, s], vec![0.0, 1.0], vec![s, c]];
+        // v[1] and v[3] are not orthogonal to the other pair: compute the reference
+        // silhouette here from the definition, in f64.
+        let d = |a: &[f32], b: &[f32]| cosine_distance(a, b);
+        let labels = vec![0, 0, 1, 1];
+        let mut want = 0.0;
+        for i in 0..4 {
+            let own: Vec<usize> = (0..4)
+                .filter(|&j| j != i && labels[j] == labels[i])
+                .collect();
+            let other: Vec<usize> = (0..4).filter(|&j| labels[j] != labels[i]).collect();
+            let a = own.iter().map(|&j| d(&v[i], &v[j])).sum::<f64>() / own.len() as f64;
+            let b = other.iter().map(|&j| d(&v[i], &v[j])).sum::<f64>() / other.len() as f64;
+            want += (b - a) / a.max(b) / 4.0;
+        }
+        let got = silhouette(&v, &[1.0; 4], &labels, 2);
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+        assert!(got > 0.5);
+        // Weights count an item that many times.
+        let w2 = silhouette(&v, &[2.0, 2.0, 1.0, 1.0], &labels, 2);
+        assert!(w2.is_finite() && (w2 - got).abs() < 0.5);
+        // One cluster, or items alone in theirs: 0.
+        assert_eq!(silhouette(&v, &[1.0; 4], &[0; 4], 1), 0.0);
+        assert_eq!(silhouette(&v, &[1.0; 4], &[0, 1, 2, 3], 4), 0.0);
+        // A wrong split scores below the right one.
+        assert!(silhouette(&v, &[1.0; 4], &[0, 1, 0, 1], 2) < got);
     }
 }

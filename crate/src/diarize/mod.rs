@@ -8,9 +8,11 @@
 //! | [`cluster`] | agglomerative clustering with a stopping threshold or a forced count |
 //! | [`source`] | audio read chunk by chunk (WAV streamed) |
 //! | [`der`] | diarization error rate with the optimal label mapping and a collar |
+//! | [`label`] | clusters named after enrolled speakers by the open-set verdicts |
 
 pub mod cluster;
 pub mod der;
+pub mod label;
 pub mod mix;
 pub mod pipeline;
 pub mod rttm;
@@ -18,7 +20,7 @@ pub mod source;
 
 pub use der::{der, DerReport, NIST_COLLAR};
 pub use pipeline::{
-    diarize, diarize_file, diarize_source, ClusterLabeler, Diarization, DiarizeParams,
+    diarize, diarize_file, diarize_source, ClusterLabeler, CountRule, Diarization, DiarizeParams,
     SpeakerSummary, SpeakerTurn, Verdict,
 };
 pub use rttm::Turn;
