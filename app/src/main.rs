@@ -39,6 +39,8 @@ enum Command {
     Demo(commands::demo::Args),
     /// Write the synthetic speaker corpus (the embedded default) to a folder.
     Synth(commands::synth::Args),
+    /// Degrade recordings: telephone line, noise or babble at an SNR, reverberation.
+    Degrade(commands::degrade::Args),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Serve(a) => web::run(a),
         Command::Demo(a) => commands::demo::run(a),
         Command::Synth(a) => commands::synth::run(a),
+        Command::Degrade(a) => commands::degrade::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,7 @@
 //! | [`audio`] | decode WAV/FLAC/MP3/OGG to mono, resample, crop, cut into segments |
 //! | [`features`] | librosa 0.11 STFT, mel, MFCC, delta, ZCR, LPC; the 52-dim clip vector; frame features |
 //! | [`dataset`] | speaker folders, VoxCeleb, FSDD; seeded honest splits; summaries |
+//! | [`degrade`] | reproducible channels: telephone, white/pink/babble noise at an SNR, reverberation |
 //! | [`synth`] | the built-in synthetic speaker corpus (runs everything offline) |
 //! | [`models`] | diagonal GMM (EM), UBM + MAP adaptation, MLP, scaler, smartcore baselines |
 //! | [`eval`] | accuracy, scikit-learn's classification report, confusion matrix |
@@ -55,6 +56,7 @@
 
 pub mod audio;
 pub mod dataset;
+pub mod degrade;
 pub mod error;
 pub mod eval;
 pub mod features;

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod degrade;
 pub mod demo;
 pub mod evaluate;
 pub mod features;

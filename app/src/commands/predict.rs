@@ -160,8 +160,9 @@ pub fn run_similar(a: SimilarArgs) -> CmdResult {
     }
     let models = SpeakerModels::load(&a.model)?;
     let audio = Audio::load(&a.audio)?;
-    let f = speaker_similarity::pipeline::extract(&audio, &models.params)?;
-    let ranked = models.most_similar(&f, a.k)?;
+    // A narrowband recording is ranked by the narrowband models when trained.
+    let (routed, f) = models.routed_features(&audio)?;
+    let ranked = routed.most_similar(&f, a.k)?;
     let embedding = if models.gmm_ubm.is_some() {
         "supervector"
     } else {

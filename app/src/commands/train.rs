@@ -123,13 +123,23 @@ fn train_all(
         .collect();
     let mut f = Vec::new();
     let mut y = Vec::new();
+    let mut clips = Vec::new();
     for (i, feat) in features {
         if let Ok(c) = speakers.binary_search(&data.clips[i].speaker) {
             f.push(feat);
             y.push(c);
+            clips.push(i);
         }
     }
-    SpeakerModels::train(&f, &y, speakers, data.names.clone(), params, &mut |e| {
-        progress.on_train(e)
-    })
+    // With the robustness methods of `params` (augmented copies, narrowband models).
+    pipeline::train_robust(
+        data,
+        &clips,
+        &f,
+        &y,
+        speakers,
+        data.names.clone(),
+        params,
+        &mut |e| progress.on_train(e),
+    )
 }

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::extract::{clip_matrix, ClipFeatures, SplitFeatures};
 use super::params::{ModelKind, PipelineParams};
+use super::robust;
 use super::train::{SpeakerModels, TrainEvent};
+use crate::degrade::Condition;
 use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
@@ -71,6 +73,13 @@ pub struct Evaluation {
     pub feature_seconds: f64,
     /// Seconds for the whole evaluation.
     pub total_seconds: f64,
+    /// The condition the test clips were degraded by (`"clean"` when not).
+    #[serde(default)]
+    pub query_condition: String,
+    /// Share of test clips whose most similar enrolled speaker (by the embedding
+    /// `similar` ranks with) is their own: the top-1 of "who do you sound like".
+    #[serde(default)]
+    pub similar_accuracy: Option<f64>,
     /// The trained models (for plots of the training history, similarity, ...).
     #[serde(skip)]
     pub trained: Option<Box<SpeakerModels>>,
@@ -109,7 +118,38 @@ pub fn evaluate(
     let t0 = Instant::now();
     params.validate()?;
     let split = data.split(split_params)?;
-    evaluate_split(data, &split, params, on_event, t0)
+    evaluate_split(data, &split, params, &Condition::clean(), on_event, t0)
+}
+
+/// [`evaluate`] with the test clips degraded by `query_condition` (the models train
+/// on the clean training clips): how the models do over a telephone line, in noise,
+/// in a room. Each test clip is degraded with its own seed (from `params.seed`);
+/// babble is mixed from test clips of other speakers, never from training clips or
+/// the query's own speaker.
+///
+/// ```no_run
+/// use speaker_similarity::{dataset::SplitParams, degrade::Condition, pipeline, synth};
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let data = synth::default_dataset();
+/// let cond = Condition::parse("telephone+white:15")?;
+/// let e = pipeline::evaluate_under(&data, &SplitParams::default(),
+///     &pipeline::PipelineParams::default(), &cond, &|_| {})?;
+/// println!("GMM-UBM over the phone: {:.3}", e.result(pipeline::ModelKind::GmmUbm).unwrap().accuracy);
+/// # Ok(())
+/// # }
+/// ```
+pub fn evaluate_under(
+    data: &Dataset,
+    split_params: &SplitParams,
+    params: &PipelineParams,
+    query_condition: &Condition,
+    on_event: &(dyn Fn(EvalEvent) + Sync),
+) -> Result<Evaluation> {
+    let t0 = Instant::now();
+    params.validate()?;
+    query_condition.validate()?;
+    let split = data.split(split_params)?;
+    evaluate_split(data, &split, params, query_condition, on_event, t0)
 }
 
 /// [`evaluate`] on a split made elsewhere (the tutorial uses it to show what the
@@ -125,16 +165,18 @@ pub fn evaluate_with_split(
     if !allow_overlap {
         split.check_disjoint()?;
     }
-    evaluate_split(data, split, params, on_event, Instant::now())
+    evaluate_split(data, split, params, &Condition::clean(), on_event, Instant::now())
 }
 
 fn evaluate_split(
     data: &Dataset,
     split: &Split,
     params: &PipelineParams,
+    query_condition: &Condition,
     on_event: &(dyn Fn(EvalEvent) + Sync),
     t0: Instant,
 ) -> Result<Evaluation> {
+    let mut y_kept: Vec<usize> = Vec::new();
     let features = SplitFeatures::extract(data, split, params, &|done, total| {
         on_event(EvalEvent::Features { done, total })
     })?;
@@ -143,14 +185,17 @@ fn evaluate_split(
         speakers,
         train: train_f,
         y_train: train_y,
-        test: test_f,
-        y_test: y_true,
+        train_clips,
+        test: clean_test_f,
+        y_test: clean_y,
+        test_clips,
         skipped,
-        unusable,
-        ..
+        mut unusable,
     } = features;
 
-    let trained = SpeakerModels::train(
+    let trained = robust::train_robust(
+        data,
+        &train_clips,
         &train_f,
         &train_y,
         speakers.clone(),
@@ -159,8 +204,53 @@ fn evaluate_split(
         &mut |e| on_event(EvalEvent::Train(e)),
     )?;
 
+    // The queries: the clean test features as extracted, or degraded (and routed
+    // to the narrowband models) copies.
+    let queries: Vec<robust::Query> = if query_condition.is_clean() && trained.narrowband.is_none()
+    {
+        clean_test_f
+            .into_iter()
+            .map(|main| robust::Query { main, narrow: None })
+            .collect()
+    } else {
+        drop(clean_test_f);
+        let mut qs = Vec::new();
+        let mut y = Vec::new();
+        for (j, q) in robust::degraded_queries(
+            data,
+            &test_clips,
+            &clean_y,
+            query_condition,
+            &trained,
+            &|_, _| {},
+        )? {
+            match q {
+                Ok(q) => {
+                    qs.push(q);
+                    y.push(clean_y[j]);
+                }
+                Err(e) => unusable.push((
+                    robust::clip_path(data, test_clips[j]),
+                    format!("under {query_condition}: {e}"),
+                )),
+            }
+        }
+        if qs.is_empty() {
+            return Err(Error::Dataset {
+                path: data.root.clone(),
+                reason: format!("no test clip is usable under {query_condition}"),
+            });
+        }
+        y_kept = y;
+        qs
+    };
+    let y_true = if y_kept.is_empty() { clean_y } else { y_kept };
+    let test_f: Vec<ClipFeatures> = queries.iter().map(|q| q.main.clone()).collect();
+    let similar_top1 = robust::similar_top1(&trained, &queries)?;
+    let similar_accuracy = Some(accuracy(&y_true, &similar_top1)?);
+
     let mut models = Vec::new();
-    for (model, predictions) in trained.predict_classes(&test_f)? {
+    for (model, predictions) in robust::predict_queries(&trained, &queries)? {
         models.push(ModelResult {
             model,
             accuracy: accuracy(&y_true, &predictions)?,
@@ -223,6 +313,8 @@ fn evaluate_split(
         y_true,
         feature_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
+        query_condition: query_condition.to_string(),
+        similar_accuracy,
         trained: Some(Box::new(trained)),
     })
 }

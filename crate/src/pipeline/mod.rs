@@ -20,16 +20,18 @@ mod evaluate;
 mod extract;
 mod params;
 mod predict;
+mod robust;
 mod store;
 mod train;
 
 pub use evaluate::{
-    evaluate, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
+    evaluate, evaluate_under, evaluate_with_split, EvalEvent, Evaluation, ModelResult, Verification,
 };
 pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
 };
-pub use params::{ModelKind, PipelineParams};
+pub use params::{ModelKind, NarrowbandParams, PipelineParams};
+pub use robust::{default_augment, is_narrowband, train_robust, upper_band_db};
 pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use train::{validation_split, SpeakerModels, TrainEvent};

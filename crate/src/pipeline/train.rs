@@ -69,6 +69,11 @@ pub struct SpeakerModels {
     /// Baselines asked for but not trainable on this data, with the reason.
     #[serde(default)]
     pub skipped_models: Vec<(ModelKind, String)>,
+    /// Bandwidth-matched models trained on narrowband copies of the same clips
+    /// (when `params.narrowband` is set): they score narrowband queries (see
+    /// [`SpeakerModels::route`]).
+    #[serde(default)]
+    pub narrowband: Option<Box<SpeakerModels>>,
 }
 
 /// The mean of the rows of each class (rows = embeddings, one per clip).
@@ -331,6 +336,7 @@ impl SpeakerModels {
             enrolled_clip_vectors,
             train_seconds,
             skipped_models,
+            narrowband: None,
         })
     }
 
@@ -415,6 +421,12 @@ impl SpeakerModels {
         }
         if self.enrolled_clip_vectors.dim() != dim {
             return bad("clip-vector embeddings do not fit the clip vectors".into());
+        }
+        if let Some(nb) = &self.narrowband {
+            nb.validate()?;
+            if nb.speakers != self.speakers || nb.narrowband.is_some() {
+                return bad("the narrowband models do not fit the speakers".into());
+            }
         }
         Ok(())
     }
