@@ -113,7 +113,10 @@ impl BandPassParams {
     pub fn validate_at(&self, sample_rate: u32) -> Result<()> {
         let nyq = sample_rate as f64 / 2.0;
         if !(self.low_hz.is_finite() && self.low_hz > 0.0) {
-            return Err(Error::param("low_hz", format!("{} Hz is not > 0", self.low_hz)));
+            return Err(Error::param(
+                "low_hz",
+                format!("{} Hz is not > 0", self.low_hz),
+            ));
         }
         if !(self.high_hz.is_finite() && self.high_hz > self.low_hz && self.high_hz < nyq) {
             return Err(Error::param(
@@ -169,10 +172,7 @@ impl NoiseParams {
         }
         if let NoiseKind::Babble { talkers } = self.kind {
             if !(1..=32).contains(&talkers) {
-                return Err(Error::param(
-                    "talkers",
-                    format!("{talkers} must be 1..=32"),
-                ));
+                return Err(Error::param("talkers", format!("{talkers} must be 1..=32")));
             }
         }
         Ok(())
@@ -286,13 +286,7 @@ impl fmt::Display for Step {
                     f.write_str("telephone")
                 }
             }
-            Step::BandPass(p) => write!(
-                f,
-                "band:{}:{}:{}",
-                num(p.low_hz),
-                num(p.high_hz),
-                p.order
-            ),
+            Step::BandPass(p) => write!(f, "band:{}:{}:{}", num(p.low_hz), num(p.high_hz), p.order),
             Step::Noise(p) => match p.kind {
                 NoiseKind::White => write!(f, "white:{}", num(p.snr_db)),
                 NoiseKind::Pink => write!(f, "pink:{}", num(p.snr_db)),
@@ -579,13 +573,7 @@ impl Biquad {
         } else {
             ((1.0 - c) / 2.0, 1.0 - c)
         };
-        Biquad([
-            b0 / a0,
-            b1 / a0,
-            b0 / a0,
-            -2.0 * c / a0,
-            (1.0 - alpha) / a0,
-        ])
+        Biquad([b0 / a0, b1 / a0, b0 / a0, -2.0 * c / a0, (1.0 - alpha) / a0])
     }
 
     fn run(&self, x: &mut [f32]) {
@@ -818,7 +806,11 @@ fn reverb(audio: &Audio, p: &ReverbParams, rng: &mut StdRng) -> Result<Audio> {
     // Inverse FFT is unnormalised; then keep the clip's mean power.
     let ps = mean_power(x);
     let py = mean_power(&y);
-    let g = if py > 0.0 { (ps / py).sqrt() as f32 } else { 0.0 };
+    let g = if py > 0.0 {
+        (ps / py).sqrt() as f32
+    } else {
+        0.0
+    };
     for v in y.iter_mut() {
         *v *= g;
     }
@@ -872,8 +864,17 @@ mod tests {
         }
         assert!(Condition::parse("clean").unwrap().is_clean());
         for bad in [
-            "", "phone:x", "white", "white:1:2", "babble:10:0", "reverb:9", "white:200",
-            "band:3000:300", "hiss:10", "white:nan", "band:300:3400:3",
+            "",
+            "phone:x",
+            "white",
+            "white:1:2",
+            "babble:10:0",
+            "reverb:9",
+            "white:200",
+            "band:3000:300",
+            "hiss:10",
+            "white:nan",
+            "band:300:3400:3",
         ] {
             assert!(Condition::parse(bad).is_err(), "{bad}");
         }
@@ -906,7 +907,10 @@ mod tests {
         let c = Condition::parse("babble:10").unwrap();
         assert!(matches!(
             apply(&clip, &c, 1, &[]),
-            Err(Error::InvalidParameter { name: "babble_pool", .. })
+            Err(Error::InvalidParameter {
+                name: "babble_pool",
+                ..
+            })
         ));
     }
 
@@ -917,18 +921,32 @@ mod tests {
         let p = BandPassParams::default();
         let fs = 8000.0;
         let warp = |f: f64| (PI * f / fs).tan();
-        for f in [50.0, 150.0, 300.0, 600.0, 1000.0, 2000.0, 3000.0, 3400.0, 3800.0] {
+        for f in [
+            50.0, 150.0, 300.0, 600.0, 1000.0, 2000.0, 3000.0, 3400.0, 3800.0,
+        ] {
             let hp = 1.0 / (1.0 + (warp(p.low_hz) / warp(f)).powi(8)).sqrt();
             let lp = 1.0 / (1.0 + (warp(f) / warp(p.high_hz)).powi(8)).sqrt();
             let got = band_pass_gain(&p, 8000, f).unwrap();
-            assert!(((got - hp * lp) / (hp * lp)).abs() < 1e-9, "{f}: {got} vs {}", hp * lp);
+            assert!(
+                ((got - hp * lp) / (hp * lp)).abs() < 1e-9,
+                "{f}: {got} vs {}",
+                hp * lp
+            );
         }
         // And the time-domain filter does what the response says: a 1 kHz tone
         // passes, a 100 Hz tone is cut by the high-pass.
         let tone = |f: f64| -> Vec<f32> {
-            (0..8000).map(|i| (2.0 * PI * f * i as f64 / fs).sin() as f32).collect()
+            (0..8000)
+                .map(|i| (2.0 * PI * f * i as f64 / fs).sin() as f32)
+                .collect()
         };
-        for (f, want_db) in [(1000.0, 0.0), (100.0, 20.0 * band_pass_gain(&p, 8000, 100.0).unwrap().log10())] {
+        for (f, want_db) in [
+            (1000.0, 0.0),
+            (
+                100.0,
+                20.0 * band_pass_gain(&p, 8000, 100.0).unwrap().log10(),
+            ),
+        ] {
             let mut x = tone(f);
             band_pass(&mut x, 8000, &p).unwrap();
             let got = 10.0 * (mean_power(&x[4000..]) / 0.5).log10();

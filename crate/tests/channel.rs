@@ -43,7 +43,10 @@ fn evaluation_under_a_condition_tests_degraded_copies_of_the_same_test_clips() {
         let e = evaluate_under(&data, &split, &params, &c, &|_| {}).unwrap();
         assert_eq!(e.query_condition, cond);
         // Same split, same training: only the queries differ.
-        assert_eq!((e.train_clips, e.test_clips), (clean.train_clips, clean.test_clips));
+        assert_eq!(
+            (e.train_clips, e.test_clips),
+            (clean.train_clips, clean.test_clips)
+        );
         assert_eq!(e.y_true, clean.y_true);
         assert!(e.similar_accuracy.is_some());
         println!(
@@ -102,7 +105,10 @@ fn narrowband_queries_go_to_the_narrowband_models_and_survive_a_model_directory(
     let up = phone.resample(16000).unwrap();
     assert!(std::ptr::eq(m.route(&up).unwrap(), nb.as_ref()));
     let p = m.predict_audio(&phone, 2).unwrap();
-    assert_eq!(p.by(ModelKind::GmmUbm).unwrap().speaker, speakers[labels[0]]);
+    assert_eq!(
+        p.by(ModelKind::GmmUbm).unwrap().speaker,
+        speakers[labels[0]]
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let md = dir.path().join("m");

@@ -142,7 +142,10 @@ pub fn run(a: Args) -> CmdResult {
             "failed": failed,
         }))?;
     } else {
-        println!("{written} file(s) written under {} ({condition})", a.output.display());
+        println!(
+            "{written} file(s) written under {} ({condition})",
+            a.output.display()
+        );
         for f in &failed {
             eprintln!("error: {f}");
         }

@@ -84,8 +84,9 @@ impl SplitArgs {
             let f = &mut params.frames;
             let (kind, arg) = n.trim().split_once(':').unwrap_or((n.trim(), ""));
             let frames = |s: &str| {
-                s.parse::<usize>()
-                    .map_err(|_| Error::param("frame_norm", format!("`{s}` is not a number of frames")))
+                s.parse::<usize>().map_err(|_| {
+                    Error::param("frame_norm", format!("`{s}` is not a number of frames"))
+                })
             };
             (f.cmvn, f.cmvn_window, f.warp_window) = match (kind, arg) {
                 ("none", "") => (false, None, None),

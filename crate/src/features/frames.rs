@@ -144,10 +144,16 @@ impl FrameFeatureParams {
                 ));
             }
         }
-        for (name, w) in [("cmvn_window", self.cmvn_window), ("warp_window", self.warp_window)] {
+        for (name, w) in [
+            ("cmvn_window", self.cmvn_window),
+            ("warp_window", self.warp_window),
+        ] {
             if let Some(w) = w {
                 if w < 3 || w % 2 == 0 {
-                    return Err(Error::param(name, format!("{w} frames: must be odd and >= 3")));
+                    return Err(Error::param(
+                        name,
+                        format!("{w} frames: must be odd and >= 3"),
+                    ));
                 }
             }
         }
@@ -308,7 +314,12 @@ pub(crate) fn vad_keep(energy: &[f32], range_db: f32, min_frames: usize) -> Vec<
 /// Of the frames `kept`, those whose energy is at least `above_db` over the noise
 /// floor (the 10th percentile of all frames' energies in dB); at least `min_frames`
 /// of the loudest kept ones, in time order.
-pub(crate) fn floor_keep(energy: &[f32], kept: &[usize], above_db: f32, min_frames: usize) -> Vec<usize> {
+pub(crate) fn floor_keep(
+    energy: &[f32],
+    kept: &[usize],
+    above_db: f32,
+    min_frames: usize,
+) -> Vec<usize> {
     if energy.is_empty() {
         return kept.to_vec();
     }

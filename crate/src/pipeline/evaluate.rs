@@ -9,8 +9,8 @@ use super::extract::{clip_matrix, ClipFeatures, SplitFeatures};
 use super::params::{ModelKind, PipelineParams};
 use super::robust;
 use super::train::{SpeakerModels, TrainEvent};
-use crate::degrade::Condition;
 use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
+use crate::degrade::Condition;
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 use crate::similarity::{det_curve, eer, verification_trials, DetPoint, Eer, EnrolledSpeakers};
@@ -165,7 +165,14 @@ pub fn evaluate_with_split(
     if !allow_overlap {
         split.check_disjoint()?;
     }
-    evaluate_split(data, split, params, &Condition::clean(), on_event, Instant::now())
+    evaluate_split(
+        data,
+        split,
+        params,
+        &Condition::clean(),
+        on_event,
+        Instant::now(),
+    )
 }
 
 fn evaluate_split(

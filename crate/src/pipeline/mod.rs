@@ -31,7 +31,7 @@ pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
 };
 pub use params::{ModelKind, NarrowbandParams, PipelineParams};
-pub use robust::{default_augment, is_narrowband, train_robust, upper_band_db};
 pub use predict::{Guess, Prediction, RecordingPrediction, SegmentPrediction};
+pub use robust::{default_augment, is_narrowband, train_robust, upper_band_db};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use train::{validation_split, SpeakerModels, TrainEvent};

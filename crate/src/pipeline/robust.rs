@@ -256,7 +256,9 @@ pub(crate) fn degraded_queries(
         .into_par_iter()
         .map(|j| {
             let r = (|| -> Result<Query> {
-                let clean = audios[j].as_ref().map_err(|e| Error::Shape(e.to_string()))?;
+                let clean = audios[j]
+                    .as_ref()
+                    .map_err(|e| Error::Shape(e.to_string()))?;
                 let s = clip_seed(seed, test_clips[j], 0xdead);
                 let audio = if condition.is_clean() {
                     clean.clone()
@@ -338,13 +340,7 @@ pub(crate) fn similar_top1(models: &SpeakerModels, queries: &[Query]) -> Result<
             models
                 .speakers
                 .binary_search(&id)
-                .or_else(|_| {
-                    models
-                        .speakers
-                        .iter()
-                        .position(|s| *s == id)
-                        .ok_or(())
-                })
+                .or_else(|_| models.speakers.iter().position(|s| *s == id).ok_or(()))
                 .map_err(|_| Error::Training(format!("unknown speaker {id}")))
         })
         .collect()
