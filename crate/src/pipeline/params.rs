@@ -291,7 +291,7 @@ impl Default for PipelineParams {
             models: ModelKind::MAIN.to_vec(),
             seed: 42,
             augment: super::robust::default_augment(),
-            narrowband: None,
+            narrowband: Some(NarrowbandParams::default()),
         }
     }
 }

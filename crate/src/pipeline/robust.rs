@@ -116,7 +116,8 @@ fn babble_pool(audios: &[Audio], labels: &[usize], me: usize, seed: u64) -> Vec<
 /// `params`: every training clip also enrolled through each `params.augment`
 /// condition (babble from other speakers' training clips), and, with
 /// `params.narrowband`, a second model set trained on narrowband copies (clean and
-/// augmented, resampled to the narrowband rate, frame features on its mel range).
+/// augmented, resampled to the narrowband rate, frame features on its mel range) —
+/// unless every training clip is narrowband already (then the main models are).
 /// `clips[i]` is the data-set index of the clip whose features are `features[i]`,
 /// labelled `labels[i]`. Without augmentation and narrowband models this is
 /// `SpeakerModels::train` on the features given.
@@ -196,7 +197,19 @@ pub fn train_robust(
         on_event,
     )?;
     drop(all_f);
-    if let (Some(nbp), Some(nb)) = (nb_params, &params.narrowband) {
+    // Bandwidth matching matters only when the enrolment is wideband: when every
+    // training clip is narrowband already (8 kHz corpora), the main models are
+    // narrowband models, and a second set would only drop their low band.
+    let all_narrow = match &params.narrowband {
+        Some(nb) => audios
+            .par_iter()
+            .map(|a| is_narrowband(a, nb))
+            .collect::<Result<Vec<bool>>>()?
+            .into_iter()
+            .all(|b| b),
+        None => true,
+    };
+    if let (Some(nbp), Some(nb), false) = (nb_params, &params.narrowband, all_narrow) {
         let narrow: Vec<(ClipFeatures, usize)> = audios
             .par_iter()
             .zip(labels.par_iter())
