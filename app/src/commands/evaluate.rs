@@ -23,7 +23,7 @@ pub struct SplitArgs {
     /// Models, comma-separated (the list comes from the model registry).
     #[arg(long, default_value = "main", value_name = "M,...", help = models_help())]
     pub models: String,
-    /// Multi-condition training copies: `none`, `default`, or degrade conditions
+    /// Multi-condition training copies: `none`, `default`, `robust` (the measured set), or degrade conditions
     /// separated by `,` (e.g. `band:200:3700:2+pink:20,reverb:0.3`). Default: the
     /// library's.
     #[arg(long, value_name = "COND,...")]
@@ -31,6 +31,11 @@ pub struct SplitArgs {
     /// Bandwidth-matched narrowband models: `on` or `off`. Default: the library's.
     #[arg(long, value_name = "on|off")]
     pub narrowband: Option<String>,
+    /// Feature warping window (frames) and noise-floor selection (dB) of the
+    /// narrowband models only: `off`, `warp:FRAMES`, `floor:DB` or
+    /// `warp:FRAMES+floor:DB`. Default: the library's.
+    #[arg(long, value_name = "NORM")]
+    pub narrowband_norm: Option<String>,
     /// Frame feature normalisation: `none`, `cmvn`, `cmvn:FRAMES` (sliding) or
     /// `warp:FRAMES` (feature warping). Default: the library's.
     #[arg(long, value_name = "NORM")]
@@ -78,6 +83,7 @@ impl SplitArgs {
             params.augment = match a.trim() {
                 "none" | "" => Vec::new(),
                 "default" => pipeline::default_augment(),
+                "robust" => pipeline::robust_augment(),
                 list => list.split(',').map(|c| c.trim().to_string()).collect(),
             };
         }
@@ -87,6 +93,22 @@ impl SplitArgs {
                 "off" => None,
                 other => return Err(Error::param("narrowband", format!("`{other}`: on or off"))),
             };
+        }
+        if let (Some(n), Some(nb)) = (&self.narrowband_norm, params.narrowband.as_mut()) {
+            (nb.warp_window, nb.floor_db) = (None, None);
+            for part in n.split('+').map(str::trim).filter(|p| *p != "off") {
+                let bad = || {
+                    Error::param(
+                        "narrowband_norm",
+                        format!("`{part}`: warp:FRAMES or floor:DB"),
+                    )
+                };
+                match part.split_once(':') {
+                    Some(("warp", w)) => nb.warp_window = Some(w.parse().map_err(|_| bad())?),
+                    Some(("floor", d)) => nb.floor_db = Some(d.parse().map_err(|_| bad())?),
+                    _ => return Err(bad()),
+                }
+            }
         }
         if let Some(n) = &self.frame_norm {
             let f = &mut params.frames;

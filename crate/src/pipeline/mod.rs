@@ -39,7 +39,7 @@ pub use extract::{
 };
 pub use params::{ModelKind, ModelSettings, NarrowbandParams, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
-pub use robust::{default_augment, is_narrowband, upper_band_db};
+pub use robust::{default_augment, is_narrowband, robust_augment, upper_band_db};
 pub use shard::{Merged, ShardClip, ShardModels, SharedUbm, SHARD_FILE, UBM_FILE};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
