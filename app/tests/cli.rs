@@ -274,6 +274,40 @@ fn evaluate_json_reports_every_model_on_disjoint_parts() {
 }
 
 #[test]
+fn evaluate_query_condition_tests_degraded_copies_and_bad_conditions_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = corpus(dir.path(), 4, 10);
+    let d = data.to_str().unwrap();
+    let base = ["evaluate", "--data", d, "--models", "gmm-ubm", "--json"];
+    let clean = json(&base);
+    assert_eq!(clean["query_condition"], "clean");
+    let with = |cond: &str, extra: &[&str]| {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend(["--query-condition", cond]);
+        a.extend(extra);
+        json(&a)
+    };
+    let phone = with("telephone+white:15", &["--narrowband", "off"]);
+    assert_eq!(phone["query_condition"], "telephone+white:15");
+    assert_eq!(phone["test_clips"], clean["test_clips"]);
+    let acc = |v: &Value| v["models"]["gmm-ubm"]["accuracy"].as_f64().unwrap();
+    let top1 = phone["similar_top1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&top1), "{top1}");
+    // Routed to the bandwidth-matched models, the same queries do better.
+    let routed = with("telephone+white:15", &["--narrowband", "on"]);
+    assert!(acc(&routed) > acc(&phone), "{routed} vs {phone}");
+    let babble = with("babble:10", &[]);
+    assert_eq!(babble["query_condition"], "babble:10");
+    for bad in ["hiss:3", "white:abc", "telephone+"] {
+        let mut a: Vec<&str> = base.to_vec();
+        a.extend(["--query-condition", bad]);
+        fails(&a, 1);
+    }
+    let e = fails(&["evaluate", "--data", d, "--narrowband", "maybe"], 1);
+    assert!(e.contains("narrowband"), "{e}");
+}
+
+#[test]
 fn unreadable_clips_are_skipped_and_counted_and_bad_directories_are_errors() {
     let dir = tempfile::tempdir().unwrap();
     let data = corpus(dir.path(), 3, 8);

@@ -100,6 +100,7 @@ pub fn report_json(r: &EnrolReport) -> Value {
             (Some(_), false) => "kept",
         },
         "calibration_detail": r.calibration,
+        "narrowband": r.narrowband,
     })
 }
 
@@ -125,6 +126,9 @@ fn print_report(r: &EnrolReport) {
         None => {
             println!("open-set calibration: none in this model (identify needs one: train again)")
         }
+    }
+    if let Some(n) = &r.narrowband {
+        println!("{n}");
     }
 }
 

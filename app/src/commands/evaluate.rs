@@ -23,6 +23,27 @@ pub struct SplitArgs {
     /// Models, comma-separated (the list comes from the model registry).
     #[arg(long, default_value = "main", value_name = "M,...", help = models_help())]
     pub models: String,
+    /// Multi-condition training copies: `none`, `default`, `robust` (the measured set), or degrade conditions
+    /// separated by `,` (e.g. `band:200:3700:2+pink:20,reverb:0.3`). Default: the
+    /// library's.
+    #[arg(long, value_name = "COND,...")]
+    pub augment: Option<String>,
+    /// Bandwidth-matched narrowband models: `on` or `off`. Default: the library's.
+    #[arg(long, value_name = "on|off")]
+    pub narrowband: Option<String>,
+    /// Feature warping window (frames) and noise-floor selection (dB) of the
+    /// narrowband models only: `off`, `warp:FRAMES`, `floor:DB` or
+    /// `warp:FRAMES+floor:DB`. Default: the library's.
+    #[arg(long, value_name = "NORM")]
+    pub narrowband_norm: Option<String>,
+    /// Frame feature normalisation: `none`, `cmvn`, `cmvn:FRAMES` (sliding) or
+    /// `warp:FRAMES` (feature warping). Default: the library's.
+    #[arg(long, value_name = "NORM")]
+    pub frame_norm: Option<String>,
+    /// Keep only frames this many dB above the clip's noise floor (`off` for all).
+    /// Default: the library's.
+    #[arg(long, value_name = "DB|off")]
+    pub floor_db: Option<String>,
 }
 
 /// `--models`' help: every registered model, and what `main` stands for.
@@ -45,13 +66,80 @@ impl SplitArgs {
             ..SplitParams::default()
         };
         split.validate()?;
-        let params = PipelineParams {
+        let mut params = PipelineParams {
             models: ModelKind::parse_list(&self.models)?,
             seed: self.seed,
             ..PipelineParams::default()
+        };
+        self.apply_methods(&mut params)?;
+        Ok((split, params.check()?))
+    }
+
+    /// The robustness flags (`--augment`, `--narrowband`, `--frame-norm`,
+    /// `--floor-db`) applied to `params`.
+    pub fn apply_methods(&self, params: &mut PipelineParams) -> speaker_similarity::Result<()> {
+        use speaker_similarity::Error;
+        if let Some(a) = &self.augment {
+            params.augment = match a.trim() {
+                "none" | "" => Vec::new(),
+                "default" => pipeline::default_augment(),
+                "robust" => pipeline::robust_augment(),
+                list => list.split(',').map(|c| c.trim().to_string()).collect(),
+            };
         }
-        .check()?;
-        Ok((split, params))
+        if let Some(n) = &self.narrowband {
+            params.narrowband = match n.trim() {
+                "on" => Some(params.narrowband.clone().unwrap_or_default()),
+                "off" => None,
+                other => return Err(Error::param("narrowband", format!("`{other}`: on or off"))),
+            };
+        }
+        if let (Some(n), Some(nb)) = (&self.narrowband_norm, params.narrowband.as_mut()) {
+            (nb.warp_window, nb.floor_db) = (None, None);
+            for part in n.split('+').map(str::trim).filter(|p| *p != "off") {
+                let bad = || {
+                    Error::param(
+                        "narrowband_norm",
+                        format!("`{part}`: warp:FRAMES or floor:DB"),
+                    )
+                };
+                match part.split_once(':') {
+                    Some(("warp", w)) => nb.warp_window = Some(w.parse().map_err(|_| bad())?),
+                    Some(("floor", d)) => nb.floor_db = Some(d.parse().map_err(|_| bad())?),
+                    _ => return Err(bad()),
+                }
+            }
+        }
+        if let Some(n) = &self.frame_norm {
+            let f = &mut params.frames;
+            let (kind, arg) = n.trim().split_once(':').unwrap_or((n.trim(), ""));
+            let frames = |s: &str| {
+                s.parse::<usize>().map_err(|_| {
+                    Error::param("frame_norm", format!("`{s}` is not a number of frames"))
+                })
+            };
+            (f.cmvn, f.cmvn_window, f.warp_window) = match (kind, arg) {
+                ("none", "") => (false, None, None),
+                ("cmvn", "") => (true, None, None),
+                ("cmvn", w) => (true, Some(frames(w)?), None),
+                ("warp", w) if !w.is_empty() => (false, None, Some(frames(w)?)),
+                _ => {
+                    return Err(Error::param(
+                        "frame_norm",
+                        format!("`{n}`: none, cmvn, cmvn:FRAMES or warp:FRAMES"),
+                    ))
+                }
+            };
+        }
+        if let Some(d) = &self.floor_db {
+            params.frames.floor_db = match d.trim() {
+                "off" => None,
+                v => Some(v.parse::<f32>().map_err(|_| {
+                    Error::param("floor_db", format!("`{v}` is not a number of dB"))
+                })?),
+            };
+        }
+        Ok(())
     }
 }
 
@@ -68,6 +156,11 @@ pub struct Args {
     /// Print the classification report of every model, not only the best.
     #[arg(long)]
     pub all_reports: bool,
+    /// Test on degraded copies of the test clips (the models train on clean ones):
+    /// telephone, white:SNR_DB, babble:SNR_DB, reverb:RT60_S, ... joined by `+`.
+    /// Babble is mixed from test clips of other speakers.
+    #[arg(long, value_name = "COND")]
+    pub query_condition: Option<String>,
 }
 
 /// The evaluation as the JSON object `evaluate --json` prints.
@@ -106,6 +199,8 @@ pub fn to_json(e: &Evaluation) -> serde_json::Value {
         "skipped_speakers": e.skipped.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         "skipped_models": e.skipped_models.iter().map(|(k, why)| json!({ "model": k.name(), "reason": why })).collect::<Vec<_>>(),
         "unusable_clips": e.unusable.len(),
+        "query_condition": e.query_condition,
+        "similar_top1": e.similar_accuracy,
         "feature_seconds": e.feature_seconds,
         "total_seconds": e.total_seconds,
     })
@@ -158,6 +253,12 @@ pub fn print_report(e: &Evaluation, all_reports: bool) {
             v.trials.1
         );
     }
+    if let Some(s) = e.similar_accuracy {
+        println!(
+            "most similar speaker (top-1) is the right one: {:.4} (test clips: {})",
+            s, e.query_condition
+        );
+    }
     println!(
         "features {:.2} s, everything {:.2} s",
         e.feature_seconds, e.total_seconds
@@ -176,8 +277,12 @@ pub fn run(a: Args) -> CmdResult {
     if !a.json {
         println!("data: {what}");
     }
+    let condition = match &a.query_condition {
+        Some(c) => speaker_similarity::degrade::Condition::parse(c)?,
+        None => speaker_similarity::degrade::Condition::clean(),
+    };
     let progress = EvalProgress::new(false);
-    let e = pipeline::evaluate(&data, &split, &params, &|ev| progress.on(ev))?;
+    let e = pipeline::evaluate_under(&data, &split, &params, &condition, &|ev| progress.on(ev))?;
     if a.json {
         return super::print_json(&to_json(&e));
     }

@@ -181,11 +181,12 @@ pub fn run_similar(a: SimilarArgs) -> CmdResult {
     }
     let models = SpeakerModels::load(&a.model)?;
     let audio = Audio::load(&a.audio)?;
-    let f = speaker_similarity::pipeline::extract(&audio, &models.params)?;
-    let ranked = models.most_similar(&f, a.k)?;
-    let embedding = models.embedding().name();
+    // A narrowband recording is ranked by the narrowband models when trained.
+    let (routed, f) = models.routed_features(&audio)?;
+    let ranked = routed.most_similar(&f, a.k)?;
+    let embedding = routed.embedding().name();
     let verdict = match &models.calibration {
-        Some(_) => Some(models.verdict(&f, None)?),
+        Some(_) => Some(models.verdict_audio(&audio, None)?),
         None => None,
     };
     if a.json {

@@ -93,6 +93,11 @@ pub fn run(a: Args) -> CmdResult {
     // leaves the old model directory or the new one, each whole.
     let mut summary = summary;
     summary["open_set"] = super::identify::calibration_json(&models);
+    // Whether narrowband queries have bandwidth-matched models, and their calibration.
+    summary["narrowband"] = match &models.narrowband {
+        Some(nb) => json!({ "trained": true, "open_set": super::identify::calibration_json(nb) }),
+        None => json!({ "trained": false }),
+    };
     let summary_json = serde_json::to_string_pretty(&summary)?;
     models.save_with(&a.out, &[("evaluation.json", summary_json.as_bytes())])?;
     if a.json {

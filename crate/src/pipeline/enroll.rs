@@ -91,6 +91,10 @@ pub struct EnrolReport {
     /// has none).
     #[serde(default)]
     pub calibration: Option<String>,
+    /// What happened to the bandwidth-matched narrowband models
+    /// ([`SpeakerModels::narrowband`]), for the user (`None`: the set has none).
+    #[serde(default)]
+    pub narrowband: Option<String>,
 }
 
 /// The kinds a change updated, and the (kind, reason) of those it left out of date.
@@ -178,6 +182,15 @@ impl SpeakerModels {
             .calibration
             .as_mut()
             .map(|c| c.after_change(speaker, false));
+        // The narrowband set is built from audio, which an enrolment from features
+        // does not have: it is dropped (narrowband queries then go to the main
+        // models) until `train` runs again.
+        let narrowband = next.narrowband.take().map(|_| {
+            format!(
+                "narrowband models dropped: speaker {speaker:?} was {done} from features only; \
+                 narrowband queries use the main models until `speaker-similarity train` runs again"
+            )
+        });
         next.validate()?;
         *self = next;
         Ok(EnrolReport {
@@ -188,6 +201,7 @@ impl SpeakerModels {
             n_speakers: self.speakers.len(),
             calibration_refreshed: cal.as_ref().is_some_and(|c| c.0),
             calibration: cal.map(|c| c.1),
+            narrowband,
         })
     }
 
@@ -221,6 +235,17 @@ impl SpeakerModels {
             .calibration
             .as_mut()
             .map(|c| c.after_change(speaker, true));
+        // The narrowband set loses the speaker the same way.
+        let narrowband = match next.narrowband.as_mut() {
+            Some(nb) => Some(match nb.remove_speaker(speaker) {
+                Ok(_) => format!("speaker {speaker:?} removed from the narrowband models too"),
+                Err(e) => {
+                    next.narrowband = None;
+                    format!("narrowband models dropped ({e}); retrain to restore them")
+                }
+            }),
+            None => None,
+        };
         next.validate()?;
         *self = next;
         Ok(EnrolReport {
@@ -231,6 +256,7 @@ impl SpeakerModels {
             n_speakers: self.speakers.len(),
             calibration_refreshed: cal.as_ref().is_some_and(|c| c.0),
             calibration: cal.map(|c| c.1),
+            narrowband,
         })
     }
 

@@ -7,11 +7,12 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use super::extract::ClipFeatures;
 use super::params::{ModelKind, PipelineParams, ValidParams};
-use super::stream::{read_clip, train_streaming, Counter, DatasetTraining, TEST_BATCH};
+use super::robust::{self, Query, TestBabble};
+use super::stream::{read_clip, Counter, DatasetTraining, TEST_BATCH};
 use super::train::SpeakerModels;
 use crate::dataset::{Dataset, SkippedSpeaker, Split, SplitParams};
+use crate::degrade::Condition;
 use crate::error::{Error, Result};
 use crate::eval::{accuracy, ClassificationReport, ConfusionMatrix};
 use crate::models::speaker::ParamGuard;
@@ -100,6 +101,14 @@ pub struct Evaluation {
     pub feature_seconds: f64,
     /// Seconds for the whole evaluation.
     pub total_seconds: f64,
+    /// The condition the test clips were degraded by (`"clean"` when not).
+    #[serde(default)]
+    pub query_condition: String,
+    /// Share of test clips whose most similar enrolled speaker (by the embedding
+    /// `similar` ranks with, narrowband queries by the narrowband models) is their
+    /// own: the top-1 of "who do you sound like".
+    #[serde(default)]
+    pub similar_accuracy: Option<f64>,
     /// The trained models (for plots of the training history, similarity, ...).
     #[serde(skip)]
     pub trained: Option<Box<SpeakerModels>>,
@@ -143,7 +152,40 @@ pub fn evaluate(
     let t0 = Instant::now();
     let params = params.checked()?;
     let split = data.split(split_params)?;
-    evaluate_split(data, &split, &params, on_progress, t0)
+    evaluate_split(data, &split, &params, &Condition::clean(), on_progress, t0)
+}
+
+/// [`evaluate`] with the test clips degraded by `query_condition` (the models train
+/// on the clean training clips): how the models do over a telephone line, in noise,
+/// in a room. Each test clip is degraded with its own seed (from `params.seed`);
+/// babble is mixed from test clips of other speakers (a bounded, seeded set of
+/// them), never from training clips or the query's own speaker. Narrowband queries
+/// are scored by the narrowband models when `params.narrowband` trained them.
+/// Verification trials embed every query with the main models.
+///
+/// ```no_run
+/// use speaker_similarity::{dataset::SplitParams, degrade::Condition, pipeline, synth};
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let data = synth::default_dataset();
+/// let cond = Condition::parse("telephone+white:15")?;
+/// let e = pipeline::evaluate_under(&data, &SplitParams::default(),
+///     &pipeline::PipelineParams::default(), &cond, &|_| {})?;
+/// println!("GMM-UBM over the phone: {:.3}", e.result(pipeline::ModelKind::GmmUbm).unwrap().accuracy);
+/// # Ok(())
+/// # }
+/// ```
+pub fn evaluate_under(
+    data: &Dataset,
+    split_params: &SplitParams,
+    params: &impl ParamGuard<PipelineParams>,
+    query_condition: &Condition,
+    on_progress: ProgressFn<'_>,
+) -> Result<Evaluation> {
+    let t0 = Instant::now();
+    let params = params.checked()?;
+    query_condition.validate()?;
+    let split = data.split(split_params)?;
+    evaluate_split(data, &split, &params, query_condition, on_progress, t0)
 }
 
 /// [`evaluate`] on a split made elsewhere (the tutorial uses it to show what the
@@ -161,13 +203,14 @@ pub fn evaluate_with_split(
     if !allow_overlap {
         split.check_disjoint()?;
     }
-    evaluate_split(data, split, &params, on_progress, t0)
+    evaluate_split(data, split, &params, &Condition::clean(), on_progress, t0)
 }
 
 fn evaluate_split(
     data: &Dataset,
     split: &Split,
     params: &ValidParams,
+    query_condition: &Condition,
     on_progress: ProgressFn<'_>,
     t0: Instant,
 ) -> Result<Evaluation> {
@@ -179,7 +222,7 @@ fn evaluate_split(
         skipped: dropped,
         unusable: train_unusable,
         ..
-    } = train_streaming(data, &split.train, params, &counter, on_progress)?;
+    } = robust::train_robust(data, &split.train, params, &counter, on_progress)?;
     let mut skipped = split.skipped.clone();
     skipped.extend(dropped);
     let speakers = trained.speakers.clone();
@@ -196,11 +239,26 @@ fn evaluate_split(
     let mut y_true = Vec::new();
     let mut unusable = train_unusable;
     let mut score_seconds = 0.0;
+    let mut similar = Vec::new();
+    // Clean queries of a model set without narrowband models are the clean
+    // features; otherwise each clip is degraded (or not) and routed.
+    let plain = query_condition.is_clean() && trained.narrowband.is_none();
+    let babble = TestBabble::new(data, &split.test, &speakers, query_condition, params.seed);
     for batch in split.test.chunks(TEST_BATCH) {
-        let read: Vec<(usize, Result<ClipFeatures>)> = batch
+        let read: Vec<(usize, Result<Query>)> = batch
             .par_iter()
             .map(|&i| {
-                let r = read_clip(data, i, params);
+                let r = if plain {
+                    read_clip(data, i, params).map(|main| Query { main, narrow: None })
+                } else {
+                    match speakers.binary_search(&data.clips[i].speaker) {
+                        Ok(c) => {
+                            robust::degraded_query(data, i, c, query_condition, &babble, &trained)
+                                .map_err(|e| e.within(format_args!("under {query_condition}")))
+                        }
+                        Err(_) => Err(Error::param("clips", "speaker not enrolled")),
+                    }
+                };
                 counter.tick();
                 (i, r)
             })
@@ -209,25 +267,31 @@ fn evaluate_split(
         let mut feats = Vec::with_capacity(read.len());
         let mut ys = Vec::with_capacity(read.len());
         let mut seeds = Vec::with_capacity(read.len());
+        let mut queries = Vec::with_capacity(read.len());
         for (i, r) in read {
-            match r {
-                Ok(f) => {
-                    if let Ok(c) = speakers.binary_search(&data.clips[i].speaker) {
-                        feats.push(f);
-                        ys.push(c);
-                        seeds.push(clip_seed(params.seed, i));
-                    }
+            match (r, speakers.binary_search(&data.clips[i].speaker)) {
+                (Ok(q), Ok(c)) => {
+                    feats.push(q.main.clone());
+                    queries.push(q);
+                    ys.push(c);
+                    seeds.push(clip_seed(params.seed, i));
                 }
-                Err(e) => unusable.push((i, data.clips[i].path.clone(), e.to_string())),
+                (Err(e), Ok(_)) => unusable.push((i, data.clips[i].path.clone(), e.to_string())),
+                (_, Err(_)) => {}
             }
         }
         if feats.is_empty() {
             continue;
         }
         // In ModelKind order, as `kinds`.
-        for (all, (_, p)) in predictions.iter_mut().zip(trained.predict_classes(&feats)?) {
+        for (all, (_, p)) in predictions
+            .iter_mut()
+            .zip(robust::predict_queries(&trained, &queries)?)
+        {
             all.extend(p);
         }
+        similar.extend(robust::similar_top1(&trained, &queries)?);
+        drop(queries);
         // Verification by every embedding the models offer, then the clip vectors.
         for (embedding, t) in embeddings.iter().zip(trials.iter_mut()) {
             let queries: Vec<(String, Vec<f32>)> = feats
@@ -293,6 +357,7 @@ fn evaluate_split(
     }
     drop(embeddings);
 
+    let similar_accuracy = Some(accuracy(&y_true, &similar)?);
     Ok(Evaluation {
         speakers,
         train_clips: train_clips.len(),
@@ -306,6 +371,8 @@ fn evaluate_split(
         y_true,
         feature_seconds,
         total_seconds: t0.elapsed().as_secs_f64(),
+        query_condition: query_condition.to_string(),
+        similar_accuracy,
         trained: Some(Box::new(trained)),
     })
 }

@@ -82,6 +82,9 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         },
         models: p.models,
         seed: p.seed,
+        // Version-1 files predate the robustness methods.
+        augment: Vec::new(),
+        narrowband: None,
     }
     .check()?;
     let mut models = Vec::new();
@@ -142,5 +145,6 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         out_of_date: Vec::new(),
         calibration: None,
         calibration_skipped: None,
+        narrowband: None,
     })
 }

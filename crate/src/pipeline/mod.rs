@@ -22,6 +22,7 @@ mod extract;
 mod legacy;
 mod params;
 mod predict;
+mod robust;
 mod shard;
 mod store;
 mod stream;
@@ -30,13 +31,15 @@ mod verdict;
 
 pub use enroll::{check_speaker_id, EnrolReport, MAX_SPEAKER_ID};
 pub use evaluate::{
-    evaluate, evaluate_with_split, Evaluation, ModelResult, Verification, NONTARGETS_PER_CLIP,
+    evaluate, evaluate_under, evaluate_with_split, Evaluation, ModelResult, Verification,
+    NONTARGETS_PER_CLIP,
 };
 pub use extract::{
     clip_matrix, extract, extract_dataset, ClipFeatures, Extracted, SplitFeatures, SILENCE_PEAK,
 };
-pub use params::{ModelKind, ModelSettings, PipelineParams, ValidParams};
+pub use params::{ModelKind, ModelSettings, NarrowbandParams, PipelineParams, ValidParams};
 pub use predict::{Guess, ModelScores, Prediction, RecordingPrediction, SegmentPrediction};
+pub use robust::{default_augment, is_narrowband, robust_augment, upper_band_db};
 pub use shard::{Merged, ShardClip, ShardModels, SharedUbm, SHARD_FILE, UBM_FILE};
 pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};

@@ -3,7 +3,7 @@
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::extract::{extract, ClipFeatures};
+use super::extract::ClipFeatures;
 use super::params::ModelKind;
 use super::train::SpeakerModels;
 use crate::audio::Audio;
@@ -180,9 +180,11 @@ impl SpeakerModels {
     }
 
     /// Extract features from a recording and predict (see [`SpeakerModels::predict`]).
+    /// A narrowband recording is scored by the narrowband models when they were
+    /// trained (see [`SpeakerModels::route`]).
     pub fn predict_audio(&self, audio: &Audio, k: usize) -> Result<Prediction> {
-        let f = extract(audio, &self.params)?;
-        self.predict(&f, k)
+        let (models, f) = self.routed_features(audio)?;
+        models.predict(&f, k)
     }
 
     /// Cut a recording into `segment_seconds` segments (the original web app used

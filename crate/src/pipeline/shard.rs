@@ -724,7 +724,8 @@ impl ShardModels {
             params.validation_fraction,
         )?;
         let names = first.names.clone();
-        let models = SpeakerModels::train_set_with(&set, names, &params, prebuilt, on_progress)?;
+        let models =
+            SpeakerModels::train_set_with(&set, names, &params, prebuilt, true, on_progress)?;
         let retrained: Vec<ModelKind> = models
             .kinds()
             .into_iter()

@@ -138,6 +138,11 @@ pub struct DatasetTraining {
 /// grows. The models equal those [`SpeakerModels::train`] makes from the same clips'
 /// features in memory (the UBM sample too, when no speaker is left out).
 ///
+/// With `params.augment` or `params.narrowband` (on by default), the robustness
+/// methods of the pipeline's `robust` module run as well (augmented copies and the
+/// narrowband model set, [`SpeakerModels::narrowband`]); those hold the frame
+/// features of the clips and copies they train on in memory.
+///
 /// Unusable clips (unreadable, too short, silent) are left out and listed; speakers
 /// with fewer than two usable clips are left out and listed. `on_progress` receives
 /// [`Progress::Items`] of [`Stage::Features`] for the first pass and the models'
@@ -153,7 +158,7 @@ pub fn train_dataset(
 ) -> Result<DatasetTraining> {
     let params = params.checked()?;
     let counter = Counter::new(clips.len(), on_progress);
-    train_streaming(data, clips, &params, &counter, on_progress)
+    super::robust::train_robust(data, clips, &params, &counter, on_progress)
 }
 
 /// What the first pass over a set of clips found: every speaker of the clips

@@ -81,6 +81,11 @@ pub struct SpeakerModels {
     /// calibrated.
     #[serde(default)]
     pub calibration_skipped: Option<String>,
+    /// Bandwidth-matched models trained on narrowband copies of the same clips
+    /// (when `params.narrowband` is set and the enrolment is wideband): they score
+    /// narrowband queries (see [`SpeakerModels::route`]).
+    #[serde(default)]
+    pub narrowband: Option<Box<SpeakerModels>>,
 }
 
 /// Split training rows per class into (fit, validation) index lists for early
@@ -158,7 +163,7 @@ impl SpeakerModels {
         params: &impl ParamGuard<PipelineParams>,
         on_progress: ProgressFn<'_>,
     ) -> Result<SpeakerModels> {
-        Self::train_set_with(data, names, params, Vec::new(), on_progress)
+        Self::train_set_with(data, names, params, Vec::new(), true, on_progress)
     }
 
     /// [`train_set`](Self::train_set), with some models made elsewhere
@@ -169,6 +174,7 @@ impl SpeakerModels {
         names: BTreeMap<String, String>,
         params: &impl ParamGuard<PipelineParams>,
         prebuilt: Vec<(TrainedModel, f64)>,
+        calibrate: bool,
         on_progress: ProgressFn<'_>,
     ) -> Result<SpeakerModels> {
         let params = params.checked()?.into_owned();
@@ -234,15 +240,27 @@ impl SpeakerModels {
             out_of_date: Vec::new(),
             calibration: None,
             calibration_skipped: None,
+            narrowband: None,
         };
-        // Open-set calibration on the training clips alone (never a query).
-        if out.gmm_ubm().is_some() {
-            match OpenSetCalibration::fit(&out, data, &OpenSetParams::default()) {
-                Ok(c) => out.calibration = Some(c),
-                Err(e) => out.calibration_skipped = Some(e.to_string()),
-            }
+        if calibrate {
+            out.calibrate(data);
         }
         Ok(out)
+    }
+
+    /// Fit the open-set calibration on `data`, the training clips alone (never a
+    /// query); without the GMM-UBM there is none. Multi-condition training calls
+    /// it with the clean clips only, so no augmented copy of a held-out clip sits
+    /// in the folds that train its models.
+    pub(crate) fn calibrate(&mut self, data: &TrainingSet<'_>) {
+        self.calibration = None;
+        self.calibration_skipped = None;
+        if self.gmm_ubm().is_some() {
+            match OpenSetCalibration::fit(self, data, &OpenSetParams::default()) {
+                Ok(c) => self.calibration = Some(c),
+                Err(e) => self.calibration_skipped = Some(e.to_string()),
+            }
+        }
     }
 
     /// The display name of a speaker id (the id itself when it has none).
@@ -327,6 +345,16 @@ impl SpeakerModels {
         }
         if let Some(c) = &self.calibration {
             c.validate(self)?;
+        }
+        if let Some(nb) = &self.narrowband {
+            nb.validate()?;
+            if nb.speakers != self.speakers || nb.narrowband.is_some() {
+                return bad(
+                    "narrowband models",
+                    "the model's speakers, one level",
+                    format!("{:?}", nb.speakers),
+                );
+            }
         }
         Ok(())
     }

@@ -1246,13 +1246,20 @@ impl SpeakerModels {
     /// The verdict of a recording: features extracted as in training, then
     /// [`SpeakerModels::verdict`]; a recording without speech is
     /// [`Verdict::no_speech`], never a speaker.
+    /// A narrowband recording is judged by the narrowband models (and their own
+    /// calibration) when they were trained and calibrated ([`SpeakerModels::route`]).
     pub fn verdict_audio(&self, audio: &Audio, threshold: Option<f64>) -> Result<Verdict> {
         let t = self.verdict_threshold(threshold)?;
         if audio.is_empty() {
             return Ok(Verdict::no_speech(t));
         }
-        match extract(audio, &self.params) {
-            Ok(f) => self.verdict(&f, Some(t)),
+        let m = match self.route(audio)? {
+            nb if nb.calibration.is_some() => nb,
+            _ => self,
+        };
+        let t = m.verdict_threshold(threshold)?;
+        match extract(audio, &m.params) {
+            Ok(f) => m.verdict(&f, Some(t)),
             Err(Error::NoSpeech { .. } | Error::NoSpeechFound { .. }) => Ok(Verdict::no_speech(t)),
             Err(e) => Err(e),
         }
