@@ -144,7 +144,14 @@ fn an_enrolment_built_from_narrowband_audio_trains_no_second_set() {
     // Every clip at 8 kHz already: the main models are narrowband models.
     let data = synth(3, 5);
     let all: Vec<usize> = (0..data.len()).collect();
+    // Off by default; on, a wideband corpus gets a second set.
     let t = train_dataset(&data, &all, &gmm_params(), &|_| {}).unwrap();
+    assert!(t.models.narrowband.is_none(), "off by default");
+    let on = PipelineParams {
+        narrowband: Some(NarrowbandParams::default()),
+        ..gmm_params()
+    };
+    let t = train_dataset(&data, &all, &on, &|_| {}).unwrap();
     assert!(t.models.narrowband.is_some(), "wideband synthetic corpus");
     let nb = NarrowbandParams {
         detect_hz: 7000.0,

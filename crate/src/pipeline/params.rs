@@ -89,8 +89,11 @@ pub struct PipelineParams {
     #[serde(default)]
     pub augment: Vec<String>,
     /// Bandwidth-matched models: also train the models on narrowband copies of the
-    /// training clips and score narrowband queries with them. Default:
-    /// `Some(`[`NarrowbandParams::default`]`)`; `None` turns it off.
+    /// training clips and score narrowband queries with them. Default: `None`
+    /// (off): the narrowband set holds every training clip's features in memory
+    /// (training no longer streams) and doubles training time and model size.
+    /// `Some(`[`NarrowbandParams::default`]`)` (`--narrowband on`) lifts dsp34
+    /// telephone queries from 2.5 % to 70.1 % top-1 (README, "Channels").
     #[serde(default)]
     pub narrowband: Option<NarrowbandParams>,
 }
@@ -188,7 +191,7 @@ impl Default for PipelineParams {
             models: ModelKind::MAIN.to_vec(),
             seed: 42,
             augment: super::robust::default_augment(),
-            narrowband: Some(NarrowbandParams::default()),
+            narrowband: None,
         }
     }
 }
