@@ -144,8 +144,19 @@ fn merge_equals_train() {
         model(&a, "gmm-ubm")["model"]["classifier"]["ubm"]
     );
 
-    // Every model, the speakers, the embeddings: bit-identical.
-    let b = models(&merged);
+    // Every model, the speakers, the embeddings: bit-identical. The open-set
+    // calibration needs the training clips' frames, which a merge does not hold:
+    // the merged directory says so instead of calibrating.
+    let mut a = a;
+    let mut b = models(&merged);
+    let skipped = b["model"]["calibration_skipped"].as_str().unwrap_or("").to_string();
+    assert!(skipped.contains("holds no frames"), "{skipped}");
+    assert!(b["model"]["calibration"].is_null());
+    for v in [&mut a, &mut b] {
+        let m = v["model"].as_object_mut().unwrap();
+        m.remove("calibration");
+        m.remove("calibration_skipped");
+    }
     for kind in ["mlp", "gmm-clip", "gmm-frame", "gmm-ubm"] {
         assert!(model(&a, kind) == model(&b, kind), "{kind} differs");
     }
