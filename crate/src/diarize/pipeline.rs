@@ -928,7 +928,7 @@ pub fn diarize_source(
         let res: Vec<Result<(Vec<LocalCluster>, usize)>> = feats
             .par_iter()
             .zip(batch.par_iter())
-            .map(|(x, c)| embed_chunk(x.view(), &speech.frames[c.f0..c.f1], &ubm, params))
+            .map(|(x, c)| embed_chunk(x.view(), &speech.frames[c.f0..c.f1], ubm, params))
             .collect();
         for r in res {
             let (l, w) = r?;
@@ -996,10 +996,10 @@ pub fn diarize_source(
     let mut refinements = 0;
     let mut pass = 0u32;
     let raw = loop {
-        let models = stats.models(&ubm, params.resegment_relevance);
+        let models = stats.models(ubm, params.resegment_relevance);
         let (raw, next) = resegment_pass(
             src,
-            &all,
+            all,
             threads,
             &get,
             &speech.frames,
