@@ -1512,6 +1512,33 @@ mod tests {
     }
 
     #[test]
+    fn window_embeddings_refuse_what_diarize_refuses() {
+        let p = DiarizeParams::default();
+        // Shorter than one window.
+        let short = Audio::new(vec![0.1; 16_000], 16_000).unwrap();
+        assert!(matches!(
+            window_embeddings(&short, &p),
+            Err(Error::TooShort { .. })
+        ));
+        assert!(matches!(diarize(&short, &p), Err(Error::TooShort { .. })));
+        // Five seconds of silence: no speech, no windows invented.
+        let silence = Audio::new(vec![0.0; 5 * 16_000], 16_000).unwrap();
+        assert!(matches!(
+            window_embeddings(&silence, &p),
+            Err(Error::NoSpeechFound { .. })
+        ));
+        // Invalid parameters before any work.
+        let bad = DiarizeParams {
+            hop: 0.005,
+            ..p.clone()
+        };
+        assert!(matches!(
+            window_embeddings(&silence, &bad),
+            Err(Error::InvalidParameter { .. })
+        ));
+    }
+
+    #[test]
     fn bad_parameters_are_errors() {
         let ok = DiarizeParams::default();
         assert!(ok.validate().is_ok());
