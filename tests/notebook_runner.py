@@ -36,7 +36,7 @@ KERNEL = "rust"
 CELL_TIMEOUT = int(os.environ.get("NOTEBOOK_CELL_TIMEOUT", "1800"))
 STARTUP_TIMEOUT = 120
 
-METRIC = re.compile(r"^(ACCURACY|EER)\s+(\S+)\s+([-+0-9.eE]+)(\s|$)")
+METRIC = re.compile(r"^(ACCURACY|EER|DER)\s+(\S+)\s+([-+0-9.eE]+)(\s|$)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

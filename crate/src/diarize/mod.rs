@@ -20,7 +20,8 @@ pub mod source;
 
 pub use der::{der, DerReport, NIST_COLLAR};
 pub use pipeline::{
-    diarize, diarize_file, diarize_source, ClusterLabeler, CountRule, Diarization, DiarizeParams,
-    SpeakerSummary, SpeakerTurn, Verdict,
+    diarize, diarize_file, diarize_source, window_embeddings, ClusterLabeler, CountRule,
+    Diarization, DiarizeParams, SpeakerSummary, SpeakerTurn, Verdict, WindowEmbedding,
+    WindowEmbeddings,
 };
 pub use rttm::Turn;

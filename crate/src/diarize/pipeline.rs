@@ -403,6 +403,107 @@ pub fn diarize_file(
     Ok(d)
 }
 
+/// One analysis window's speaker embedding (see [`window_embeddings`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowEmbedding {
+    /// Start of the window in seconds.
+    pub start: f64,
+    /// End of the window in seconds (`start` + [`DiarizeParams::window`]).
+    pub end: f64,
+    /// Seconds of speech in the window: only these frames are embedded.
+    pub speech_seconds: f64,
+    /// The length-normalised MAP offset supervector of the window's speech frames
+    /// under the recording's background model: `ubm_components` × 38 values (fewer
+    /// components when the recording has little speech).
+    pub vector: Vec<f32>,
+}
+
+/// What [`window_embeddings`] returns: the first three passes of [`diarize`]
+/// before any clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowEmbeddings {
+    /// The voice activity of the recording (pass 1).
+    pub speech: SpeechMap,
+    /// Every window with at least [`DiarizeParams::min_window_speech`] seconds of
+    /// speech, in time order: the vectors [`diarize`] clusters.
+    pub windows: Vec<WindowEmbedding>,
+}
+
+/// The voice activity and the window embeddings of a recording, exactly as
+/// [`diarize`] computes them (passes 1 to 3 of the module docs, without the
+/// clustering), to look at or to cluster another way. Unlike [`diarize`], this keeps
+/// every window in memory: about 1.2 kB a window with the defaults (a window every
+/// 0.5 s: 8.8 MB an hour).
+///
+/// Errors as [`diarize`]: invalid parameters, a recording shorter than one window,
+/// or no speech.
+///
+/// ```
+/// use speaker_similarity::diarize::{diarize, mix::{mix, MixParams}, window_embeddings, DiarizeParams};
+/// use speaker_similarity::synth::{SynthCorpus, SynthParams};
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let data = SynthCorpus::generate(&SynthParams { speakers: 3, clips_per_speaker: 4, ..SynthParams::default() })?;
+/// let conv = mix(&data.clips, &MixParams { speakers: 2, duration: 20.0, ..MixParams::default() })?;
+/// let p = DiarizeParams::default();
+/// let w = window_embeddings(&conv.audio, &p)?;
+/// // The windows diarize clusters.
+/// assert_eq!(w.windows.len(), diarize(&conv.audio, &p)?.windows);
+/// for win in &w.windows {
+///     assert!((win.end - win.start - p.window).abs() < 1e-9);
+///     let norm: f32 = win.vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+///     assert!((norm - 1.0).abs() < 1e-3);
+///     assert!(win.speech_seconds >= p.min_window_speech && win.speech_seconds <= p.window);
+/// }
+/// // Windows start on the hop grid, in time order.
+/// assert!(w.windows.windows(2).all(|a| a[1].start > a[0].start));
+/// assert!(w.windows.iter().all(|x| (x.start / p.hop - (x.start / p.hop).round()).abs() < 1e-6));
+/// # Ok(())
+/// # }
+/// ```
+pub fn window_embeddings(audio: &Audio, params: &DiarizeParams) -> Result<WindowEmbeddings> {
+    let mut src = MemorySource::new(audio)?;
+    let prep = prepare(&mut src, params, &|_, _| {})?;
+    let bf = params.hop_frames();
+    let mut windows = Vec::new();
+    for (bi, batch) in prep.all.chunks(prep.threads).enumerate() {
+        let feats = prep.features(&mut src, bi, batch)?;
+        let res: Vec<Result<ChunkWindows>> = feats
+            .par_iter()
+            .zip(batch.par_iter())
+            .map(|(x, c)| {
+                chunk_windows(x.view(), &prep.speech.frames[c.f0..c.f1], &prep.ubm, params)
+            })
+            .collect();
+        for (r, c) in res.into_iter().zip(batch) {
+            let cw = r?;
+            let wb = params.window_blocks();
+            for (e, &s) in cw.emb.into_iter().zip(&cw.first) {
+                let start = (c.f0 + s * bf) as f64 / FPS;
+                let speech: usize = cw.cnt[s..s + wb].iter().sum();
+                windows.push(WindowEmbedding {
+                    start,
+                    end: start + params.window,
+                    speech_seconds: speech as f64 / FPS,
+                    vector: e,
+                });
+            }
+        }
+    }
+    if windows.is_empty() {
+        return Err(Error::NoSpeechFound {
+            speech_seconds: prep.speech_seconds,
+            reason: format!(
+                "no {}-s window holds {} s of speech ({:.2} s of speech in all)",
+                params.window, params.min_window_speech, prep.speech_seconds
+            ),
+        });
+    }
+    Ok(WindowEmbeddings {
+        speech: prep.speech,
+        windows,
+    })
+}
+
 /// Frames `[f0, f1)` of a chunk, with their speech flags.
 struct Chunk {
     f0: usize,
@@ -490,13 +591,24 @@ fn merge_blocks(locals: Vec<LocalCluster>, block: usize, level: f64) -> Vec<Loca
     out
 }
 
-/// The stage-3 work on one chunk: window embeddings and the local clusters.
-fn embed_chunk(
+/// The windows of one chunk: per block (hop) of frames its speech frame count and
+/// Baum–Welch statistics, and the embedded windows with their first and centre blocks.
+struct ChunkWindows {
+    cnt: Vec<usize>,
+    nks: Vec<Vec<f64>>,
+    fks: Vec<Vec<f64>>,
+    emb: Vec<Vec<f32>>,
+    first: Vec<usize>,
+    centre: Vec<usize>,
+}
+
+/// The window embeddings of one chunk (see the module docs, pass 3).
+fn chunk_windows(
     x: ArrayView2<f32>,
     speech: &[bool],
     ubm: &Ubm,
     p: &DiarizeParams,
-) -> Result<(Vec<LocalCluster>, usize)> {
+) -> Result<ChunkWindows> {
     let g = ubm.gmm();
     let (k, d) = g.means().dim();
     let bf = p.hop_frames();
@@ -527,6 +639,7 @@ fn embed_chunk(
     let w = g.weights();
     let v = g.variances();
     let mut emb: Vec<Vec<f32>> = Vec::new();
+    let mut first: Vec<usize> = Vec::new();
     let mut centre: Vec<usize> = Vec::new();
     for s in 0..nb.saturating_sub(wb - 1) {
         let c: usize = cnt[s..s + wb].iter().sum();
@@ -558,8 +671,35 @@ fn embed_chunk(
             }
         }
         emb.push(unit(e));
+        first.push(s);
         centre.push(s + wb / 2);
     }
+    Ok(ChunkWindows {
+        cnt,
+        nks,
+        fks,
+        emb,
+        first,
+        centre,
+    })
+}
+
+/// The stage-3 work on one chunk: window embeddings and the local clusters.
+fn embed_chunk(
+    x: ArrayView2<f32>,
+    speech: &[bool],
+    ubm: &Ubm,
+    p: &DiarizeParams,
+) -> Result<(Vec<LocalCluster>, usize)> {
+    let ChunkWindows {
+        cnt,
+        nks,
+        fks,
+        emb,
+        centre,
+        ..
+    } = chunk_windows(x, speech, ubm, p)?;
+    let (k, d) = ubm.gmm().means().dim();
     if emb.is_empty() {
         return Ok((Vec::new(), 0));
     }
@@ -604,14 +744,51 @@ fn normalise(x: &mut Array2<f32>, mean: &[f64], std: &[f64]) {
     }
 }
 
-/// Diarize any [`AudioSource`] (see the module docs), naming clusters with
-/// `labeler` when given.
-pub fn diarize_source(
+/// Passes 1 and 2 of the module docs: the speech, the recording's feature
+/// statistics and background model (and the normalised features, when short enough
+/// to keep).
+struct Prepared {
+    duration: f64,
+    speech: SpeechMap,
+    speech_seconds: f64,
+    all: Vec<Chunk>,
+    threads: usize,
+    cache: bool,
+    cached: Vec<Array2<f32>>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    ubm: Ubm,
+    fe: FrameFeatureParams,
+}
+
+impl Prepared {
+    /// The normalised features of a batch of chunks (`batch_index`: the batch's
+    /// place in `all.chunks(threads)`): kept, or read and computed again.
+    fn features(
+        &self,
+        src: &mut dyn AudioSource,
+        batch_index: usize,
+        batch: &[Chunk],
+    ) -> Result<Vec<Array2<f32>>> {
+        if self.cache {
+            Ok((0..batch.len())
+                .map(|i| self.cached[batch_index * self.threads + i].clone())
+                .collect())
+        } else {
+            let mut f = batch_features(src, batch, &self.fe)?;
+            for x in &mut f {
+                normalise(x, &self.mean, &self.std);
+            }
+            Ok(f)
+        }
+    }
+}
+
+fn prepare(
     src: &mut dyn AudioSource,
     params: &DiarizeParams,
-    labeler: Option<&dyn ClusterLabeler>,
     progress: Progress,
-) -> Result<Diarization> {
+) -> Result<Prepared> {
     params.validate()?;
     let duration = src.duration();
     if duration < params.window {
@@ -713,23 +890,34 @@ pub fn diarize_source(
             normalise(x, &mean, &std);
         }
     }
-    let get = |src: &mut dyn AudioSource,
-               batch_index: usize,
-               batch: &[Chunk]|
-     -> Result<Vec<Array2<f32>>> {
-        if cache {
-            Ok(batch
-                .iter()
-                .enumerate()
-                .map(|(i, _)| cached[batch_index * threads + i].clone())
-                .collect())
-        } else {
-            let mut f = batch_features(src, batch, &fe)?;
-            for x in &mut f {
-                normalise(x, &mean, &std);
-            }
-            Ok(f)
-        }
+    Ok(Prepared {
+        duration,
+        speech,
+        speech_seconds,
+        all,
+        threads,
+        cache,
+        cached,
+        mean,
+        std,
+        ubm,
+        fe,
+    })
+}
+
+/// Diarize any [`AudioSource`] (see the module docs), naming clusters with
+/// `labeler` when given.
+pub fn diarize_source(
+    src: &mut dyn AudioSource,
+    params: &DiarizeParams,
+    labeler: Option<&dyn ClusterLabeler>,
+    progress: Progress,
+) -> Result<Diarization> {
+    let prep = prepare(src, params, progress)?;
+    let (duration, speech_seconds, threads) = (prep.duration, prep.speech_seconds, prep.threads);
+    let (speech, all, ubm) = (&prep.speech, &prep.all, &prep.ubm);
+    let get = |src: &mut dyn AudioSource, batch_index: usize, batch: &[Chunk]| {
+        prep.features(src, batch_index, batch)
     };
 
     // Pass 3: window embeddings, clustered per chunk.
@@ -740,7 +928,7 @@ pub fn diarize_source(
         let res: Vec<Result<(Vec<LocalCluster>, usize)>> = feats
             .par_iter()
             .zip(batch.par_iter())
-            .map(|(x, c)| embed_chunk(x.view(), &speech.frames[c.f0..c.f1], &ubm, params))
+            .map(|(x, c)| embed_chunk(x.view(), &speech.frames[c.f0..c.f1], ubm, params))
             .collect();
         for r in res {
             let (l, w) = r?;
@@ -808,10 +996,10 @@ pub fn diarize_source(
     let mut refinements = 0;
     let mut pass = 0u32;
     let raw = loop {
-        let models = stats.models(&ubm, params.resegment_relevance);
+        let models = stats.models(ubm, params.resegment_relevance);
         let (raw, next) = resegment_pass(
             src,
-            &all,
+            all,
             threads,
             &get,
             &speech.frames,
@@ -1321,6 +1509,33 @@ mod tests {
         assert_eq!(&p[..5], &[0; 5]);
         assert!(p[6..].iter().all(|&s| s == 1), "{p:?}");
         let _ = array![[0.0]];
+    }
+
+    #[test]
+    fn window_embeddings_refuse_what_diarize_refuses() {
+        let p = DiarizeParams::default();
+        // Shorter than one window.
+        let short = Audio::new(vec![0.1; 16_000], 16_000).unwrap();
+        assert!(matches!(
+            window_embeddings(&short, &p),
+            Err(Error::TooShort { .. })
+        ));
+        assert!(matches!(diarize(&short, &p), Err(Error::TooShort { .. })));
+        // Five seconds of silence: no speech, no windows invented.
+        let silence = Audio::new(vec![0.0; 5 * 16_000], 16_000).unwrap();
+        assert!(matches!(
+            window_embeddings(&silence, &p),
+            Err(Error::NoSpeechFound { .. })
+        ));
+        // Invalid parameters before any work.
+        let bad = DiarizeParams {
+            hop: 0.005,
+            ..p.clone()
+        };
+        assert!(matches!(
+            window_embeddings(&silence, &bad),
+            Err(Error::InvalidParameter { .. })
+        ));
     }
 
     #[test]
