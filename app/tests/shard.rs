@@ -149,7 +149,10 @@ fn merge_equals_train() {
     // the merged directory says so instead of calibrating.
     let mut a = a;
     let mut b = models(&merged);
-    let skipped = b["model"]["calibration_skipped"].as_str().unwrap_or("").to_string();
+    let skipped = b["model"]["calibration_skipped"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(skipped.contains("holds no frames"), "{skipped}");
     assert!(b["model"]["calibration"].is_null());
     for v in [&mut a, &mut b] {

@@ -1447,7 +1447,11 @@ fn diarize_api_answers_the_cli_json_with_clusters_named_by_the_model() {
     let duration = truth.last().unwrap().1;
     assert!((duration - 32.0).abs() < 1e-9);
     // The count given: this checks the naming, not the count estimate.
-    let r = s.post("/api/diarize?name=meeting.wav&speakers=4", "audio/wav", &wav);
+    let r = s.post(
+        "/api/diarize?name=meeting.wav&speakers=4",
+        "audio/wav",
+        &wav,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     let web = r.json();
     assert_eq!(web["file"], "meeting.wav");

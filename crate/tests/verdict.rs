@@ -135,13 +135,20 @@ fn leave_one_out_targets_equal_models_adapted_without_the_clip() {
             t.gmm[n][own]
         );
         // The other candidates are scored by the full models, as a query is.
-        let full = m.classifier.scores_clips(&[o.train[clip].frames.view()]).unwrap();
+        let full = m
+            .classifier
+            .scores_clips(&[o.train[clip].frames.view()])
+            .unwrap();
         for j in (0..speakers.len()).filter(|&j| j != own) {
             assert_eq!(t.gmm[n][j], full[[0, j]]);
         }
         checked += 1;
     }
-    assert_eq!(checked, o.train.len(), "every training clip is a target trial");
+    assert_eq!(
+        checked,
+        o.train.len(),
+        "every training clip is a target trial"
+    );
 }
 
 #[test]

@@ -115,7 +115,9 @@ impl Ubm {
             ));
         }
         let st = self.mean_stats(frames)?;
-        let adapted = self.gmm.with_means(self.adapted_means(&st, relevance_factor));
+        let adapted = self
+            .gmm
+            .with_means(self.adapted_means(&st, relevance_factor));
         adapted.validate()?;
         Ok(adapted)
     }
@@ -181,7 +183,9 @@ impl Ubm {
         clips: &[ArrayView2<f32>],
     ) -> Vec<f64> {
         let base = self.gmm.total_log_likelihoods_unchecked(clips);
-        let adapted = self.with_offsets(offsets).total_log_likelihoods_unchecked(clips);
+        let adapted = self
+            .with_offsets(offsets)
+            .total_log_likelihoods_unchecked(clips);
         adapted
             .iter()
             .zip(&base)

@@ -45,7 +45,6 @@ pub use store::{HISTORY_FILE, MODELS_FILE};
 pub use stream::{train_dataset, DatasetTraining, TEST_BATCH};
 pub use train::{validation_split, ClipVectorEmbedding, SpeakerModels};
 pub use verdict::{
-    held_out_trials, normalised_score, HeldOutTrials, NormChoice,
-    OpenSetCalibration, OpenSetParams, ScoreNorm, ScoreSource, CALIBRATION_BATCH,
-    MIN_NORM_SPEAKERS,
+    held_out_trials, normalised_score, HeldOutTrials, NormChoice, OpenSetCalibration,
+    OpenSetParams, ScoreNorm, ScoreSource, CALIBRATION_BATCH, MIN_NORM_SPEAKERS,
 };

@@ -44,9 +44,9 @@ use crate::calibration::{
     LinearCalibration, OpenSetTrial, Verdict,
 };
 use crate::error::{Error, Result};
-use crate::models::speaker::{ClipBatch, GmmUbmModel, SpeakerModel, TrainingSet};
 use crate::models::speaker::gmm_ubm::{speaker_part, UbmParams};
 use crate::models::speaker::FrameSampler;
+use crate::models::speaker::{ClipBatch, GmmUbmModel, SpeakerModel, TrainingSet};
 use crate::models::{DiagGmm, GmmParams, Ubm};
 use crate::similarity::EnrolledSpeakers;
 
@@ -463,7 +463,12 @@ fn speaker_trials(
     let ubm = m.classifier.ubm();
     let r = m.classifier.relevance_factor();
     if frames.is_empty() {
-        return Err(Error::too_short("a speaker's training clips", 1.0, 0.0, "clip"));
+        return Err(Error::too_short(
+            "a speaker's training clips",
+            1.0,
+            0.0,
+            "clip",
+        ));
     }
     let stats = frames
         .iter()
@@ -476,7 +481,10 @@ fn speaker_trials(
     let picked: Vec<usize> = (0..clips.len()).filter(|&q| trial[q]).collect();
     let views: Vec<ArrayView2<f32>> = picked.iter().map(|&q| frames[q].view()).collect();
     let gmm = m.classifier.scores_clips(&views)?;
-    let cosine = cosine_matrix(&m.enrolled, &picked.iter().map(|&q| &svs[q]).collect::<Vec<_>>())?;
+    let cosine = cosine_matrix(
+        &m.enrolled,
+        &picked.iter().map(|&q| &svs[q]).collect::<Vec<_>>(),
+    )?;
     // All clips' statistics and supervector sum; each clip's leave-one-out is
     // the total less its own.
     let mut total = stats[0].clone();
@@ -495,8 +503,12 @@ fn speaker_trials(
         st.sub(&stats[q]);
         let mean = (&sum - &svs[q]) / (clips.len() - 1) as f32;
         let g = ubm.llr_of_offsets(&ubm.offsets_from_stats(&st, r), std::slice::from_ref(view))[0];
-        let a = m.enrolled.project(mean.as_slice().unwrap_or(&mean.to_vec()))?;
-        let b = m.enrolled.project(svs[q].as_slice().unwrap_or(&svs[q].to_vec()))?;
+        let a = m
+            .enrolled
+            .project(mean.as_slice().unwrap_or(&mean.to_vec()))?;
+        let b = m
+            .enrolled
+            .project(svs[q].as_slice().unwrap_or(&svs[q].to_vec()))?;
         own.push(Some((g, f64::from(a.dot(&b)))));
     }
     Ok(SpeakerTrials {
@@ -674,11 +686,11 @@ pub fn held_out_trials(
         .iter()
         .map(|g| {
             let sample = sampler.sample_without(g)?;
-            Ok(Ubm::from_gmm(DiagGmm::fit_from(
+            Ubm::from_gmm(DiagGmm::fit_from(
                 m.classifier.ubm().gmm(),
                 sample.view(),
                 &refit,
-            )?)?)
+            )?)
         })
         .collect::<Result<Vec<_>>>()?;
     drop(sampler);
