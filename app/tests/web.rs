@@ -2,6 +2,8 @@
 //! loopback port, over a model directory the tests train on a small synthetic
 //! corpus (`synth` + `train --all`), spoken to with plain HTTP/1.1 over TcpStream.
 
+mod common;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -67,7 +69,7 @@ fn run_ok(cmd: &mut Command) {
 
 /// The clips of one speaker, sorted.
 fn clips(speaker: &str) -> Vec<PathBuf> {
-    let out = clips_under(&fixture().corpus.join(speaker));
+    let out = common::wavs(&fixture().corpus.join(speaker));
     assert!(!out.is_empty(), "no clips for {speaker}");
     out
 }
@@ -1295,29 +1297,11 @@ fn others() -> &'static PathBuf {
     })
 }
 
-/// The WAV files under `dir`, sorted.
-fn clips_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "wav") {
-                files.push(p);
-            }
-        }
-    }
-    files.sort();
-    files
-}
-
 /// The 2 s cuts of the clips under `dir` (sorted), for as many as are that long.
 fn cuts(dir: &Path) -> (u32, Vec<Vec<i16>>) {
     let mut rate = 0;
     let mut out = Vec::new();
-    for p in clips_under(dir) {
+    for p in common::wavs(dir) {
         let (r, s) = read_pcm16(&std::fs::read(p).unwrap());
         rate = r;
         if s.len() >= 2 * r as usize {
@@ -1816,7 +1800,7 @@ fn parallel_enrolments_are_all_kept_and_the_next_upload_sees_them() {
     let voices: Vec<(String, Vec<Vec<i16>>, u32)> = (1..=4)
         .map(|k| {
             let mut rate = 0;
-            let c: Vec<Vec<i16>> = clips_under(&others().join(format!("spk0{k}")))
+            let c: Vec<Vec<i16>> = common::wavs(&others().join(format!("spk0{k}")))
                 .iter()
                 .map(|p| {
                     let (r, s) = read_pcm16(&std::fs::read(p).unwrap());

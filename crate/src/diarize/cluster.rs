@@ -109,25 +109,7 @@ pub fn agglomerate(vectors: &[Vec<f32>], weights: &[f64], stop: Stop) -> (Vec<us
             }
         }
     }
-    // Roots, numbered in order of first item.
-    let root = |mut i: usize| {
-        while parent[i] != i {
-            i = parent[i];
-        }
-        i
-    };
-    let mut id = vec![usize::MAX; m];
-    let mut labels = Vec::with_capacity(m);
-    let mut next = 0;
-    for i in 0..m {
-        let r = root(i);
-        if id[r] == usize::MAX {
-            id[r] = next;
-            next += 1;
-        }
-        labels.push(id[r]);
-    }
-    (labels, next)
+    forest_labels(&parent)
 }
 
 /// The whole merge tree of centroid-linkage clustering (cosine on the sums): the
@@ -189,24 +171,7 @@ pub fn cut(m: usize, merges: &[(usize, usize, f64)], k: usize) -> (Vec<usize>, u
     for &(a, b, _) in &merges[..take] {
         parent[b] = a;
     }
-    let root = |mut i: usize| {
-        while parent[i] != i {
-            i = parent[i];
-        }
-        i
-    };
-    let mut id = vec![usize::MAX; m];
-    let mut labels = Vec::with_capacity(m);
-    let mut next = 0;
-    for i in 0..m {
-        let r = root(i);
-        if id[r] == usize::MAX {
-            id[r] = next;
-            next += 1;
-        }
-        labels.push(id[r]);
-    }
-    (labels, next)
+    forest_labels(&parent)
 }
 
 /// Weighted mean silhouette of a clustering under cosine distance: for every item,
@@ -270,6 +235,30 @@ pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x *= s);
     }
     v
+}
+
+/// The cluster of every item of a merge forest (`parent[i]` is `i`'s parent; a
+/// root is its own): the roots numbered in order of their first item. Returns the
+/// labels and the number of clusters.
+fn forest_labels(parent: &[usize]) -> (Vec<usize>, usize) {
+    let root = |mut i: usize| {
+        while parent[i] != i {
+            i = parent[i];
+        }
+        i
+    };
+    let mut id = vec![usize::MAX; parent.len()];
+    let mut labels = Vec::with_capacity(parent.len());
+    let mut next = 0;
+    for i in 0..parent.len() {
+        let r = root(i);
+        if id[r] == usize::MAX {
+            id[r] = next;
+            next += 1;
+        }
+        labels.push(id[r]);
+    }
+    (labels, next)
 }
 
 #[cfg(test)]
