@@ -13,8 +13,9 @@
 //!
 //! Reading a training clip's frames again costs feature extraction time (each
 //! training clip is decoded once per frame model, plus once for the first pass;
-//! the GMM-UBM's open-set calibration reads them about 2 + 2 × speaker folds
-//! times more, see [`held_out_trials`](super::held_out_trials)); it buys a peak
+//! the GMM-UBM's open-set calibration reads them twice more, and its trial clips
+//! once more per speaker fold when s-norm is tried (once in all when not), see
+//! [`held_out_trials`](super::held_out_trials)); it buys a peak
 //! memory that stays flat as the data set grows.
 //!
 //! ```no_run
