@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{bin, ok, run, wavs};
+use common::{bin, ok, run, silent_wav, wavs};
 
 /// Runs, must fail with exit code `code`; returns stderr.
 fn fails(args: &[&str], code: i32) -> String {
@@ -617,27 +617,6 @@ fn predict_answers_with_a_model_directory_of_the_previous_format_as_it_did() {
         1,
     );
     assert!(e.contains("format version 7") && e.contains("newer"), "{e}");
-}
-
-/// A 16-bit mono WAV of `seconds` of digital silence.
-fn silent_wav(path: &Path, seconds: f64) {
-    let rate = 16_000u32;
-    let n = (seconds * rate as f64) as u32;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&rate.to_le_bytes());
-    b.extend_from_slice(&(2 * rate).to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(2 * n).to_le_bytes());
-    b.resize(b.len() + 2 * n as usize, 0);
-    std::fs::write(path, b).unwrap();
 }
 
 #[test]

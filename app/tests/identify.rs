@@ -3,61 +3,12 @@
 //! named, voices that were never enrolled are rejected, silence is "no speech",
 //! and `predict` / `similar` carry the same verdict object.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
+use std::path::PathBuf;
+
+use common::{bin, ok, silent_wav, wavs};
 use serde_json::Value;
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_speaker-similarity"));
-    c.env_remove("SPEAKER_DATA");
-    c
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = bin().args(args).output().expect("the binary runs");
-    assert!(
-        o.status.success(),
-        "{args:?} failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        String::from_utf8_lossy(&o.stdout)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn wavs(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(wavs(&p));
-        } else if p.extension().is_some_and(|x| x == "wav") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
-/// A silent 16-bit mono WAV of one second.
-fn write_silence(path: &Path) {
-    let n: u32 = 16_000;
-    let mut b = Vec::new();
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&16_000u32.to_le_bytes());
-    b.extend_from_slice(&32_000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(2 * n).to_le_bytes());
-    b.resize(b.len() + 2 * n as usize, 0);
-    std::fs::write(path, b).unwrap();
-}
 
 #[test]
 fn identify_accepts_enrolled_rejects_never_enrolled_and_silence_is_no_speech() {
@@ -115,7 +66,7 @@ fn identify_accepts_enrolled_rejects_never_enrolled_and_silence_is_no_speech() {
         "gmm-ubm",
     ]);
     let silence = root.join("silence.wav");
-    write_silence(&silence);
+    silent_wav(&silence, 1.0);
 
     let mut args: Vec<String> = vec![
         "identify".into(),

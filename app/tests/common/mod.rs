@@ -46,3 +46,24 @@ pub fn wavs(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A 16-bit mono 16 kHz WAV of `seconds` of digital silence.
+pub fn silent_wav(path: &Path, seconds: f64) {
+    let rate = 16_000u32;
+    let n = (seconds * rate as f64) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&rate.to_le_bytes());
+    b.extend_from_slice(&(2 * rate).to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    b.resize(b.len() + 2 * n as usize, 0);
+    std::fs::write(path, b).unwrap();
+}

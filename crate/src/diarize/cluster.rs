@@ -73,18 +73,7 @@ pub fn agglomerate(vectors: &[Vec<f32>], weights: &[f64], stop: Stop) -> (Vec<us
                 break;
             }
         }
-        let mut best = (f64::INFINITY, 0, 0);
-        for i in 0..m {
-            if !alive[i] {
-                continue;
-            }
-            for j in i + 1..m {
-                if alive[j] && dist[i * m + j] < best.0 {
-                    best = (dist[i * m + j], i, j);
-                }
-            }
-        }
-        let (d, a, b) = best;
+        let (d, a, b) = closest_pair(&dist, &alive);
         if !d.is_finite() {
             break;
         }
@@ -130,18 +119,7 @@ pub fn dendrogram(vectors: &[Vec<f32>]) -> Vec<(usize, usize, f64)> {
     }
     let mut merges = Vec::with_capacity(m.saturating_sub(1));
     for _ in 1..m {
-        let mut best = (f64::INFINITY, 0, 0);
-        for i in 0..m {
-            if !alive[i] {
-                continue;
-            }
-            for j in i + 1..m {
-                if alive[j] && dist[i * m + j] < best.0 {
-                    best = (dist[i * m + j], i, j);
-                }
-            }
-        }
-        let (d, a, b) = best;
+        let (d, a, b) = closest_pair(&dist, &alive);
         if !d.is_finite() {
             break;
         }
@@ -235,6 +213,22 @@ pub fn unit(mut v: Vec<f32>) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x *= s);
     }
     v
+}
+
+/// The closest pair `(distance, i, j)`, `i < j`, of the alive items of an
+/// `m × m` distance matrix (row-major); an infinite distance when fewer than two
+/// are alive.
+fn closest_pair(dist: &[f64], alive: &[bool]) -> (f64, usize, usize) {
+    let m = alive.len();
+    let mut best = (f64::INFINITY, 0, 0);
+    for i in (0..m).filter(|&i| alive[i]) {
+        for j in (i + 1..m).filter(|&j| alive[j]) {
+            if dist[i * m + j] < best.0 {
+                best = (dist[i * m + j], i, j);
+            }
+        }
+    }
+    best
 }
 
 /// The cluster of every item of a merge forest (`parent[i]` is `i`'s parent; a
