@@ -273,6 +273,12 @@ pub fn print_report(e: &Evaluation, all_reports: bool) {
 /// Run `evaluate`.
 pub fn run(a: Args) -> CmdResult {
     let (split, params) = a.split.params()?;
+    // The evaluation scores no open-set verdict and saves no model: no calibration.
+    let params = PipelineParams {
+        calibrate: false,
+        ..params.into_inner()
+    }
+    .check()?;
     let (data, what) = a.data.open()?;
     if !a.json {
         println!("data: {what}");

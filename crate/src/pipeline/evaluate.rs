@@ -138,6 +138,9 @@ impl Evaluation {
 /// bounded UBM sample), and the test clips are read, scored and embedded
 /// [`TEST_BATCH`](super::TEST_BATCH) at a time, so memory does not grow with the
 /// number of clips beyond their clip vectors, predictions and trial scores.
+/// The evaluation scores no open-set verdict; the trained models it keeps are
+/// calibrated for them unless `params.calibrate` is off (the `evaluate`
+/// command's choice: the calibration costs more than the GMM-UBM's training).
 ///
 /// `params` are checked once, here (unless they are [`ValidParams`] already), and
 /// travel on checked; `on_progress` receives the feature extraction's (one count
@@ -222,7 +225,14 @@ fn evaluate_split(
         skipped: dropped,
         unusable: train_unusable,
         ..
-    } = robust::train_robust(data, &split.train, params, &counter, on_progress)?;
+    } = robust::train_robust(
+        data,
+        &split.train,
+        params,
+        &counter,
+        params.calibrate,
+        on_progress,
+    )?;
     let mut skipped = split.skipped.clone();
     skipped.extend(dropped);
     let speakers = trained.speakers.clone();

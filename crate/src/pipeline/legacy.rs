@@ -85,6 +85,7 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
         // Version-1 files predate the robustness methods.
         augment: Vec::new(),
         narrowband: None,
+        calibrate: true,
     }
     .check()?;
     let mut models = Vec::new();

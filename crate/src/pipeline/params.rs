@@ -96,6 +96,16 @@ pub struct PipelineParams {
     /// telephone queries from 2.5 % to 70.1 % top-1 (README, "Channels").
     #[serde(default)]
     pub narrowband: Option<NarrowbandParams>,
+    /// Fit the GMM-UBM's open-set calibration ([`SpeakerModels::calibration`](super::SpeakerModels::calibration))
+    /// when the models are trained. Default `true`; the `evaluate` command turns it
+    /// off, since it scores no verdict and the calibration costs more than training
+    /// the GMM-UBM (it makes a UBM and speaker models per speaker fold).
+    #[serde(default = "calibrate_default")]
+    pub calibrate: bool,
+}
+
+fn calibrate_default() -> bool {
+    true
 }
 
 /// Bandwidth matching: how narrowband models are trained and which queries use them.
@@ -192,6 +202,7 @@ impl Default for PipelineParams {
             seed: 42,
             augment: super::robust::default_augment(),
             narrowband: None,
+            calibrate: true,
         }
     }
 }

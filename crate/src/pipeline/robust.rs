@@ -157,10 +157,11 @@ pub(crate) fn train_robust(
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
+    calibrate: bool,
     on_progress: ProgressFn<'_>,
 ) -> Result<DatasetTraining> {
     if params.augment.is_empty() && params.narrowband.is_none() {
-        return train_streaming(data, clips, params, counter, on_progress);
+        return train_streaming(data, clips, params, counter, calibrate, on_progress);
     }
     let conditions: Vec<Condition> = params
         .augment
@@ -168,7 +169,7 @@ pub(crate) fn train_robust(
         .map(|c| Condition::parse(c))
         .collect::<Result<_>>()?;
     let mut training = if conditions.is_empty() {
-        train_streaming(data, clips, params, counter, on_progress)?
+        train_streaming(data, clips, params, counter, calibrate, on_progress)?
     } else {
         // Which clips and speakers are usable, as the streaming training decides.
         let first = first_pass(data, clips, params, counter, false)?;
@@ -220,7 +221,9 @@ pub(crate) fn train_robust(
             params.seed,
             params.validation_fraction,
         )?;
-        models.calibrate(&clean_set);
+        if calibrate {
+            models.calibrate(&clean_set);
+        }
         DatasetTraining {
             models,
             train_clips,
@@ -276,11 +279,11 @@ pub(crate) fn train_robust(
         data.names.clone(),
         &nbp,
         Vec::new(),
-        conditions.is_empty(),
+        calibrate && conditions.is_empty(),
         on_progress,
     )?;
     drop(set);
-    if !conditions.is_empty() {
+    if calibrate && !conditions.is_empty() {
         // Calibrated on the clean narrowband copies alone.
         match TrainingSet::new(
             &f[..n_clean],

@@ -159,7 +159,7 @@ pub fn train_dataset(
 ) -> Result<DatasetTraining> {
     let params = params.checked()?;
     let counter = Counter::new(clips.len(), on_progress);
-    super::robust::train_robust(data, clips, &params, &counter, on_progress)
+    super::robust::train_robust(data, clips, &params, &counter, true, on_progress)
 }
 
 /// What the first pass over a set of clips found: every speaker of the clips
@@ -298,11 +298,14 @@ pub(crate) fn usable(data: &Dataset, clips: &[usize], first: FirstPass) -> Resul
     })
 }
 
+/// The streaming training of [`train_dataset`], with the open-set calibration
+/// when `calibrate` (`evaluate` scores no verdict and skips it).
 pub(crate) fn train_streaming(
     data: &Dataset,
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
+    calibrate: bool,
     on_progress: ProgressFn<'_>,
 ) -> Result<DatasetTraining> {
     let max_frames = params.settings.gmm_ubm.max_frames;
@@ -343,7 +346,14 @@ pub(crate) fn train_streaming(
             set = set.with_ubm_sample(max_frames, s.finish_without(&dropped)?);
         }
     }
-    let models = SpeakerModels::train_set(&set, data.names.clone(), params, on_progress)?;
+    let models = SpeakerModels::train_set_with(
+        &set,
+        data.names.clone(),
+        params,
+        Vec::new(),
+        calibrate,
+        on_progress,
+    )?;
     drop(set);
     Ok(DatasetTraining {
         models,

@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 
-use ndarray::{s, Array1, Array2, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -307,51 +307,140 @@ pub fn normalised_score(
     z: Option<&CohortStats>,
     top_k: usize,
 ) -> f64 {
-    let raw = row[j];
-    if norm == ScoreNorm::Raw {
-        return raw;
+    RowCohort::new(row, top_k).normalised(norm, row, j, exclude, z)
+}
+
+/// One score row's highest scores, so that the adaptive cohort of every
+/// candidate (the row without the candidate and an excluded index) costs
+/// `O(top_k)` instead of a pass over the row: a query against `k` speakers is
+/// normalised in `O(k · top_k)`, not `O(k²)`.
+#[derive(Debug, Clone)]
+struct RowCohort {
+    /// The `top_k + 2` highest `(score, index)` pairs, highest first; empty when
+    /// the row is too short for every cohort to be its `top_k` highest.
+    top: Vec<(f64, usize)>,
+    top_k: usize,
+}
+
+impl RowCohort {
+    fn new(row: &[f64], top_k: usize) -> Self {
+        let keep = top_k + 2;
+        if top_k == 0 || row.len() <= keep {
+            return RowCohort {
+                top: Vec::new(),
+                top_k,
+            };
+        }
+        let mut top: Vec<(f64, usize)> = row.iter().copied().zip(0..).collect();
+        top.select_nth_unstable_by(keep - 1, |a, b| b.0.total_cmp(&a.0));
+        top.truncate(keep);
+        top.sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        RowCohort { top, top_k }
     }
-    let cohort: Vec<f64> = row
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| *k != j && Some(*k) != exclude)
-        .map(|(_, v)| *v)
-        .collect();
-    let t = match CohortStats::from_scores(&cohort, Some(top_k)) {
-        Ok(t) if cohort.len() >= 2 => t.z(raw),
-        _ => return raw,
-    };
-    match (norm, z) {
-        (ScoreNorm::Snorm, Some(z)) => 0.5 * (z.z(raw) + t),
-        _ => t,
+
+    /// The cohort statistics of candidate `j`: the `top_k` highest of the row
+    /// without `j` and `exclude`; `None` when the cohort has fewer than 2 members.
+    fn stats(&self, row: &[f64], j: usize, exclude: Option<usize>) -> Option<CohortStats> {
+        if self.top.is_empty() {
+            // A short row: the cohort is (nearly) the whole row.
+            let cohort: Vec<f64> = row
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| *k != j && Some(*k) != exclude)
+                .map(|(_, v)| *v)
+                .collect();
+            return match CohortStats::from_scores(&cohort, Some(self.top_k)) {
+                Ok(t) if cohort.len() >= 2 => Some(t),
+                _ => None,
+            };
+        }
+        // The row holds more than top_k + 2 scores, so skipping at most two
+        // leaves top_k of the cohort's highest among the kept ones.
+        let mut s = [0.0f64; 64];
+        let mut buf = Vec::new();
+        let vals: &mut [f64] = if self.top_k <= s.len() {
+            &mut s[..self.top_k]
+        } else {
+            buf.resize(self.top_k, 0.0);
+            &mut buf
+        };
+        let mut n = 0;
+        for &(v, k) in &self.top {
+            if k == j || Some(k) == exclude {
+                continue;
+            }
+            if n == vals.len() {
+                break;
+            }
+            vals[n] = v;
+            n += 1;
+        }
+        CohortStats::from_scores(vals, None).ok()
+    }
+
+    /// [`normalised_score`] of candidate `j`.
+    fn normalised(
+        &self,
+        norm: ScoreNorm,
+        row: &[f64],
+        j: usize,
+        exclude: Option<usize>,
+        z: Option<&CohortStats>,
+    ) -> f64 {
+        let raw = row[j];
+        if norm == ScoreNorm::Raw {
+            return raw;
+        }
+        let Some(t) = self.stats(row, j, exclude) else {
+            return raw;
+        };
+        match (norm, z) {
+            (ScoreNorm::Snorm, Some(z)) => 0.5 * (z.z(raw) + t.z(raw)),
+            _ => t.z(raw),
+        }
     }
 }
 
-/// One query's raw scores against every enrolled speaker, from both sources.
-#[derive(Debug, Clone, Copy)]
+/// One query's raw scores against every enrolled speaker, from both sources,
+/// with their cohorts.
+#[derive(Debug, Clone)]
 struct QueryRows<'a> {
     gmm: &'a [f64],
     cosine: &'a [f64],
+    gmm_top: RowCohort,
+    cosine_top: RowCohort,
+}
+
+impl<'a> QueryRows<'a> {
+    fn new(gmm: &'a [f64], cosine: &'a [f64], top_k: usize) -> Self {
+        QueryRows {
+            gmm,
+            cosine,
+            gmm_top: RowCohort::new(gmm, top_k),
+            cosine_top: RowCohort::new(cosine, top_k),
+        }
+    }
 }
 
 /// z-norm statistics of speaker `j` (GMM, cosine), when the method uses them.
 type ZOf<'a> = dyn Fn(usize) -> (Option<CohortStats>, Option<CohortStats>) + 'a;
 
 /// The score of method (`source`, `norm`, `stage1`) for candidate `j`.
-#[allow(clippy::too_many_arguments)]
 fn method_score(
     source: ScoreSource,
     norm: ScoreNorm,
     stage1: Option<&(LinearCalibration, LinearCalibration)>,
-    q: QueryRows<'_>,
+    q: &QueryRows<'_>,
     j: usize,
     exclude: Option<usize>,
     z: &ZOf<'_>,
-    top_k: usize,
 ) -> f64 {
     let (zg, zc) = z(j);
-    let g = || normalised_score(norm, q.gmm, j, exclude, zg.as_ref(), top_k);
-    let c = || normalised_score(norm, q.cosine, j, exclude, zc.as_ref(), top_k);
+    let g = || q.gmm_top.normalised(norm, q.gmm, j, exclude, zg.as_ref());
+    let c = || {
+        q.cosine_top
+            .normalised(norm, q.cosine, j, exclude, zc.as_ref())
+    };
     match (source, stage1) {
         (ScoreSource::Gmm, _) => g(),
         (ScoreSource::Cosine, _) => c(),
@@ -362,19 +451,17 @@ fn method_score(
 
 /// The best candidate of a query: `(speaker, score)`, leaving `exclude` out of the
 /// candidates and of the cohort.
-#[allow(clippy::too_many_arguments)]
 fn best_of(
     source: ScoreSource,
     norm: ScoreNorm,
     stage1: Option<&(LinearCalibration, LinearCalibration)>,
-    q: QueryRows<'_>,
+    q: &QueryRows<'_>,
     exclude: Option<usize>,
     z: &ZOf<'_>,
-    top_k: usize,
 ) -> (usize, f64) {
     let mut best = (0, f64::NEG_INFINITY);
     for j in (0..q.gmm.len()).filter(|&j| Some(j) != exclude) {
-        let s = method_score(source, norm, stage1, q, j, exclude, z, top_k);
+        let s = method_score(source, norm, stage1, q, j, exclude, z);
         if s > best.1 {
             best = (j, s);
         }
@@ -398,13 +485,23 @@ pub struct HeldOutTrials {
     pub own: Vec<Option<usize>>,
     /// Per trial, the training clip (its position in the training set's clip order).
     pub clips: Vec<usize>,
-    /// Per trial, the z-norm statistics (GMM, cosine) of every candidate's model
-    /// against the trial clips of the other speakers, leaving out those of the
-    /// clip's own speaker too when it plays a never-enrolled voice.
-    pub z: Vec<Vec<Option<(CohortStats, CohortStats)>>>,
+    /// Per trial, which of [`z_sets`](Self::z_sets) holds the z-norm statistics
+    /// of its candidates' models.
+    pub z: Vec<usize>,
+    /// z-norm statistics (GMM, cosine) of every candidate's model against the
+    /// trial clips of the other speakers, one set per model the trials were
+    /// scored by: the first is the enrolled speakers' full models' (what s-norm
+    /// uses for queries, [`speaker_z`](Self::speaker_z)), then one per speaker
+    /// fold, leaving out the fold's never-enrolled speakers' clips.
+    pub z_sets: Vec<Vec<Option<(CohortStats, CohortStats)>>>,
+}
+
+impl HeldOutTrials {
     /// Per enrolled speaker, the z-norm statistics of its full model against the
     /// other speakers' trial clips: what s-norm uses for queries.
-    pub speaker_z: Vec<Option<(CohortStats, CohortStats)>>,
+    pub fn speaker_z(&self) -> &[Option<(CohortStats, CohortStats)>] {
+        self.z_sets.first().map_or(&[], |z| z.as_slice())
+    }
 }
 
 /// Cosine scores (clips × speakers) of clip supervectors against speaker
@@ -535,18 +632,6 @@ fn speaker_groups(k: usize, groups: usize, seed: u64) -> Vec<Vec<usize>> {
     out
 }
 
-/// One speaker fold: a UBM and speaker models made without the fold's group of
-/// speakers, exactly as training makes them but for the UBM's few EM
-/// iterations from the full UBM ([`OpenSetParams::ubm_refit_iter`]).
-struct SpeakerFold {
-    /// The left-out speakers (classes), sorted.
-    group: Vec<usize>,
-    /// The enrolled speakers (classes), sorted: the candidates of its rows.
-    known: Vec<usize>,
-    /// Its model set over `known`.
-    model: GmmUbmModel,
-}
-
 /// Scores of clips against a model: GMM-UBM LLRs and supervector cosines,
 /// clips × speakers.
 fn score_clips(m: &GmmUbmModel, views: &[ArrayView2<f32>]) -> Result<(Array2<f64>, Array2<f64>)> {
@@ -563,24 +648,23 @@ fn score_clips(m: &GmmUbmModel, views: &[ArrayView2<f32>]) -> Result<(Array2<f64
 /// playing never-enrolled voices — are in no cohort: a query's voice never is,
 /// and with it the adaptive cohort would hold the impostor's own clips.
 fn z_stats(
-    gmm: &Array2<f64>,
-    cos: &Array2<f64>,
+    gmm: &[Vec<f64>],
+    cos: &[Vec<f64>],
     labels: &[Option<usize>],
     top_k: usize,
 ) -> Result<Vec<Option<(CohortStats, CohortStats)>>> {
-    let one = |x: &Array2<f64>, j: usize| -> Result<Option<CohortStats>> {
+    let n = gmm.first().map_or(0, Vec::len);
+    let one = |x: &[Vec<f64>], j: usize| -> Result<Option<CohortStats>> {
         let s: Vec<f64> = (0..labels.len())
             .filter(|&i| labels[i].is_some_and(|l| l != j))
-            .map(|i| x[[i, j]])
+            .map(|i| x[i][j])
             .collect();
         if s.is_empty() {
             return Ok(None);
         }
         CohortStats::from_scores(&s, Some(top_k)).map(Some)
     };
-    (0..gmm.ncols())
-        .map(|j| Ok(one(gmm, j)?.zip(one(cos, j)?)))
-        .collect()
+    (0..n).map(|j| Ok(one(gmm, j)?.zip(one(cos, j)?))).collect()
 }
 
 /// The training clips that become trials: at most `max_clips`, an equal share
@@ -627,7 +711,12 @@ pub const CALIBRATION_BATCH: usize = 128;
 /// At most [`OpenSetParams::max_trial_clips`] clips become trials, an equal share
 /// per speaker. z-norm cohorts (`cohorts`: only when s-norm is tried) are the
 /// other speakers' trial clips, the `top_k` highest scores. Frames are read a few
-/// speakers, or [`CALIBRATION_BATCH`] clips, at a time: three passes.
+/// speakers, or [`CALIBRATION_BATCH`] clips, at a time: a pass for the UBM
+/// sample, one for the target trials, and per fold one over its enrolled
+/// speakers' clips and one over the trial clips it scores. One fold's speaker
+/// models are held at a time, and each trial keeps its scores (one row per
+/// source) and an index into the shared z-norm statistics: the calibration's
+/// memory is a few rows per trial clip, not a copy of every model per fold.
 ///
 /// Errors: [`Error::TooShort`] with fewer than 3 speakers; [`Error::Training`]
 /// when no speaker has two clips or no fold has two enrolled speakers; those of
@@ -695,80 +784,44 @@ pub fn held_out_trials(
         .collect::<Result<Vec<_>>>()?;
     drop(sampler);
 
-    // Pass 2: the target trials under the model, and every fold's speaker models.
-    type Part = (Array2<f32>, Array1<f32>);
-    let per_speaker = data.for_each_speaker(|c, frames| {
+    // Pass 2: the target trials under the model. A row of the full models'
+    // scores keeps its own speaker's entry until the z-norm statistics are
+    // drawn (they never use it: a model's cohort is the other speakers' clips),
+    // then takes the leave-one-out score.
+    let targets = data.for_each_speaker(|c, frames| {
         let clips = data.speaker_clips(c);
         let trial: Vec<bool> = clips.iter().map(|&i| picked[i]).collect();
-        let targets = speaker_trials(m, &clips, frames, &trial)?;
-        let parts = groups
-            .iter()
-            .zip(&ubms)
-            .map(|(g, ubm)| {
-                if g.binary_search(&c).is_ok() {
-                    Ok(None)
-                } else {
-                    speaker_part(ubm, r, frames).map(Some)
-                }
-            })
-            .collect::<Result<Vec<Option<Part>>>>()?;
-        Ok((targets, parts))
+        speaker_trials(m, &clips, frames, &trial)
     })?;
-    let mut targets = Vec::with_capacity(k);
-    let mut fold_parts: Vec<Vec<Part>> = vec![Vec::new(); groups.len()];
-    for (t, parts) in per_speaker {
-        targets.push(t);
-        for (f, p) in parts.into_iter().enumerate() {
-            if let Some(p) = p {
-                fold_parts[f].push(p);
-            }
+    let mut t = HeldOutTrials::default();
+    let mut labels = Vec::new();
+    let mut own = Vec::new();
+    for (c, s) in targets.into_iter().enumerate() {
+        for (q, row) in s.gmm.outer_iter().enumerate() {
+            t.gmm.push(row.to_vec());
+            t.cosine.push(s.cosine.row(q).to_vec());
+            t.clips.push(s.clips[q]);
+            labels.push(Some(c));
+            own.push(s.own[q]);
         }
     }
-    let folds = groups
+    t.z_sets.push(z_stats(&t.gmm, &t.cosine, &labels, top_k)?);
+    // Keep the rows with a leave-one-out score (a speaker with one clip has
+    // none), that score in place of the full model's.
+    let rows = std::mem::take(&mut t.gmm)
         .into_iter()
-        .zip(ubms)
-        .zip(fold_parts)
-        .map(|((group, ubm), parts)| {
-            let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
-            let names: Vec<String> = known.iter().map(|&s| data.speakers[s].clone()).collect();
-            let model = GmmUbmModel::from_parts(ubm, &names, parts, r)?;
-            Ok(SpeakerFold {
-                group,
-                known,
-                model,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-    // Target rows, and the model's own z-norm cohorts.
-    let mut t = HeldOutTrials::default();
-    let full_rows = |x: fn(&SpeakerTrials) -> &Array2<f64>| {
-        let views: Vec<ArrayView2<f64>> = targets.iter().map(|s| x(s).view()).collect();
-        ndarray::concatenate(ndarray::Axis(0), &views)
-    };
-    let labels: Vec<Option<usize>> = targets
-        .iter()
-        .enumerate()
-        .flat_map(|(c, s)| std::iter::repeat_n(Some(c), s.clips.len()))
-        .collect();
-    let (g_all, c_all) = (
-        full_rows(|s| &s.gmm).map_err(|e| Error::shape("trial scores", k, e))?,
-        full_rows(|s| &s.cosine).map_err(|e| Error::shape("trial scores", k, e))?,
-    );
-    t.speaker_z = z_stats(&g_all, &c_all, &labels, top_k)?;
-    for (c, s) in targets.iter().enumerate() {
-        for (q, &clip) in s.clips.iter().enumerate() {
-            if let Some((own_g, own_c)) = s.own[q] {
-                let mut gr = s.gmm.row(q).to_vec();
-                let mut cr = s.cosine.row(q).to_vec();
-                gr[c] = own_g;
-                cr[c] = own_c;
-                t.gmm.push(gr);
-                t.cosine.push(cr);
-                t.own.push(Some(c));
-                t.clips.push(clip);
-                t.z.push(t.speaker_z.clone());
-            }
+        .zip(std::mem::take(&mut t.cosine))
+        .zip(std::mem::take(&mut t.clips))
+        .zip(labels.into_iter().zip(own));
+    for (((mut g, mut cs), clip), (label, own)) in rows {
+        if let (Some(c), Some((og, oc))) = (label, own) {
+            g[c] = og;
+            cs[c] = oc;
+            t.gmm.push(g);
+            t.cosine.push(cs);
+            t.clips.push(clip);
+            t.own.push(Some(c));
+            t.z.push(0);
         }
     }
     if t.own.is_empty() {
@@ -778,45 +831,47 @@ pub fn held_out_trials(
         ));
     }
 
-    // Pass 3: never-enrolled rows, each fold's group against its models (and,
-    // for s-norm, the fold's own speakers' trial clips as its cohorts).
+    // Pass 3, one speaker fold at a time (so only one fold's speaker models are
+    // ever held): the fold's speaker models from its UBM, then its group's trial
+    // clips against them (and, for s-norm, the fold's own speakers' trial clips
+    // as its cohorts).
     let trial_clips: Vec<usize> = (0..data.len()).filter(|&i| picked[i]).collect();
-    for fold in &folds {
+    for (group, ubm) in groups.into_iter().zip(ubms) {
+        let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
+        let names: Vec<String> = known.iter().map(|&s| data.speakers[s].clone()).collect();
+        let parts = data.for_each_speaker_of(&known, |_, frames| speaker_part(&ubm, r, frames))?;
+        let model = GmmUbmModel::from_parts(ubm, &names, parts, r)?;
         let scored: Vec<usize> = trial_clips
             .iter()
             .copied()
-            .filter(|&i| cohorts || fold.group.binary_search(&data.labels[i]).is_ok())
+            .filter(|&i| cohorts || group.binary_search(&data.labels[i]).is_ok())
             .collect();
-        let nk = fold.known.len();
-        let (mut gmm, mut cos) = (
-            Array2::zeros((scored.len(), nk)),
-            Array2::zeros((scored.len(), nk)),
-        );
-        let mut row = 0;
+        let (mut gmm, mut cos) = (Vec::with_capacity(scored.len()), Vec::new());
         for batch in scored.chunks(CALIBRATION_BATCH) {
             let frames = data.frames_of(batch)?;
             let views: Vec<ArrayView2<f32>> = frames.iter().map(|f| f.view()).collect();
-            let (g, c) = score_clips(&fold.model, &views)?;
-            gmm.slice_mut(s![row..row + batch.len(), ..]).assign(&g);
-            cos.slice_mut(s![row..row + batch.len(), ..]).assign(&c);
-            row += batch.len();
+            let (g, c) = score_clips(&model, &views)?;
+            gmm.extend(g.outer_iter().map(|r| r.to_vec()));
+            cos.extend(c.outer_iter().map(|r| r.to_vec()));
         }
+        drop(model);
         let local: Vec<Option<usize>> = scored
             .iter()
-            .map(|&i| fold.known.binary_search(&data.labels[i]).ok())
+            .map(|&i| known.binary_search(&data.labels[i]).ok())
             .collect();
-        let z = if cohorts {
-            z_stats(&gmm, &cos, &local, top_k)?
+        if cohorts {
+            t.z_sets.push(z_stats(&gmm, &cos, &local, top_k)?);
         } else {
-            vec![None; nk]
-        };
-        for (p, &i) in scored.iter().enumerate() {
-            if local[p].is_none() {
-                t.gmm.push(gmm.row(p).to_vec());
-                t.cosine.push(cos.row(p).to_vec());
+            t.z_sets.push(vec![None; known.len()]);
+        }
+        let set = t.z_sets.len() - 1;
+        for (((g, c), &i), l) in gmm.into_iter().zip(cos).zip(&scored).zip(&local) {
+            if l.is_none() {
+                t.gmm.push(g);
+                t.cosine.push(c);
                 t.own.push(None);
                 t.clips.push(i);
-                t.z.push(z.clone());
+                t.z.push(set);
             }
         }
     }
@@ -836,25 +891,22 @@ fn fit_choice(
     let (mut targets, mut nontargets, mut impostor, mut enrolled) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for n in 0..t.own.len() {
-        let q = QueryRows {
-            gmm: &t.gmm[n],
-            cosine: &t.cosine[n],
-        };
-        let z = |j: usize| match t.z[n].get(j) {
+        let q = QueryRows::new(&t.gmm[n], &t.cosine[n], top_k);
+        let z = |j: usize| match t.z_sets[t.z[n]].get(j) {
             Some(Some((g, c))) if norm.per_speaker() => (Some(*g), Some(*c)),
             _ => (None, None),
         };
         let s1 = stage1.as_ref();
-        let (j, s) = best_of(source, norm, s1, q, None, &z, top_k);
+        let (j, s) = best_of(source, norm, s1, &q, None, &z);
         match t.own[n] {
             Some(own) => {
-                targets.push(method_score(source, norm, s1, q, own, None, &z, top_k));
+                targets.push(method_score(source, norm, s1, &q, own, None, &z));
                 enrolled.push((j == own, s));
             }
             None => {
                 // A never-enrolled voice: every candidate is a non-target.
                 for j in 0..q.gmm.len() {
-                    nontargets.push(method_score(source, norm, s1, q, j, None, &z, top_k));
+                    nontargets.push(method_score(source, norm, s1, &q, j, None, &z));
                 }
                 impostor.push(s);
             }
@@ -1060,7 +1112,7 @@ impl OpenSetCalibration {
                 .speakers
                 .iter()
                 .cloned()
-                .zip(&t.speaker_z)
+                .zip(t.speaker_z())
                 .map(|(id, z)| {
                     z.map(|z| (id, z))
                         .ok_or_else(|| Error::too_short("z-norm cohort", 1.0, 0.0, "clip"))
@@ -1220,19 +1272,8 @@ impl SpeakerModels {
                     value: f32::NAN,
                 });
             }
-            let q = QueryRows {
-                gmm: &g,
-                cosine: &cs,
-            };
-            let (j, s) = best_of(
-                c.source,
-                c.norm,
-                c.stage1.as_ref(),
-                q,
-                None,
-                &z,
-                cal.cohort_top_k,
-            );
+            let q = QueryRows::new(&g, &cs, cal.cohort_top_k);
+            let (j, s) = best_of(c.source, c.norm, c.stage1.as_ref(), &q, None, &z);
             let id = &self.speakers[j];
             out.push(Verdict::decide(
                 (id, self.display_name(id)),
@@ -1274,6 +1315,58 @@ impl SpeakerModels {
             Ok(f) => m.verdict(&f, Some(t)),
             Err(Error::NoSpeech { .. } | Error::NoSpeechFound { .. }) => Ok(Verdict::no_speech(t)),
             Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The cohort statistics of the row without `j` and `exclude`, the `top_k`
+    /// highest, by sorting the whole cohort: what [`RowCohort`] shortcuts.
+    fn brute(row: &[f64], j: usize, exclude: Option<usize>, top_k: usize) -> Option<CohortStats> {
+        let cohort: Vec<f64> = (0..row.len())
+            .filter(|&k| k != j && Some(k) != exclude)
+            .map(|k| row[k])
+            .collect();
+        match CohortStats::from_scores(&cohort, Some(top_k)) {
+            Ok(t) if cohort.len() >= 2 => Some(t),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn row_cohorts_equal_the_sorted_cohort_of_every_candidate() {
+        let mut rng = StdRng::seed_from_u64(7);
+        for len in [1usize, 2, 3, 5, 12, 13, 40, 300] {
+            for top_k in [1usize, 2, 10, 64, 100] {
+                // Ties on purpose: scores on a coarse grid.
+                let row: Vec<f64> = (0..len)
+                    .map(|_| (rand::Rng::random_range(&mut rng, -20i32..20) as f64) * 0.25)
+                    .collect();
+                let cohort = RowCohort::new(&row, top_k);
+                for j in 0..len {
+                    for exclude in [None, Some((j + 1) % len), Some(j)] {
+                        let (a, b) = (
+                            cohort.stats(&row, j, exclude),
+                            brute(&row, j, exclude, top_k),
+                        );
+                        match (a, b) {
+                            (Some(a), Some(b)) => {
+                                assert!((a.mean - b.mean).abs() < 1e-12, "{len} {top_k} {j}");
+                                assert!((a.std - b.std).abs() < 1e-12, "{len} {top_k} {j}");
+                            }
+                            (None, None) => {}
+                            other => panic!("len {len} top_k {top_k} j {j}: {other:?}"),
+                        }
+                        assert_eq!(
+                            normalised_score(ScoreNorm::Tnorm, &row, j, exclude, None, top_k),
+                            cohort.normalised(ScoreNorm::Tnorm, &row, j, exclude, None)
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -394,12 +394,20 @@ impl<'a> TrainingSet<'a> {
         T: Send,
         F: Fn(usize, &[Array2<f32>]) -> Result<T> + Sync,
     {
-        let k = self.n_speakers();
+        let all: Vec<usize> = (0..self.n_speakers()).collect();
+        self.for_each_speaker_of(&all, f)
+    }
+
+    /// [`for_each_speaker`](Self::for_each_speaker) over the classes `classes`
+    /// only, in their order (the others' frames are not read).
+    pub fn for_each_speaker_of<T, F>(&self, classes: &[usize], f: F) -> Result<Vec<T>>
+    where
+        T: Send,
+        F: Fn(usize, &[Array2<f32>]) -> Result<T> + Sync,
+    {
         let chunk = (rayon::current_num_threads() * 2).max(1);
-        let mut out = Vec::with_capacity(k);
-        let mut first = 0;
-        while first < k {
-            let classes: Vec<usize> = (first..(first + chunk).min(k)).collect();
+        let mut out = Vec::with_capacity(classes.len());
+        for classes in classes.chunks(chunk) {
             let lists: Vec<Vec<usize>> = classes.iter().map(|&c| self.speaker_clips(c)).collect();
             let flat: Vec<usize> = lists.iter().flatten().copied().collect();
             let mut frames = self.frames_of(&flat)?.into_iter();
@@ -413,7 +421,6 @@ impl<'a> TrainingSet<'a> {
                 .map(|(&c, g)| f(c, g))
                 .collect::<Result<_>>()?;
             out.extend(results);
-            first += chunk;
         }
         Ok(out)
     }
