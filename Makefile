@@ -23,7 +23,7 @@ BIN := target/release/speaker-similarity
 export SPEAKER_SHARED_DATASETS ?= $(abspath $(SHARED))
 
 .PHONY: run test setup venv kernel kernel-startup browser build lint rust-test notebook-test app-test chart-test ray-test \
-        lab notebooks demo fixtures bench bench-memory clean help \
+        lab notebooks demo fixtures bench bench-memory bench-enroll clean help \
         fuzz fuzz-smoke
 
 help:
@@ -173,6 +173,11 @@ fixtures: $(VENV_REF)/.installed
 # compare with an older binary).
 bench-memory: build
 	BIN=$(BIN) nice -n 5 bench/memory_scaling.sh
+
+# Enrolment of one speaker from 10 clips into a 100-speaker model (goal <= 2 s),
+# beside retraining all 101 speakers in the same run (bench/enroll_speed.sh).
+bench-enroll: build
+	BIN=$(BIN) nice -n 5 bench/enroll_speed.sh
 
 bench: $(VENV_REF)/.installed
 	$(PY_REF) bench/features_vs_librosa.py

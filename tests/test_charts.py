@@ -50,6 +50,7 @@ KINDS = [
     "similarity_matrix",
     "similarity_bars",
     "det_curves",
+    "det_curves_marked",
     "histograms",
     "confusion_matrix",
     "training_curves",

@@ -178,6 +178,16 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         &dir,
         "det_curves",
     )?;
+    let eer = similarity::eer(&trials)?;
+    save(
+        &plot::det_curves_marked(
+            &[("clip vectors", &det)],
+            &[(&format!("EER {:.1} %", 100.0 * eer.eer), eer.eer, eer.eer)],
+            "Speaker verification (DET), the EER marked",
+        )?,
+        &dir,
+        "det_curves_marked",
+    )?;
     let target: Vec<f64> = trials
         .iter()
         .filter(|t| t.target)

@@ -268,6 +268,7 @@ enum Glyph {
     Line(RGBColor),
     Dashed(RGBColor),
     Patch(RGBAColor),
+    Dot(RGBColor),
 }
 
 /// Plotters font size of legend text, and the height of one legend row in pixels.
@@ -447,6 +448,7 @@ where
                 [(g0 + 2, cy - 6), (g1 - 2, cy + 6)],
                 c.filled(),
             )),
+            Glyph::Dot(c) => area.draw(&Circle::new(((g0 + g1) / 2, cy), 5, c.filled())),
         }
         .map_err(plot_err)?;
         area.draw(&Text::new(name.clone(), (x + 42, cy), font.clone()))
@@ -1477,9 +1479,42 @@ pub fn probit(p: f64) -> f64 {
 /// Detection error trade-off curves on normal-deviate axes (the standard DET plot):
 /// one curve per (name, points), with the EER line.
 pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> {
+    det_curves_marked(curves, &[], title)
+}
+
+/// [`det_curves`] with operating points marked: one filled dot per
+/// `(name, false_alarm, miss)` (rates in [0, 1], such as the error rates at a
+/// system's default threshold), named in the legend. Rates outside the axes are
+/// drawn at the frame, as the curves are.
+///
+/// ```
+/// use speaker_similarity::plot;
+/// use speaker_similarity::similarity::{det_curve, Trial};
+/// # fn main() -> speaker_similarity::Result<()> {
+/// let trials: Vec<Trial> = (0..100)
+///     .map(|i| Trial { score: (i % 13) as f32 + if i % 4 == 0 { 5.0 } else { 0.0 }, target: i % 4 == 0 })
+///     .collect();
+/// let det = det_curve(&trials)?;
+/// let chart = plot::det_curves_marked(&[("cosine", &det)], &[("default threshold", 0.01, 0.2)], "DET")?;
+/// assert!(chart.svg().contains("default threshold"));
+/// assert!(plot::det_curves_marked(&[("cosine", &det)], &[("bad", f64::NAN, 0.1)], "DET").is_err());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// Errors: no curve, an empty curve, or a mark whose rates are not finite.
+pub fn det_curves_marked(
+    curves: &[(&str, &[DetPoint])],
+    points: &[(&str, f64, f64)],
+    title: &str,
+) -> Result<Chart> {
     if curves.is_empty() || curves.iter().any(|(_, p)| p.is_empty()) {
         return Err(Error::param("curves", "nothing to draw"));
     }
+    check_finite(
+        points.iter().flat_map(|&(_, fa, miss)| [fa, miss]),
+        "operating point rates",
+    )?;
     // Ticks from 0.1 % to 60 %, the axes a little wider so the first ticks of the two
     // axes do not meet at the origin; rates outside are clamped to the frame.
     let ticks = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6];
@@ -1493,12 +1528,20 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
             .unwrap_or_default()
     };
     let clamp = |p: f64| probit(p.clamp(0.0005, 0.9995)).clamp(lo, hi);
-    let entries: Vec<(String, Glyph)> = curves
+    let mut entries: Vec<(String, Glyph)> = curves
         .iter()
         .enumerate()
         .map(|(k, (name, _))| (name.to_string(), Glyph::Line(COLORS[k % COLORS.len()])))
         .collect();
-    let marks: Vec<Mark> = curves
+    // The dots take the colours after the curves'.
+    let dot_color = |k: usize| COLORS[(curves.len() + k) % COLORS.len()];
+    entries.extend(
+        points
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _, _))| (name.to_string(), Glyph::Dot(dot_color(k)))),
+    );
+    let mut marks: Vec<Mark> = curves
         .iter()
         .flat_map(|(_, points)| {
             polyline_marks(
@@ -1508,6 +1551,11 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
             )
         })
         .collect();
+    let norm = |v: f64| (v - lo) / (hi - lo);
+    marks.extend(points.iter().map(|&(_, fa, miss)| {
+        let (x, y) = (norm(clamp(fa)), norm(clamp(miss)));
+        Mark::Rect((x - 0.015, y - 0.015), (x + 0.015, y + 0.015))
+    }));
     render((560, 560), |root| {
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 22))
@@ -1583,6 +1631,11 @@ pub fn det_curves(curves: &[(&str, &[DetPoint])], title: &str) -> Result<Chart> 
                 .draw_series(LineSeries::new(shown, color.stroke_width(2)))
                 .map_err(plot_err)?;
         }
+        chart
+            .draw_series(points.iter().enumerate().map(|(k, &(_, fa, miss))| {
+                Circle::new((clamp(fa), clamp(miss)), 6, dot_color(k).filled())
+            }))
+            .map_err(plot_err)?;
         draw_legend(&chart, &entries, &marks)?;
         Ok(())
     })

@@ -151,6 +151,29 @@ fn similarity_det_waveform_and_bars_render() {
         .to_string();
     assert!(svg.contains("supervector") && svg.contains("false alarm rate (%)"));
     assert!(plot::det_curves(&[], "x").is_err());
+    // An operating point: a dot and its legend entry; without one, the same chart
+    // as det_curves.
+    let marked = plot::det_curves_marked(
+        &[("supervector", &det)],
+        &[("default threshold", 0.01, 0.3)],
+        "DET",
+    )
+    .unwrap()
+    .svg()
+    .to_string();
+    assert!(marked.contains("default threshold") && marked.contains("<circle"));
+    let plain = plot::det_curves(&[("supervector", &det)], "DET").unwrap();
+    assert_eq!(
+        plot::det_curves_marked(&[("supervector", &det)], &[], "DET").unwrap(),
+        plain
+    );
+    assert!(!plain.svg().contains("<circle"));
+    assert!(plot::det_curves_marked(
+        &[("supervector", &det)],
+        &[("x", 0.1, f64::INFINITY)],
+        "DET"
+    )
+    .is_err());
 
     let audio = Audio::new(
         (0..16000)
