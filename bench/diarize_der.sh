@@ -2,12 +2,12 @@
 # Pooled diarization error rate on test conversations built with `mix`.
 #
 #   bench/diarize_der.sh [--data DIR] [--seeds 3] [--speakers "2 3 4"] [--duration 60]
-#                        [--snr DB] [--given] [--bin PATH]
+#                        [--snr DB] [--given] [--collar 0.5] [--bin PATH]
 #
 # For every speaker count and seed 0..seeds-1, `mix` builds a conversation from the
 # test side of the default honest split (no overlap; pink noise at --snr when given),
-# `diarize --truth` scores it (collar ±0.25 s, NIST), with the number of speakers
-# estimated, or given with --given. Prints one line per conversation and the pooled
+# `diarize --truth` scores it (collar ±0.25 s, NIST; --collar is the total width, 0 for
+# none), with the number of speakers estimated, or given with --given. Prints one line per conversation and the pooled
 # DER (missed + false alarm + confusion over the total reference speech) per count.
 # Without --data the built-in synthetic corpus is used. Scratch files go to a temporary
 # folder that is removed at the end.
@@ -19,6 +19,7 @@ SPEAKERS="2 3 4"
 DURATION=60
 SNR=""
 GIVEN=0
+COLLAR=0.5
 BIN="${BIN:-target/release/speaker-similarity}"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift 2 ;;
         --snr) SNR="$2"; shift 2 ;;
         --given) GIVEN=1; shift ;;
+        --collar) COLLAR="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -52,19 +54,19 @@ for n in $SPEAKERS; do
             --seed "$seed" "${snr_args[@]}" >/dev/null
         given_args=()
         [ "$GIVEN" = 1 ] && given_args=(--speakers "$n")
-        "$BIN" diarize "$wav" --truth "${wav%.wav}.rttm" --json "${given_args[@]}" \
+        "$BIN" diarize "$wav" --truth "${wav%.wav}.rttm" --collar "$COLLAR" --json "${given_args[@]}" \
             >"$TMP/res_${n}_${seed}.json"
         rm -f "$wav"
     done
 done
 
-python3 - "$TMP" "$SPEAKERS" "$SEEDS" "$GIVEN" "${DATA:-synthetic}" "${SNR:-none}" <<'EOF'
+python3 - "$TMP" "$SPEAKERS" "$SEEDS" "$GIVEN" "${DATA:-synthetic}" "${SNR:-none}" "$COLLAR" <<'EOF'
 import json, sys
-tmp, speakers, seeds, given, data, snr = sys.argv[1:]
+tmp, speakers, seeds, given, data, snr, collar = sys.argv[1:]
 speakers = [int(s) for s in speakers.split()]
 seeds = int(seeds)
 print(f"data {data}, snr {snr} dB, speakers {'given' if given == '1' else 'estimated'}, "
-      f"{seeds} seeds, collar ±0.25 s")
+      f"{seeds} seeds, collar ±{float(collar) / 2:g} s")
 grand = [0.0] * 4
 row = []
 for n in speakers:

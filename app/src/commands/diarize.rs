@@ -41,6 +41,10 @@ pub struct Args {
     /// A truth RTTM: print the DER (collar ±0.25 s) and draw it in the plot.
     #[arg(long, value_name = "RTTM")]
     pub truth: Option<PathBuf>,
+    /// The DER's forgiveness collar with --truth, total width in seconds (pyannote's
+    /// convention): 0.5 is NIST's ±0.25 s, 0 scores every boundary.
+    #[arg(long, value_name = "SECONDS", default_value_t = NIST_COLLAR, requires = "truth")]
+    pub collar: f64,
     /// Cosine distance at which clustering stops (estimates the number of speakers).
     #[arg(long, default_value_t = DiarizeParams::default().threshold)]
     pub threshold: f64,
@@ -122,7 +126,7 @@ pub fn run(a: Args) -> CmdResult {
         rttm::write(out, &rttm::file_id(&a.file), &hyp)?;
     }
     let score = match &truth {
-        Some(t) => Some(der(t, &hyp, NIST_COLLAR)?),
+        Some(t) => Some(der(t, &hyp, a.collar)?),
         None => None,
     };
     if let Some(out) = &a.plot {
@@ -155,7 +159,7 @@ pub fn run(a: Args) -> CmdResult {
         if let Some(s) = &score {
             v["der"] = serde_json::json!({
                 "der": s.der(), "missed": s.missed, "false_alarm": s.false_alarm,
-                "confusion": s.confusion, "total": s.total, "collar": NIST_COLLAR,
+                "confusion": s.confusion, "total": s.total, "collar": a.collar,
             });
         }
         super::print_json(&v)?;
@@ -185,11 +189,12 @@ pub fn run(a: Args) -> CmdResult {
     }
     if let Some(s) = &score {
         println!(
-            "DER {:.2} % (missed {:.2} %, false alarm {:.2} %, confusion {:.2} %; collar ±0.25 s)",
+            "DER {:.2} % (missed {:.2} %, false alarm {:.2} %, confusion {:.2} %; collar ±{} s)",
             100.0 * s.der(),
             100.0 * s.missed / s.total.max(1e-9),
             100.0 * s.false_alarm / s.total.max(1e-9),
-            100.0 * s.confusion / s.total.max(1e-9)
+            100.0 * s.confusion / s.total.max(1e-9),
+            a.collar / 2.0
         );
     }
     Ok(())

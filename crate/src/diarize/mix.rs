@@ -10,8 +10,15 @@
 //! **Truth covers only speech.** Every clip is trimmed with this energy rule: 25 ms
 //! frames every 10 ms; a frame is speech when its RMS is within `trim_db` (30 dB) of
 //! the clip's loudest frame and above −60 dBFS; the clip's speech runs from the
-//! first speech frame's start to the last one's end. One truth turn is written per
-//! clip (so the gaps inside a turn are not speech).
+//! first speech frame's start to the last one's end. Only trimmed speech is mixed,
+//! so a turn starts at its first clip's speech and ends at its last clip's speech.
+//!
+//! **One truth turn per turn.** The gaps between the clips of a turn are short
+//! pauses inside one person's speech (`gap_seconds`, 0.05–0.25 s by default, at most
+//! [`MAX_GAP_SECONDS`]): they are bridged, and the turn's clips are written as one
+//! truth turn from the first clip's trimmed start to the last clip's trimmed end, as
+//! a human annotator (and a voice activity detector) would mark them. Pauses between
+//! turns (`pause_seconds`) are not speech and stay out of the truth.
 //!
 //! Pass held-out clips (for instance the test side of the honest
 //! [`split`](crate::dataset::split)) to evaluate a model on voices it never saw.
@@ -42,6 +49,11 @@ use crate::audio::Audio;
 use crate::dataset::Clip;
 use crate::error::{Error, Result};
 
+/// The longest gap between two clips of one turn, in seconds. A pause this short
+/// belongs to the speaker's turn (the truth bridges it); a longer one would be a
+/// pause between turns.
+pub const MAX_GAP_SECONDS: f64 = 0.5;
+
 /// Background noise added to a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NoiseKind {
@@ -63,8 +75,8 @@ pub struct MixParams {
     pub turn_seconds: (f64, f64),
     /// Range of the pauses between turns in seconds (uniform). Default (0.2, 1.0).
     pub pause_seconds: (f64, f64),
-    /// Range of the gaps between the clips inside a turn in seconds. Default
-    /// (0.05, 0.25).
+    /// Range of the gaps between the clips inside a turn in seconds: short pauses,
+    /// bridged in the truth (within [0, [`MAX_GAP_SECONDS`]]). Default (0.05, 0.25).
     pub gap_seconds: (f64, f64),
     /// Target share of the speech time spoken by two people at once, in [0, 0.5).
     /// Half the turn changes overlap; the measured share is in
@@ -131,7 +143,7 @@ impl MixParams {
         }
         check_range("turn_seconds", self.turn_seconds, 0.1, 600.0)?;
         check_range("pause_seconds", self.pause_seconds, 0.0, 60.0)?;
-        check_range("gap_seconds", self.gap_seconds, 0.0, 10.0)?;
+        check_range("gap_seconds", self.gap_seconds, 0.0, MAX_GAP_SECONDS)?;
         if !(self.overlap.is_finite() && (0.0..0.5).contains(&self.overlap)) {
             return Err(Error::param(
                 "overlap",
@@ -173,8 +185,8 @@ impl MixParams {
 pub struct Conversation {
     /// The mixed audio (mono, [`MixParams::sample_rate`]).
     pub audio: Audio,
-    /// The truth: one turn per clip's speech, labelled with the speaker id, sorted by
-    /// start.
+    /// The truth: one turn per speaker turn (its clips' trimmed speech with the short
+    /// gaps between them bridged), labelled with the speaker id, sorted by start.
     pub truth: Vec<Turn>,
     /// The speakers taking part, in order of first appearance.
     pub speakers: Vec<String>,
@@ -305,6 +317,8 @@ pub fn mix(clips: &[Clip], params: &MixParams) -> Result<Conversation> {
     // Turns as (speaker, start sample, pieces of (offset, samples)).
     let mut out: Vec<f32> = Vec::new();
     let mut truth: Vec<Turn> = Vec::new();
+    // Sample spans of the mixed clips: the speech power behind the SNR.
+    let mut clip_spans: Vec<(usize, usize)> = Vec::new();
     let mut cursor = (params.margin_seconds * sr) as usize;
     let mut prev: Option<usize> = None;
     let mut prev_turn: (usize, usize) = (0, 0);
@@ -357,12 +371,15 @@ pub fn mix(clips: &[Clip], params: &MixParams) -> Result<Conversation> {
             for (o, &x) in out[at..at + s.len()].iter_mut().zip(s) {
                 *o += x;
             }
-            truth.push(Turn::new(
-                at as f64 / sr,
-                (at + s.len()) as f64 / sr,
-                names[spk],
-            )?);
+            clip_spans.push((at, at + s.len()));
         }
+        // The first piece starts at offset 0 and the last one ends at `len`: one
+        // truth turn over the trimmed speech, the gaps inside it bridged.
+        truth.push(Turn::new(
+            start as f64 / sr,
+            (start + len) as f64 / sr,
+            names[spk],
+        )?);
         if !order_seen.iter().any(|n| n == names[spk]) {
             order_seen.push(names[spk].to_string());
         }
@@ -375,7 +392,7 @@ pub fn mix(clips: &[Clip], params: &MixParams) -> Result<Conversation> {
 
     let (speech, overlapped) = speech_and_overlap(&truth);
     if let Some(snr) = params.snr_db {
-        add_noise(&mut out, &truth, sr, snr, params.noise, &mut rng);
+        add_noise(&mut out, &clip_spans, snr, params.noise, &mut rng);
     }
     // Keep within [-1, 1] (sums of overlapping clips and noise may exceed it).
     let peak = out.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
@@ -419,17 +436,15 @@ pub fn speech_and_overlap(turns: &[Turn]) -> (f64, f64) {
 
 fn add_noise(
     out: &mut [f32],
-    truth: &[Turn],
-    sr: f64,
+    clip_spans: &[(usize, usize)],
     snr_db: f64,
     kind: NoiseKind,
     rng: &mut StdRng,
 ) {
-    // Speech power over the truth's speech samples.
+    // Speech power over the mixed clips' samples (not the bridged gaps).
     let (mut p, mut n) = (0.0f64, 0usize);
-    for t in truth {
-        let a = ((t.start * sr) as usize).min(out.len());
-        let b = ((t.end * sr) as usize).min(out.len());
+    for &(a, b) in clip_spans {
+        let (a, b) = (a.min(out.len()), b.min(out.len()));
         p += out[a..b]
             .iter()
             .map(|&x| f64::from(x) * f64::from(x))
@@ -483,6 +498,81 @@ mod tests {
         assert!((a as i64 - 4000).abs() <= 400, "{a}");
         assert!((b as i64 - 12000).abs() <= 400, "{b}");
         assert_eq!(speech_span(&[0.0; 100], sr, 30.0), None);
+    }
+
+    #[test]
+    fn a_turn_is_one_truth_turn_over_its_clips() {
+        use crate::synth::{SynthCorpus, SynthParams};
+        let data = SynthCorpus::generate(&SynthParams {
+            speakers: 4,
+            clips_per_speaker: 6,
+            seed: 3,
+            ..SynthParams::default()
+        })
+        .unwrap();
+        let p = MixParams {
+            speakers: 3,
+            duration: 40.0,
+            seed: 5,
+            ..MixParams::default()
+        };
+        let conv = mix(&data.clips, &p).unwrap();
+        let sr = f64::from(p.sample_rate);
+        let x = &conv.audio.samples;
+        // Synthetic clips last about a second: 1-8 s turns join several of them.
+        assert!(conv.truth.len() >= 5, "{} turns", conv.truth.len());
+        let mean =
+            conv.truth.iter().map(|t| t.end - t.start).sum::<f64>() / conv.truth.len() as f64;
+        assert!(mean > 1.5, "mean truth turn {mean} s: clips not joined");
+        let longest_silence = |a: usize, b: usize| {
+            let (mut run, mut best) = (0usize, 0usize);
+            for &v in &x[a..b] {
+                run = if v == 0.0 { run + 1 } else { 0 };
+                best = best.max(run);
+            }
+            best
+        };
+        for w in conv.truth.windows(2) {
+            // No overlap asked: turns alternate speakers, separated by a pause between
+            // turns (at least its 0.2 s minimum), which the truth leaves out.
+            assert_ne!(w[0].label, w[1].label);
+            assert!(w[1].start - w[0].end >= p.pause_seconds.0 - 1e-9, "{w:?}");
+            let (a, b) = ((w[0].end * sr) as usize, (w[1].start * sr) as usize);
+            assert!(longest_silence(a, b) as f64 >= (p.pause_seconds.0 * sr) - 2.0);
+        }
+        for t in &conv.truth {
+            let (a, b) = (
+                (t.start * sr).round() as usize,
+                (t.end * sr).round() as usize,
+            );
+            // Inside a turn only the short gaps between clips are silent (bridged) ...
+            let gap = longest_silence(a, b) as f64 / sr;
+            assert!(
+                gap <= p.gap_seconds.1 + 1e-3,
+                "{t:?}: {gap} s of silence inside"
+            );
+            // ... and its ends are trimmed speech, not silence.
+            let hop = (sr / 100.0) as usize;
+            assert!(
+                x[a..a + hop].iter().any(|&v| v != 0.0),
+                "{t:?} starts silent"
+            );
+            assert!(x[b - hop..b].iter().any(|&v| v != 0.0), "{t:?} ends silent");
+        }
+        let (speech, _) = speech_and_overlap(&conv.truth);
+        assert!((speech - conv.speech_seconds).abs() < 1e-9);
+        // A gap longer than a short pause is a parameter error.
+        let long_gaps = MixParams {
+            gap_seconds: (0.1, MAX_GAP_SECONDS + 0.1),
+            ..p
+        };
+        assert!(matches!(
+            mix(&data.clips, &long_gaps),
+            Err(Error::InvalidParameter {
+                name: "gap_seconds",
+                ..
+            })
+        ));
     }
 
     #[test]
