@@ -2,7 +2,8 @@
 # Pooled diarization error rate on test conversations built with `mix`.
 #
 #   bench/diarize_der.sh [--data DIR] [--seeds 3] [--speakers "2 3 4"] [--duration 60]
-#                        [--snr DB] [--given] [--collar 0.5] [--bin PATH]
+#                        [--snr DB] [--given] [--collar 0.5] [--count-rule RULE]
+#                        [--bin PATH]
 #
 # For every speaker count and seed 0..seeds-1, `mix` builds a conversation from the
 # test side of the default honest split (no overlap; pink noise at --snr when given),
@@ -20,6 +21,7 @@ DURATION=60
 SNR=""
 GIVEN=0
 COLLAR=0.5
+RULE=threshold
 BIN="${BIN:-target/release/speaker-similarity}"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -30,8 +32,9 @@ while [ $# -gt 0 ]; do
         --snr) SNR="$2"; shift 2 ;;
         --given) GIVEN=1; shift ;;
         --collar) COLLAR="$2"; shift 2 ;;
+        --count-rule) RULE="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -54,7 +57,7 @@ for n in $SPEAKERS; do
             --seed "$seed" "${snr_args[@]}" >/dev/null
         given_args=()
         [ "$GIVEN" = 1 ] && given_args=(--speakers "$n")
-        "$BIN" diarize "$wav" --truth "${wav%.wav}.rttm" --collar "$COLLAR" --json "${given_args[@]}" \
+        "$BIN" diarize "$wav" --truth "${wav%.wav}.rttm" --collar "$COLLAR" --count-rule "$RULE" --json "${given_args[@]}" \
             >"$TMP/res_${n}_${seed}.json"
         rm -f "$wav"
     done

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use speaker_similarity::diarize::label::VerdictLabeler;
-use speaker_similarity::diarize::{self, der, rttm, Diarization, DiarizeParams, Turn, NIST_COLLAR};
+use speaker_similarity::diarize::{
+    self, der, rttm, CountRule, Diarization, DiarizeParams, Turn, NIST_COLLAR,
+};
 use speaker_similarity::pipeline::SpeakerModels;
 use speaker_similarity::plot;
 
@@ -48,9 +50,23 @@ pub struct Args {
     /// Cosine distance at which clustering stops (estimates the number of speakers).
     #[arg(long, default_value_t = DiarizeParams::default().threshold)]
     pub threshold: f64,
+    /// How the number of speakers is estimated when --speakers is not given.
+    #[arg(long, value_enum, default_value_t = CountArg::Threshold)]
+    pub count_rule: CountArg,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `--count-rule`: [`CountRule`] on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountArg {
+    /// Stop merging at --threshold (the default).
+    Threshold,
+    /// The cut with the best weighted mean silhouette.
+    Silhouette,
+    /// The cut before the largest jump in merge distance.
+    MergeGap,
 }
 
 /// A diarization as `diarize --json` prints it (and `POST /api/diarize` answers):
@@ -92,6 +108,11 @@ pub fn run(a: Args) -> CmdResult {
     let params = DiarizeParams {
         speakers: a.speakers,
         threshold: a.threshold,
+        count_rule: match a.count_rule {
+            CountArg::Threshold => CountRule::Threshold,
+            CountArg::Silhouette => CountRule::Silhouette,
+            CountArg::MergeGap => CountRule::MergeGap,
+        },
         ..DiarizeParams::default()
     };
     params.validate()?;
