@@ -1231,7 +1231,7 @@ fn gap_count(m: usize, merges: &[(usize, usize, f64)], p: &DiarizeParams) -> usi
     // merges[i] leaves m - 1 - i clusters: the merge leaving k is merges[m - 1 - k].
     let d = |k: usize| merges[m - 1 - k].2;
     if m < 2 || merges.len() + 1 != m || d(1) < p.threshold {
-        return 1.min(m).max(1);
+        return 1;
     }
     let top = p.max_speakers.min(m - 1).max(2);
     let mut best = (1, f64::NEG_INFINITY);
