@@ -13,10 +13,10 @@
 //!
 //! Reading a training clip's frames again costs feature extraction time (each
 //! training clip is decoded once per frame model, plus once for the first pass;
-//! the GMM-UBM's open-set calibration reads them twice more, and its trial clips
-//! once more per speaker fold when s-norm is tried (once in all when not), see
-//! [`held_out_trials`](super::held_out_trials)); it buys a peak
-//! memory that stays flat as the data set grows.
+//! the GMM-UBM's open-set calibration reads them twice more, then per speaker
+//! fold its enrolled speakers' clips and the trial clips it scores, see
+//! [`held_out_trials`](super::held_out_trials); `evaluate` skips the calibration);
+//! it buys a peak memory that stays flat as the data set grows.
 //!
 //! ```no_run
 //! use speaker_similarity::pipeline::{train_dataset, PipelineParams};
