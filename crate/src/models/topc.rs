@@ -168,7 +168,12 @@ fn speaker_log_densities_g<const FMA: bool>(
     d: usize,
     out: &mut [f64],
 ) {
-    for (((&k, &l), vj), o) in idx.iter().zip(lp).zip(v.chunks_exact(d)).zip(out.iter_mut()) {
+    for (((&k, &l), vj), o) in idx
+        .iter()
+        .zip(lp)
+        .zip(v.chunks_exact(d))
+        .zip(out.iter_mut())
+    {
         let k = k as usize;
         *o = l + dot::<FMA>(&offsets[k * d..(k + 1) * d], vj) - half[k];
     }
@@ -237,7 +242,10 @@ mod tests {
         for (t, row) in all.chunks_exact(6).enumerate() {
             let mut order: Vec<usize> = (0..6).collect();
             order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            let got: Vec<usize> = top.idx[t * 3..t * 3 + 3].iter().map(|&j| j as usize).collect();
+            let got: Vec<usize> = top.idx[t * 3..t * 3 + 3]
+                .iter()
+                .map(|&j| j as usize)
+                .collect();
             assert_eq!(got, order[..3].to_vec(), "frame {t}");
             want_total += order[..3].iter().map(|&j| row[j].exp()).sum::<f64>().ln();
         }
