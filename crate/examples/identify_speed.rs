@@ -5,15 +5,18 @@
 //! Run: `cargo run --release --example identify_speed -- MODEL_DIR QUERY.wav [REPEATS]`,
 //! on one core with `taskset -c 0` and `RAYON_NUM_THREADS=1` (bench/identify_speed.sh
 //! does all of it). Prints the seconds to load the model directory, to extract the
-//! query's features, and, per scoring, the median of `REPEATS` (default 20) verdicts
-//! from the features (GMM-UBM scores, supervector, calibration) and of the whole
-//! `identify` path from the decoded audio; the exact-over-top-C ratio; and whether
+//! query's features, and, per scoring, the median of `REPEATS` (default 20) runs of:
+//! the GMM-UBM scores against every speaker (what top-C changes), the query's
+//! supervector, the verdict from the features (both, plus the calibration's score
+//! normalisation) and the whole `identify` path from the decoded audio; the exact-over-top-C ratio; and whether
 //! both name the same speaker. Loading is timed apart: it is paid once per process.
 
 use std::time::Instant;
 
 use speaker_similarity::audio::Audio;
-use speaker_similarity::models::speaker::TrainedModel;
+use speaker_similarity::models::speaker::{
+    ClipBatch, SpeakerEmbedding, SpeakerModel, TrainedModel,
+};
 use speaker_similarity::pipeline::{extract, SpeakerModels};
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -71,15 +74,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         t_feat * 1e3
     );
     println!(
-        "{:>10} {:>14} {:>16} {:>10}",
-        "scoring", "verdict_ms", "identify_ms", "speaker"
+        "{:>8} {:>14} {:>15} {:>11} {:>12} {:>9}",
+        "scoring", "gmm_scores_ms", "supervector_ms", "verdict_ms", "identify_ms", "speaker"
     );
     let mut rows = Vec::new();
     for (name, models) in [("top-C", &top), ("exact", &exact)] {
+        let g = models.gmm_ubm().ok_or("no gmm-ubm model")?;
+        let batch = ClipBatch::new(std::slice::from_ref(&features))?;
+        let (t_g, _) = time(repeats, || g.scores(&batch))?;
+        let (t_sv, _) = time(repeats, || g.embed(&features))?;
         let (t_v, v) = time(repeats, || models.verdict(&features, None))?;
         let (t_id, _) = time(repeats, || models.verdict_audio(&audio, None))?;
         println!(
-            "{name:>10} {:>14.2} {:>16.2} {:>10}",
+            "{name:>8} {:>14.2} {:>15.2} {:>11.2} {:>12.2} {:>9}",
+            t_g * 1e3,
+            t_sv * 1e3,
             t_v * 1e3,
             t_id * 1e3,
             v.closest.clone().unwrap_or_else(|| "-".into())

@@ -116,7 +116,8 @@ impl SpeakerEmbedding for GmmUbmModel {
 
 impl SpeakerModel for GmmUbmModel {
     /// Mean per-frame log-likelihood ratio of each speaker's adapted model against
-    /// the UBM ([`ScoreUnit::FrameLogLikelihoodRatio`]).
+    /// the UBM ([`ScoreUnit::FrameLogLikelihoodRatio`]), on each frame's best UBM
+    /// components when the classifier is top-C ([`UbmParams::top_c`]).
     fn scores(&self, clips: &ClipBatch<'_>) -> Result<Scores> {
         Ok(Scores {
             unit: ScoreUnit::FrameLogLikelihoodRatio,
