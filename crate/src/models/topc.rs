@@ -26,7 +26,7 @@
 use crate::models::fastmath::lse_rows;
 use crate::models::gmm::DiagGmm;
 use crate::simd::MulAdd;
-use ndarray::{Array2, ArrayView2};
+use ndarray::ArrayView2;
 
 /// Each frame's `C` best UBM components, what scoring a speaker on them needs,
 /// and the UBM's own top-C log-likelihood.
@@ -118,22 +118,30 @@ impl TopFrames {
     }
 }
 
+/// `1 / (2σ²_kf)` of every component and feature of the UBM (`K × d`,
+/// row-major): what [`half_norms`] multiplies by.
+pub(crate) fn half_precisions(ubm: &DiagGmm) -> Vec<f64> {
+    ubm.variances().iter().map(|&s| 0.5 / s).collect()
+}
+
 /// `h_k = Σ_f o²_kf / (2σ²_kf)` of every component of a speaker's offsets
-/// (`K × d`) under the UBM's variances.
-pub(crate) fn half_norms(ubm: &DiagGmm, offsets: &Array2<f32>) -> Vec<f64> {
-    offsets
-        .outer_iter()
-        .zip(ubm.variances().outer_iter())
-        .map(|(o, var)| {
-            o.iter()
-                .zip(var)
-                .map(|(&o, &s)| {
-                    let o = f64::from(o);
-                    o * o / (2.0 * s)
-                })
-                .sum()
-        })
-        .collect()
+/// (`K × d`, row-major) into `out`, with `half_prec` from [`half_precisions`].
+pub(crate) fn half_norms(half_prec: &[f64], offsets: &[f32], d: usize, out: &mut Vec<f64>) {
+    out.clear();
+    out.extend(
+        offsets
+            .chunks_exact(d)
+            .zip(half_prec.chunks_exact(d))
+            .map(|(o, p)| {
+                o.iter()
+                    .zip(p)
+                    .map(|(&o, &p)| {
+                        let o = f64::from(o);
+                        o * o * p
+                    })
+                    .sum::<f64>()
+            }),
+    );
 }
 
 /// `a · b` with eight running sums (so the loop vectorises; their order is
@@ -200,7 +208,7 @@ crate::simd::kernel! {
 mod tests {
     use super::*;
     use crate::simd::testing::{assert_close, rng, uniform_f64};
-    use ndarray::Array1;
+    use ndarray::{Array1, Array2};
 
     /// The AVX2 + FMA twin against the portable one on random inputs (d = 40
     /// and 13, which leaves a remainder): within 1e-12 relative to max(1, |x|).
@@ -252,7 +260,8 @@ mod tests {
         assert!((top.ubm_total - want_total).abs() < 1e-10);
         // Zero offsets: the speaker is the UBM, its LLR 0.
         let zero = Array2::<f32>::zeros((6, 2));
-        let h = half_norms(&ubm, &zero);
+        let mut h = Vec::new();
+        half_norms(&half_precisions(&ubm), zero.as_slice().unwrap(), 2, &mut h);
         let mut buf = Vec::new();
         let z = top.llr(zero.as_slice().unwrap(), &h, &mut buf);
         assert!(z.abs() < 1e-12, "{z}");
