@@ -23,6 +23,7 @@
 //! | kernel | module | instruction set | SIMD twin vs portable twin |
 //! |---|---|---|---|
 //! | `lse_rows` (E-step log-sum-exp, softmax) | `models::fastmath` | AVX2 + FMA | fused multiply-adds: last bits differ |
+//! | `speaker_log_densities` (top-C GMM-UBM scoring) | `models::topc` | AVX2 + FMA | fused multiply-adds: last bits differ |
 //! | `forward`, `backward_params`, `backward_input`, `adam` (MLP) | `models::mlp::kernels` | AVX2 + FMA | fused multiply-adds: last bits differ |
 //! | `sq_dist_block`, `candidates_block` (k-means++) | `models::kmeans` | AVX2 + FMA | bit-identical |
 //! | `mel_frames` (window, FFT, power, mel bands) | `features::extractor` | AVX | bit-identical |

@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2};
 use speaker_similarity::audio::Audio;
 use speaker_similarity::calibration::Reason;
 use speaker_similarity::models::speaker::FrameSource;
-use speaker_similarity::models::TrainingSet;
+use speaker_similarity::models::{GmmUbmClassifier, TrainingSet};
 use speaker_similarity::pipeline::{
     clip_matrix, extract_dataset, held_out_trials, ClipFeatures, ModelKind, OpenSetCalibration,
     OpenSetParams, PipelineParams, ScoreNorm, SpeakerModels, ValidParams, CALIBRATION_BATCH,
@@ -128,7 +128,22 @@ fn leave_one_out_targets_equal_models_adapted_without_the_clip() {
             .collect();
         let stacked = ndarray::concatenate(ndarray::Axis(0), &others).unwrap();
         let adapted = ubm.map_adapt(stacked.view(), r).unwrap();
-        let want = ubm.llr(&adapted, o.train[clip].frames.view()).unwrap();
+        // Scored as a query is: with the model's top-C setting.
+        assert_eq!(m.classifier.top_c(), Some(5));
+        let own_model =
+            // (A classifier needs two classes: the model twice.)
+            GmmUbmClassifier::from_adapted(
+                ubm.clone(),
+                &[speakers[own].clone(), "twin".into()],
+                vec![adapted.clone(), adapted],
+                r,
+            )
+            .unwrap()
+                .with_top_c(m.classifier.top_c())
+                .unwrap();
+        let want = own_model
+            .scores_clips(&[o.train[clip].frames.view()])
+            .unwrap()[[0, 0]];
         assert!(
             (t.gmm[n][own] - want).abs() < 1e-4 * want.abs().max(1.0),
             "clip {clip}: {} vs {want}",

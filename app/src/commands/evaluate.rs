@@ -44,6 +44,10 @@ pub struct SplitArgs {
     /// Default: the library's.
     #[arg(long, value_name = "DB|off")]
     pub floor_db: Option<String>,
+    /// GMM-UBM scoring: `C` (each frame on its C best UBM components) or `exact`
+    /// (all components). Default: the library's (5).
+    #[arg(long, value_name = "C|exact")]
+    pub top_c: Option<String>,
 }
 
 /// `--models`' help: every registered model, and what `main` stands for.
@@ -129,6 +133,14 @@ impl SplitArgs {
                         format!("`{n}`: none, cmvn, cmvn:FRAMES or warp:FRAMES"),
                     ))
                 }
+            };
+        }
+        if let Some(c) = &self.top_c {
+            params.settings.gmm_ubm.top_c = match c.trim() {
+                "exact" => None,
+                v => Some(v.parse::<usize>().map_err(|_| {
+                    Error::param("top_c", format!("`{v}`: a number of components or `exact`"))
+                })?),
             };
         }
         if let Some(d) = &self.floor_db {

@@ -654,6 +654,23 @@ impl DiagGmm {
             .collect()
     }
 
+    /// The weighted log-density `log w_k + log N(x | μ_k, σ²_k)` of every row of
+    /// `x` (checked input) under every component, row-major (`n × k`) into `out`:
+    /// the E-step's matrix product before its log-sum-exp.
+    pub(crate) fn weighted_log_densities_unchecked(&self, x: ArrayView2<f32>, out: &mut Vec<f64>) {
+        let (k, d) = self.means.dim();
+        let n = x.nrows();
+        let pre = self.precomp();
+        let mut sc = Scratch::new(d, k);
+        out.clear();
+        out.reserve(n * k);
+        for r0 in (0..n).step_by(BLOCK) {
+            let r1 = (r0 + BLOCK).min(n);
+            let b = Self::block_logprob(&pre, x, r0, r1, &mut sc);
+            out.extend_from_slice(sc.lp_rows(b));
+        }
+    }
+
     /// Log-likelihood `log p(x)` of every row (scikit-learn's `score_samples`).
     pub fn score_samples(&self, x: ArrayView2<f32>) -> Result<Array1<f64>> {
         self.check_input(x)?;

@@ -24,6 +24,7 @@ pub mod kmeans;
 pub mod mlp;
 pub mod scaler;
 pub mod speaker;
+pub mod topc;
 pub mod ubm;
 
 pub use baselines::{Baseline, BaselineKind};

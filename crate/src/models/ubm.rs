@@ -37,12 +37,29 @@
 use crate::error::{Error, Result};
 use crate::models::classifier::{argmax_rows, check_names};
 use crate::models::gmm::{DiagGmm, GmmParams};
+use crate::models::topc::{half_norms, half_precisions, TopFrames};
 use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Default relevance factor `r = 16` (Reynolds et al. 2000).
 pub const DEFAULT_RELEVANCE: f64 = 16.0;
+
+/// Default top-C of newly trained models: every frame is scored on its 5 best UBM
+/// components (Reynolds et al. 2000 use 5 of 2048; see [`GmmUbmClassifier::top_c`]).
+pub const DEFAULT_TOP_C: usize = 5;
+
+/// Check a top-C setting against a UBM of `k` components: `None` (exact) or
+/// `1..=k`.
+pub(crate) fn check_top_c(top_c: Option<usize>, k: usize) -> Result<()> {
+    match top_c {
+        Some(c) if c == 0 || c > k => Err(Error::param(
+            "top_c",
+            format!("must be between 1 and the UBM's {k} components (or none: exact), got {c}"),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// A universal background model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,12 +193,26 @@ impl Ubm {
     }
 
     /// Mean per-frame log-likelihood ratio of each clip (checked input) under the
-    /// model with adapted mean offsets `offsets`, against the UBM.
+    /// model with adapted mean offsets `offsets`, against the UBM: exact with
+    /// `top_c = None`, else scored on each frame's `top_c` best UBM components
+    /// ([`crate::models::topc`]), as [`GmmUbmClassifier::scores_clips`] scores.
     pub(crate) fn llr_of_offsets(
         &self,
         offsets: &Array2<f32>,
         clips: &[ArrayView2<f32>],
+        top_c: Option<usize>,
     ) -> Vec<f64> {
+        if let Some(c) = top_c {
+            let o = offsets.as_standard_layout();
+            let o = o.as_slice().expect("a standard-layout array is contiguous");
+            let mut half = Vec::new();
+            half_norms(&half_precisions(&self.gmm), o, offsets.ncols(), &mut half);
+            let mut buf = Vec::new();
+            return clips
+                .iter()
+                .map(|x| TopFrames::select(&self.gmm, *x, c).llr(o, &half, &mut buf))
+                .collect();
+        }
         let base = self.gmm.total_log_likelihoods_unchecked(clips);
         let adapted = self
             .with_offsets(offsets)
@@ -253,6 +284,12 @@ impl Ubm {
 /// mixture (`speakers`, in `f64`, about 80 KB each); they still load, their means
 /// taken as the offsets (their weights and variances are the UBM's, which
 /// [`validate`](Self::validate) checks on the way in).
+///
+/// Scoring is exact (every frame against all `K` components of every speaker's
+/// model) or **top-C** ([`top_c`](Self::top_c), [`crate::models::topc`]): each
+/// frame on its `C` best UBM components only, much faster with many speakers.
+/// A model file without the setting (written before it existed) scores exactly,
+/// so its scores, and the open-set calibration made from them, are unchanged.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StoredGmmUbm")]
 pub struct GmmUbmClassifier {
@@ -261,6 +298,8 @@ pub struct GmmUbmClassifier {
     /// Per speaker, adapted means minus the UBM means (`k × d`).
     offsets: Vec<Array2<f32>>,
     relevance_factor: f64,
+    /// `Some(C)`: score each frame on its `C` best UBM components; `None`: exact.
+    top_c: Option<usize>,
 }
 
 /// What a model file may hold: `offsets` (this version) or `speakers` (full
@@ -274,6 +313,9 @@ struct StoredGmmUbm {
     #[serde(default)]
     speakers: Option<Vec<DiagGmm>>,
     relevance_factor: f64,
+    /// Absent in files written before top-C scoring: exact scoring.
+    #[serde(default)]
+    top_c: Option<usize>,
 }
 
 impl TryFrom<StoredGmmUbm> for GmmUbmClassifier {
@@ -303,6 +345,7 @@ impl TryFrom<StoredGmmUbm> for GmmUbmClassifier {
             names: s.names,
             offsets,
             relevance_factor: s.relevance_factor,
+            top_c: s.top_c,
         })
     }
 }
@@ -409,15 +452,51 @@ impl GmmUbmClassifier {
             names: names.to_vec(),
             offsets,
             relevance_factor,
+            top_c: None,
         })
     }
 
+    /// The same classifier scoring with top-C `top_c` (`None`: exact; else
+    /// between 1 and the UBM's number of components). Models are built exact;
+    /// training sets [`UbmParams::top_c`](crate::models::speaker::gmm_ubm::UbmParams::top_c).
+    ///
+    /// ```
+    /// use ndarray::Array2;
+    /// use speaker_similarity::models::{GmmParams, GmmUbmClassifier, Ubm};
+    /// let x = Array2::from_shape_fn((400, 2), |(i, j)| ((i * 7 + j * 3) % 23) as f32 / 4.0);
+    /// let ubm = Ubm::fit(x.view(), &GmmParams { n_components: 8, ..GmmParams::default() }).unwrap();
+    /// let (a, b) = (x.slice(ndarray::s![..200, ..]), x.slice(ndarray::s![200.., ..]));
+    /// let names = ["a".to_string(), "b".to_string()];
+    /// let exact = GmmUbmClassifier::fit(ubm, &[a, b], &names, 16.0).unwrap();
+    /// let top = exact.clone().with_top_c(Some(8)).unwrap(); // C = K: exact scores
+    /// let (e, t) = (exact.scores_clips(&[a]).unwrap(), top.scores_clips(&[a]).unwrap());
+    /// assert!((e[[0, 0]] - t[[0, 0]]).abs() < 1e-9);
+    /// assert!(exact.clone().with_top_c(Some(9)).is_err()); // more than K
+    /// ```
+    pub fn with_top_c(mut self, top_c: Option<usize>) -> Result<Self> {
+        check_top_c(top_c, self.ubm.gmm.n_components())?;
+        self.top_c = top_c;
+        Ok(self)
+    }
+
+    /// How queries are scored: `Some(C)`, each frame on its `C` best UBM
+    /// components in the UBM and in every speaker model (Reynolds et al. 2000);
+    /// `None`, exactly on all components. Newly trained models use
+    /// [`DEFAULT_TOP_C`]; model files that predate the setting load as `None`.
+    pub fn top_c(&self) -> Option<usize> {
+        self.top_c
+    }
+
     /// Mean per-frame log-likelihood ratio of every utterance against every
-    /// speaker (utterances × speakers).
+    /// speaker (utterances × speakers): exact, or on each frame's best UBM
+    /// components when [`top_c`](Self::top_c) is set.
     pub fn scores_clips(&self, clips: &[ArrayView2<f32>]) -> Result<Array2<f64>> {
         let ubm = self.ubm.gmm();
         for c in clips {
             ubm.check_input(*c)?;
+        }
+        if let Some(c) = self.top_c {
+            return Ok(self.scores_top_c(clips, c));
         }
         let base = ubm.total_log_likelihoods_unchecked(clips);
         let cols: Vec<Vec<f64>> = self
@@ -436,6 +515,39 @@ impl GmmUbmClassifier {
             }
         }
         Ok(out)
+    }
+
+    /// [`scores_clips`](Self::scores_clips) on each frame's `c` best UBM
+    /// components (checked input): the UBM selects them once per clip, then every
+    /// speaker (in parallel) costs `c` dot products per frame.
+    fn scores_top_c(&self, clips: &[ArrayView2<f32>], c: usize) -> Array2<f64> {
+        let ubm = self.ubm.gmm();
+        let tops: Vec<TopFrames> = clips
+            .par_iter()
+            .map(|x| TopFrames::select(ubm, *x, c))
+            .collect();
+        let half_prec = half_precisions(ubm);
+        let d = ubm.n_features();
+        let cols: Vec<Vec<f64>> = self
+            .offsets
+            .par_iter()
+            .map_init(
+                || (Vec::new(), Vec::new()),
+                |(buf, half), o| {
+                    let o = o.as_standard_layout();
+                    let o = o.as_slice().expect("a standard-layout array is contiguous");
+                    half_norms(&half_prec, o, d, half);
+                    tops.iter().map(|t| t.llr(o, half, buf)).collect()
+                },
+            )
+            .collect();
+        let mut out = Array2::zeros((clips.len(), cols.len()));
+        for (j, col) in cols.iter().enumerate() {
+            for (i, &v) in col.iter().enumerate() {
+                out[[i, j]] = v;
+            }
+        }
+        out
     }
 
     /// The best-scoring speaker of every utterance.
@@ -508,7 +620,7 @@ impl GmmUbmClassifier {
         if self.relevance_factor.is_nan() || self.relevance_factor < 0.0 {
             return Err(Error::param("relevance_factor", "must be >= 0"));
         }
-        Ok(())
+        check_top_c(self.top_c, self.ubm.gmm.n_components())
     }
 }
 

@@ -77,6 +77,8 @@ pub(crate) fn from_v1(model: &Value) -> Result<SpeakerModels> {
                 ubm: p.ubm,
                 max_frames: p.ubm_max_frames,
                 relevance_factor: p.relevance_factor,
+                // Legacy models were scored on every component.
+                top_c: None,
             },
             ..ModelSettings::default()
         },

@@ -709,8 +709,9 @@ impl ShardModels {
                     (a.clone(), Array1::from(m.clone()))
                 })
                 .collect();
-            let r = params.settings.gmm_ubm.relevance_factor;
-            let model = GmmUbmModel::from_parts(ubm.clone(), &speakers, p, r)?;
+            let g = &params.settings.gmm_ubm;
+            let model =
+                GmmUbmModel::from_parts(ubm.clone(), &speakers, p, g.relevance_factor, g.top_c)?;
             prebuilt.push((TrainedModel::GmmUbm(model), seconds(ModelKind::GmmUbm)));
         }
         let joined: Vec<ModelKind> = prebuilt.iter().map(|(m, _)| m.kind()).collect();

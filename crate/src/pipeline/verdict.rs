@@ -599,7 +599,12 @@ fn speaker_trials(
         let mut st = total.clone();
         st.sub(&stats[q]);
         let mean = (&sum - &svs[q]) / (clips.len() - 1) as f32;
-        let g = ubm.llr_of_offsets(&ubm.offsets_from_stats(&st, r), std::slice::from_ref(view))[0];
+        // Scored as a query is: with the model's top-C setting.
+        let g = ubm.llr_of_offsets(
+            &ubm.offsets_from_stats(&st, r),
+            std::slice::from_ref(view),
+            m.classifier.top_c(),
+        )[0];
         let a = m
             .enrolled
             .project(mean.as_slice().unwrap_or(&mean.to_vec()))?;
@@ -840,7 +845,8 @@ pub fn held_out_trials(
         let known: Vec<usize> = (0..k).filter(|s| group.binary_search(s).is_err()).collect();
         let names: Vec<String> = known.iter().map(|&s| data.speakers[s].clone()).collect();
         let parts = data.for_each_speaker_of(&known, |_, frames| speaker_part(&ubm, r, frames))?;
-        let model = GmmUbmModel::from_parts(ubm, &names, parts, r)?;
+        // The fold's models score their trials as the model's score queries.
+        let model = GmmUbmModel::from_parts(ubm, &names, parts, r, m.classifier.top_c())?;
         let scored: Vec<usize> = trial_clips
             .iter()
             .copied()
