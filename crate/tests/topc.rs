@@ -4,32 +4,23 @@
 //! synthetic corpus, its LLRs within a stated bound. Older model files (no `top_c`)
 //! load as exact, and bad settings are refused.
 
+mod common;
+
 use ndarray::{Array1, Array2, ArrayView2};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use speaker_similarity::models::speaker::gmm_ubm::UbmParams;
 use speaker_similarity::models::speaker::Hyperparams;
 use speaker_similarity::models::{DiagGmm, GmmInit, GmmParams, GmmUbmClassifier, Ubm};
-use speaker_similarity::pipeline::{extract_dataset, ClipFeatures, PipelineParams};
-use speaker_similarity::synth::{SynthCorpus, SynthParams};
+use speaker_similarity::pipeline::ClipFeatures;
 
 /// Real frame features (20 MFCC + 20 delta, voiced frames) of a synthetic corpus:
 /// per speaker, its clips' frames.
 fn corpus(speakers: usize, clips: usize) -> Vec<Vec<ClipFeatures>> {
-    let data = SynthCorpus::generate(&SynthParams {
-        speakers,
-        clips_per_speaker: clips,
-        ..SynthParams::default()
-    })
-    .unwrap();
-    let all: Vec<usize> = (0..data.len()).collect();
-    let (feats, failed) =
-        extract_dataset(&data, &all, &PipelineParams::default(), &|_| {}).unwrap();
-    assert!(failed.is_empty());
-    let ids = data.speakers();
+    let (_, feats, labels, ids) = common::synth_features(speakers, clips);
     let mut out = vec![Vec::new(); ids.len()];
-    for (i, f) in feats {
-        out[ids.binary_search(&data.clips[i].speaker).unwrap()].push(f);
+    for (f, l) in feats.into_iter().zip(labels) {
+        out[l].push(f);
     }
     out
 }
