@@ -15,7 +15,7 @@
 //! use speaker_similarity::diarize::bic::{delta_bic, GaussStats};
 //! // Two clusters of the same distribution, and one shifted.
 //! let rows = |shift: f32, n: usize| {
-//!     let mut s = GaussStats::new(2);
+//!     let mut s = GaussStats::new(2, true);
 //!     for i in 0..n {
 //!         let t = i as f32 * 0.618;
 //!         s.push(&[shift + (t * 7.0).sin(), (t * 3.0).cos()]);
@@ -23,28 +23,33 @@
 //!     s
 //! };
 //! let (a, b, c) = (rows(0.0, 400), rows(0.0, 300), rows(3.0, 300));
-//! assert!(delta_bic(&a, &b, 1.0, true) < 0.0); // same: merge
-//! assert!(delta_bic(&a, &c, 1.0, true) > 0.0); // different: keep apart
+//! assert!(delta_bic(&a, &b, 1.0) < 0.0); // same: merge
+//! assert!(delta_bic(&a, &c, 1.0) > 0.0); // different: keep apart
 //! ```
 
-/// Sufficient statistics of a set of `d`-dimensional frames for one Gaussian.
+/// Sufficient statistics of a set of `d`-dimensional frames for one Gaussian with
+/// a full or a diagonal covariance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GaussStats {
     /// Number of frames.
     pub n: f64,
     /// Σ x (d).
     pub s1: Vec<f64>,
-    /// Σ x xᵀ (d × d, row-major).
+    /// Full: Σ x xᵀ (d × d, row-major, upper triangle); diagonal: Σ x² (d).
     pub s2: Vec<f64>,
+    /// Whether the covariance is full.
+    pub full: bool,
 }
 
 impl GaussStats {
-    /// No frames of dimension `d`.
-    pub fn new(d: usize) -> Self {
+    /// No frames of dimension `d`; `full` keeps the outer products (d² numbers),
+    /// else only the squares (d).
+    pub fn new(d: usize, full: bool) -> Self {
         GaussStats {
             n: 0.0,
             s1: vec![0.0; d],
-            s2: vec![0.0; d * d],
+            s2: vec![0.0; if full { d * d } else { d }],
+            full,
         }
     }
 
@@ -61,6 +66,10 @@ impl GaussStats {
         for i in 0..d {
             let xi = f64::from(x[i]);
             self.s1[i] += xi;
+            if !self.full {
+                self.s2[i] += xi * xi;
+                continue;
+            }
             let row = &mut self.s2[i * d..(i + 1) * d];
             for (j, r) in row.iter_mut().enumerate().skip(i) {
                 *r += xi * f64::from(x[j]);
@@ -68,31 +77,27 @@ impl GaussStats {
         }
     }
 
-    /// Add another set's statistics.
+    /// Add another set's statistics (of the same dimension and kind).
     pub fn add(&mut self, o: &GaussStats) {
+        debug_assert_eq!(self.s2.len(), o.s2.len());
         self.n += o.n;
         self.s1.iter_mut().zip(&o.s1).for_each(|(a, b)| *a += b);
         self.s2.iter_mut().zip(&o.s2).for_each(|(a, b)| *a += b);
     }
 
-    /// `log |Σ|` of the maximum-likelihood covariance (full, or its diagonal), with
+    /// `log |Σ|` of the maximum-likelihood covariance (full, or diagonal), with
     /// `reg` added to the diagonal; `None` without frames or when not positive
     /// definite.
-    pub fn log_det(&self, full: bool, reg: f64) -> Option<f64> {
+    pub fn log_det(&self, reg: f64) -> Option<f64> {
         let d = self.dim();
         if self.n <= 0.0 {
             return None;
         }
         let mean: Vec<f64> = self.s1.iter().map(|s| s / self.n).collect();
-        // Only the upper triangle of s2 is filled (push); mirror it.
-        let cov = |i: usize, j: usize| {
-            let (a, b) = if i <= j { (i, j) } else { (j, i) };
-            self.s2[a * d + b] / self.n - mean[a] * mean[b] + if i == j { reg } else { 0.0 }
-        };
-        if !full {
+        if !self.full {
             let mut s = 0.0;
-            for i in 0..d {
-                let v = cov(i, i);
+            for (q, m) in self.s2.iter().zip(&mean) {
+                let v = q / self.n - m * m + reg;
                 if v.is_nan() || v <= 0.0 {
                     return None;
                 }
@@ -100,6 +105,11 @@ impl GaussStats {
             }
             return Some(s);
         }
+        // Only the upper triangle of s2 is filled (push); mirror it.
+        let cov = |i: usize, j: usize| {
+            let (a, b) = if i <= j { (i, j) } else { (j, i) };
+            self.s2[a * d + b] / self.n - mean[a] * mean[b] + if i == j { reg } else { 0.0 }
+        };
         // Cholesky: log|Σ| = 2 Σ log L_ii.
         let mut l = vec![0.0f64; d * d];
         let mut s = 0.0;
@@ -129,17 +139,14 @@ impl GaussStats {
 const REG: f64 = 1e-3;
 
 /// `ΔBIC` of keeping `a` and `b` apart against merging them (see the module docs):
-/// positive keeps them apart. `lambda` weighs the parameter penalty; `full` chooses
-/// full covariances (else diagonal). `+∞` when a cluster has no frames: no
+/// positive keeps them apart. `lambda` weighs the parameter penalty; the
+/// covariances are full or diagonal as the statistics are. `+∞` when a cluster has no frames: no
 /// evidence to merge on (the pipeline's smallest-cluster rule decides instead).
-pub fn delta_bic(a: &GaussStats, b: &GaussStats, lambda: f64, full: bool) -> f64 {
+pub fn delta_bic(a: &GaussStats, b: &GaussStats, lambda: f64) -> f64 {
+    let full = a.full;
     let mut ab = a.clone();
     ab.add(b);
-    let (Some(la), Some(lb), Some(lab)) = (
-        a.log_det(full, REG),
-        b.log_det(full, REG),
-        ab.log_det(full, REG),
-    ) else {
+    let (Some(la), Some(lb), Some(lab)) = (a.log_det(REG), b.log_det(REG), ab.log_det(REG)) else {
         return f64::INFINITY;
     };
     let d = a.dim() as f64;
@@ -161,10 +168,10 @@ pub fn bic_merge(
     assign: &[usize],
     nc: usize,
     lambda: f64,
-    full: bool,
 ) -> (Vec<usize>, usize) {
     let d = stats.first().map_or(0, GaussStats::dim);
-    let mut cl: Vec<GaussStats> = vec![GaussStats::new(d); nc];
+    let full = stats.first().is_some_and(|s| s.full);
+    let mut cl: Vec<GaussStats> = vec![GaussStats::new(d, full); nc];
     for (s, &a) in stats.iter().zip(assign) {
         cl[a].add(s);
     }
@@ -174,7 +181,7 @@ pub fn bic_merge(
         let mut best = (f64::INFINITY, 0, 0);
         for i in (0..nc).filter(|&i| alive[i]) {
             for j in (i + 1..nc).filter(|&j| alive[j]) {
-                let v = delta_bic(&cl[i], &cl[j], lambda, full);
+                let v = delta_bic(&cl[i], &cl[j], lambda);
                 if v < best.0 {
                     best = (v, i, j);
                 }
@@ -184,7 +191,7 @@ pub fn bic_merge(
             break;
         }
         let (_, i, j) = best;
-        let cj = std::mem::replace(&mut cl[j], GaussStats::new(d));
+        let cj = std::mem::replace(&mut cl[j], GaussStats::new(d, full));
         cl[i].add(&cj);
         alive[j] = false;
         for t in target.iter_mut() {
@@ -214,26 +221,41 @@ mod tests {
     use super::*;
 
     fn stats_of(rows: &[[f32; 2]]) -> GaussStats {
-        let mut s = GaussStats::new(2);
+        stats_as(rows, false)
+    }
+
+    fn stats_as(rows: &[[f32; 2]], full: bool) -> GaussStats {
+        let mut s = GaussStats::new(2, full);
         rows.iter().for_each(|r| s.push(r));
         s
+    }
+
+    fn pts5(x0: f32) -> [[f32; 2]; 5] {
+        [
+            [x0, 0.],
+            [x0 + 2., 0.],
+            [x0, 2.],
+            [x0 + 2., 2.],
+            [x0 + 1., 1.],
+        ]
     }
 
     #[test]
     fn log_det_by_hand() {
         // Points (0,0) (2,0) (0,2) (2,2) (1,1): mean (1,1), ML covariance
         // [[0.8, 0], [0, 0.8]]; with (3,3) added the covariance is correlated.
-        let s = stats_of(&[[0., 0.], [2., 0.], [0., 2.], [2., 2.], [1., 1.]]);
+        let pts = pts5(0.0);
         let want = (0.8f64 + REG).ln() * 2.0;
-        assert!((s.log_det(true, REG).unwrap() - want).abs() < 1e-12);
-        assert!((s.log_det(false, REG).unwrap() - want).abs() < 1e-12);
-        let t = stats_of(&[[0., 0.], [2., 0.], [0., 2.], [2., 2.], [1., 1.], [3., 3.]]);
+        assert!((stats_as(&pts, true).log_det(REG).unwrap() - want).abs() < 1e-12);
+        assert!((stats_as(&pts, false).log_det(REG).unwrap() - want).abs() < 1e-12);
+        let six = [[0., 0.], [2., 0.], [0., 2.], [2., 2.], [1., 1.], [3., 3.]];
+        let (tf, t) = (stats_as(&six, true), stats_as(&six, false));
         // mean (4/3, 4/3); Σx² = 4 + 4 + 1 + 9 = 18 for both, Σxy = 4 + 1 + 9 = 14.
         let (n, m) = (6.0f64, 4.0f64 / 3.0);
         let (v, c) = (18.0 / n - m * m + REG, 14.0 / n - m * m);
-        assert!((t.log_det(true, REG).unwrap() - (v * v - c * c).ln()).abs() < 1e-12);
-        assert!((t.log_det(false, REG).unwrap() - 2.0 * v.ln()).abs() < 1e-12);
-        assert_eq!(GaussStats::new(2).log_det(true, REG), None);
+        assert!((tf.log_det(REG).unwrap() - (v * v - c * c).ln()).abs() < 1e-12);
+        assert!((t.log_det(REG).unwrap() - 2.0 * v.ln()).abs() < 1e-12);
+        assert_eq!(GaussStats::new(2, true).log_det(REG), None);
         // Statistics add as the frames would.
         let mut u = stats_of(&[[0., 0.], [2., 0.], [0., 2.]]);
         u.add(&stats_of(&[[2., 2.], [1., 1.], [3., 3.]]));
@@ -246,22 +268,24 @@ mod tests {
         let b = stats_of(&[[10., 0.], [12., 0.], [10., 2.], [12., 2.], [11., 1.]]);
         let mut ab = a.clone();
         ab.add(&b);
-        let l = |s: &GaussStats| s.log_det(false, REG).unwrap();
+        let l = |s: &GaussStats| s.log_det(REG).unwrap();
         let want = 0.5 * (10.0 * l(&ab) - 5.0 * l(&a) - 5.0 * l(&b)) - 0.5 * 4.0 * 10f64.ln();
-        assert!((delta_bic(&a, &b, 1.0, false) - want).abs() < 1e-12);
+        assert!((delta_bic(&a, &b, 1.0) - want).abs() < 1e-12);
         assert!(want > 0.0);
         // Without frames: never merged on evidence.
-        assert_eq!(delta_bic(&a, &GaussStats::new(2), 1.0, true), f64::INFINITY);
+        assert_eq!(
+            delta_bic(&a, &GaussStats::new(2, false), 1.0),
+            f64::INFINITY
+        );
         // Items 0, 2 from `a`'s distribution, 1 from `b`'s, each its own cluster:
         // the two alike merge, the far one stays.
         let a2 = stats_of(&[[0., 1.], [2., 1.], [1., 0.], [1., 2.], [1., 1.]]);
-        let (lab, n) = bic_merge(&[a.clone(), b.clone(), a2], &[0, 1, 2], 3, 1.0, false);
+        let (lab, n) = bic_merge(&[a.clone(), b.clone(), a2], &[0, 1, 2], 3, 1.0);
         assert_eq!((lab, n), (vec![0, 1, 0], 2));
         // A huge penalty merges everything; none merges nothing apart.
-        assert_eq!(
-            bic_merge(&[a.clone(), b.clone()], &[0, 1], 2, 1e6, false).1,
-            1
-        );
-        assert_eq!(bic_merge(&[a, b], &[0, 1], 2, 0.0, true).1, 2);
+        assert_eq!(bic_merge(&[a.clone(), b.clone()], &[0, 1], 2, 1e6).1, 1);
+        assert_eq!(bic_merge(&[a, b], &[0, 1], 2, 0.0).1, 2);
+        let (af, bf) = (stats_as(&pts5(0.0), true), stats_as(&pts5(10.0), true));
+        assert!(delta_bic(&af, &bf, 1.0) > 0.0);
     }
 }

@@ -665,7 +665,11 @@ fn chunk_windows(
     let mut cnt = vec![0usize; nb];
     let mut nks: Vec<Vec<f64>> = vec![Vec::new(); nb];
     let mut fks: Vec<Vec<f64>> = vec![Vec::new(); nb];
-    let mut gs: Vec<GaussStats> = vec![GaussStats::new(d); nb];
+    // Frame statistics for the BIC only when it will be used (full ones cost d²
+    // numbers a block).
+    let want_gauss = p.speakers.is_none() && p.count_rule == CountRule::Bic;
+    let gd = if want_gauss { d } else { 0 };
+    let mut gs: Vec<GaussStats> = vec![GaussStats::new(gd, p.bic_full); nb];
     for b in 0..nb {
         let rows: Vec<usize> = (b * bf..(b + 1) * bf).filter(|&i| speech[i]).collect();
         cnt[b] = rows.len();
@@ -673,10 +677,12 @@ fn chunk_windows(
             continue;
         }
         let xb = x.select(Axis(0), &rows);
-        for r in xb.rows() {
-            match r.as_slice() {
-                Some(v) => gs[b].push(v),
-                None => gs[b].push(&r.to_vec()),
+        if want_gauss {
+            for r in xb.rows() {
+                match r.as_slice() {
+                    Some(v) => gs[b].push(v),
+                    None => gs[b].push(&r.to_vec()),
+                }
             }
         }
         let st = g.stats(xb.view())?;
@@ -771,7 +777,7 @@ fn embed_chunk(
             windows: 0,
             nk: vec![0.0; k],
             fk: vec![0.0; k * d],
-            gauss: GaussStats::new(x.ncols()),
+            gauss: GaussStats::new(gs.first().map_or(0, GaussStats::dim), p.bic_full),
         })
         .collect();
     for ((e, &l), &cb) in emb.iter().zip(&labels).zip(&centre) {
@@ -1043,7 +1049,7 @@ pub fn diarize_source(
     let (mut assign, mut nc) = cut(sums.len(), &merges, k);
     if params.speakers.is_none() && params.count_rule == CountRule::Bic {
         let g: Vec<GaussStats> = locals.iter().map(|c| c.gauss.clone()).collect();
-        (assign, nc) = bic_merge(&g, &assign, nc, params.bic_lambda, params.bic_full);
+        (assign, nc) = bic_merge(&g, &assign, nc, params.bic_lambda);
     }
     if params.speakers.is_none() {
         (assign, nc) = absorb_small(&sums, &locals, &assign, nc, params);
