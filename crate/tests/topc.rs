@@ -227,23 +227,32 @@ fn model_files_without_top_c_score_exactly_and_bad_settings_are_refused() {
     assert_eq!(old, exact);
     // Out of range: refused when set and when a loaded file is validated.
     assert!(exact.clone().with_top_c(Some(0)).is_err());
-    assert!(exact.clone().with_top_c(Some(k + 1)).is_err());
+    // C above the UBM's components keeps them all: exact.
+    assert_eq!(exact.clone().with_top_c(Some(k + 1)).unwrap().top_c(), None);
     let mut bad = json;
     bad["top_c"] = serde_json::json!(k + 1);
     let bad: GmmUbmClassifier = serde_json::from_value(bad).unwrap();
     let err = bad.validate().unwrap_err().to_string();
     assert!(err.contains("top_c"), "{err}");
-    // The training hyperparameter: default 5, validated against the UBM's size.
+    // The training hyperparameter: default 5, at least 1.
     let p = UbmParams::default();
     assert_eq!(p.top_c, Some(5));
     assert!(p.validate().is_ok());
-    for c in [Some(0), Some(p.ubm.n_components + 1)] {
-        let q = UbmParams {
-            top_c: c,
-            ..UbmParams::default()
-        };
-        assert!(q.validate().is_err(), "{c:?} accepted");
-    }
+    // A UBM smaller than the default C: the setting is valid (its models score
+    // exactly), so `--ubm-components 4` trains with the defaults.
+    let small = UbmParams {
+        ubm: GmmParams {
+            n_components: 4,
+            ..UbmParams::default().ubm
+        },
+        ..UbmParams::default()
+    };
+    assert!(small.validate().is_ok());
+    let zero = UbmParams {
+        top_c: Some(0),
+        ..UbmParams::default()
+    };
+    assert!(zero.validate().is_err(), "top_c 0 accepted");
     assert!(UbmParams {
         top_c: None,
         ..UbmParams::default()

@@ -49,8 +49,23 @@ pub const DEFAULT_RELEVANCE: f64 = 16.0;
 /// components (Reynolds et al. 2000 use 5 of 2048; see [`GmmUbmClassifier::top_c`]).
 pub const DEFAULT_TOP_C: usize = 5;
 
-/// Check a top-C setting against a UBM of `k` components: `None` (exact) or
-/// `1..=k`.
+/// Check a top-C hyperparameter: `None` (exact) or at least 1. A `C` at or above
+/// a UBM's component count scores every component, i.e. exactly
+/// ([`GmmUbmClassifier::with_top_c`] stores it as `None`), so the default of 5
+/// suits a UBM of any size.
+pub(crate) fn check_top_c_setting(top_c: Option<usize>) -> Result<()> {
+    match top_c {
+        Some(0) => Err(Error::param(
+            "top_c",
+            "must be at least 1 (or none: exact), got 0",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Check the top-C of a model against its UBM of `k` components: `None` (exact)
+/// or `1..k` (what [`GmmUbmClassifier::with_top_c`] stores; a loaded file with
+/// anything else is refused).
 pub(crate) fn check_top_c(top_c: Option<usize>, k: usize) -> Result<()> {
     match top_c {
         Some(c) if c == 0 || c > k => Err(Error::param(
@@ -456,8 +471,10 @@ impl GmmUbmClassifier {
         })
     }
 
-    /// The same classifier scoring with top-C `top_c` (`None`: exact; else
-    /// between 1 and the UBM's number of components). Models are built exact;
+    /// The same classifier scoring with top-C `top_c` (`None`: exact; else at
+    /// least 1; a `C` at or above the UBM's number of components keeps every
+    /// component, which is the exact score, and is stored as `None`). Models are
+    /// built exact;
     /// training sets [`UbmParams::top_c`](crate::models::speaker::gmm_ubm::UbmParams::top_c).
     ///
     /// ```
@@ -471,11 +488,14 @@ impl GmmUbmClassifier {
     /// let top = exact.clone().with_top_c(Some(8)).unwrap(); // C = K: exact scores
     /// let (e, t) = (exact.scores_clips(&[a]).unwrap(), top.scores_clips(&[a]).unwrap());
     /// assert!((e[[0, 0]] - t[[0, 0]]).abs() < 1e-9);
-    /// assert!(exact.clone().with_top_c(Some(9)).is_err()); // more than K
+    /// assert_eq!(exact.clone().with_top_c(Some(9)).unwrap().top_c(), None); // C > K: exact
+    /// assert!(exact.clone().with_top_c(Some(0)).is_err());
     /// ```
     pub fn with_top_c(mut self, top_c: Option<usize>) -> Result<Self> {
-        check_top_c(top_c, self.ubm.gmm.n_components())?;
-        self.top_c = top_c;
+        check_top_c_setting(top_c)?;
+        let k = self.ubm.gmm.n_components();
+        // C >= K keeps every component: that is the exact score.
+        self.top_c = top_c.filter(|&c| c < k);
         Ok(self)
     }
 
