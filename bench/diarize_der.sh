@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Pooled diarization error rate on test conversations built with `mix`.
 #
-#   bench/diarize_der.sh [--data DIR] [--seeds 3] [--first-seed 0] [--speakers "2 3 4"] [--duration 60]
+#   bench/diarize_der.sh [--data DIR] [--seeds 3] [--speakers "2 3 4"] [--duration 60]
 #                        [--snr DB] [--given] [--collar 0.5] [--count-rule RULE]
 #                        [--bin PATH]
 #
-# For every speaker count and seed first-seed..first-seed+seeds-1 (0..seeds-1 by
-# default; another range checks that a setting generalises), `mix` builds a conversation from the
+# For every speaker count and seed 0..seeds-1, `mix` builds a conversation from the
 # test side of the default honest split (no overlap; pink noise at --snr when given),
 # `diarize --truth` scores it (collar ±0.25 s, NIST; --collar is the total width, 0 for
 # none), with the number of speakers estimated, or given with --given. Prints one line per conversation and the pooled
@@ -17,7 +16,6 @@ set -euo pipefail
 
 DATA=""
 SEEDS=3
-FIRST=0
 SPEAKERS="2 3 4"
 DURATION=60
 SNR=""
@@ -29,7 +27,6 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --data) DATA="$2"; shift 2 ;;
         --seeds) SEEDS="$2"; shift 2 ;;
-        --first-seed) FIRST="$2"; shift 2 ;;
         --speakers) SPEAKERS="$2"; shift 2 ;;
         --duration) DURATION="$2"; shift 2 ;;
         --snr) SNR="$2"; shift 2 ;;
@@ -37,7 +34,7 @@ while [ $# -gt 0 ]; do
         --collar) COLLAR="$2"; shift 2 ;;
         --count-rule) RULE="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -54,7 +51,7 @@ snr_args=()
 [ -n "$SNR" ] && snr_args=(--snr "$SNR")
 
 for n in $SPEAKERS; do
-    for seed in $(seq "$FIRST" $((FIRST + SEEDS - 1))); do
+    for seed in $(seq 0 $((SEEDS - 1))); do
         wav="$TMP/conv_${n}_${seed}.wav"
         "$BIN" mix "$wav" "${data_args[@]}" --speakers "$n" --duration "$DURATION" \
             --seed "$seed" "${snr_args[@]}" >/dev/null
@@ -66,20 +63,19 @@ for n in $SPEAKERS; do
     done
 done
 
-python3 - "$TMP" "$SPEAKERS" "$SEEDS" "$GIVEN" "${DATA:-synthetic}" "${SNR:-none}" "$COLLAR" "$FIRST" "$RULE" <<'EOF'
+python3 - "$TMP" "$SPEAKERS" "$SEEDS" "$GIVEN" "${DATA:-synthetic}" "${SNR:-none}" "$COLLAR" <<'EOF'
 import json, sys
-tmp, speakers, seeds, given, data, snr, collar, first, rule = sys.argv[1:]
+tmp, speakers, seeds, given, data, snr, collar = sys.argv[1:]
 speakers = [int(s) for s in speakers.split()]
 seeds = int(seeds)
-first = int(first)
 print(f"data {data}, snr {snr} dB, speakers {'given' if given == '1' else 'estimated'}, "
-      f"seeds {first}-{first + seeds - 1}, collar ±{float(collar) / 2:g} s, count rule {rule}")
+      f"{seeds} seeds, collar ±{float(collar) / 2:g} s")
 grand = [0.0] * 4
 row = []
 for n in speakers:
     pooled = [0.0] * 4
     right = 0
-    for s in range(first, first + seeds):
+    for s in range(seeds):
         r = json.load(open(f"{tmp}/res_{n}_{s}.json"))
         d = r["der"]
         found = len(r["speakers"])

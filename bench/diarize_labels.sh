@@ -5,7 +5,7 @@
 #
 #   bench/diarize_labels.sh --data ../shared/datasets/dsp34 [--seeds 5]
 #                           [--speakers "2 3 4"] [--enrolled 24] [--given]
-#                           [--verdict-threshold LLR] [--count-rule RULE] [--bin PATH]
+#                           [--verdict-threshold LLR] [--bin PATH]
 #
 # Disjoint by construction (the open-world protocol's split, as in
 # scripts/open_world_protocol.py): on a dsp34-like folder data set (SPK/SPK-WW-RR.wav)
@@ -25,7 +25,6 @@ SPEAKERS="2 3 4"
 ENROLLED=24
 GIVEN=0
 VT=""
-RULE=threshold
 BIN="${BIN:-target/release/speaker-similarity}"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -35,7 +34,6 @@ while [ $# -gt 0 ]; do
         --enrolled) ENROLLED="$2"; shift 2 ;;
         --given) GIVEN=1; shift ;;
         --verdict-threshold) VT="$2"; shift 2 ;;
-        --count-rule) RULE="$2"; shift 2 ;;
         --bin) BIN="$2"; shift 2 ;;
         -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
@@ -71,7 +69,7 @@ for n in $SPEAKERS; do
         [ "$GIVEN" = 1 ] && given_args=(--speakers "$n")
         [ -n "$VT" ] && given_args+=(--verdict-threshold "$VT")
         "$BIN" diarize "$wav" --model "$TMP/model" --truth "${wav%.wav}.rttm" --json \
-            --count-rule "$RULE" "${given_args[@]}" >"$TMP/res_${n}_${seed}.json"
+            "${given_args[@]}" >"$TMP/res_${n}_${seed}.json"
         rm -f "$wav"
     done
 done

@@ -67,9 +67,6 @@ pub enum CountArg {
     Silhouette,
     /// The cut before the largest jump in merge distance.
     MergeGap,
-    /// Cut the tree at cosine distance 0.9, then merge clusters by the Bayesian
-    /// information criterion on their frames (diagonal Gaussians, λ 5).
-    Bic,
 }
 
 /// A diarization as `diarize --json` prints it (and `POST /api/diarize` answers):
@@ -115,11 +112,9 @@ pub fn run(a: Args) -> CmdResult {
             CountArg::Threshold => CountRule::Threshold,
             CountArg::Silhouette => CountRule::Silhouette,
             CountArg::MergeGap => CountRule::MergeGap,
-            CountArg::Bic => CountRule::Bic,
         },
         ..DiarizeParams::default()
     };
-
     params.validate()?;
     let truth: Option<Vec<Turn>> = match &a.truth {
         Some(p) => {

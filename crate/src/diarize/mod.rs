@@ -10,7 +10,6 @@
 //! | [`der`] | diarization error rate with the optimal label mapping and a collar |
 //! | [`label`] | clusters named after enrolled speakers by the open-set verdicts |
 
-pub mod bic;
 pub mod cluster;
 pub mod der;
 pub mod label;

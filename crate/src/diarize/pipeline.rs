@@ -37,7 +37,6 @@ use ndarray::{s, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::bic::{bic_merge, GaussStats};
 use super::cluster::{agglomerate, cosine_distance, cut, dendrogram, silhouette, unit, Stop};
 use super::rttm::Turn;
 use super::source::{AudioSource, MemorySource, WavSource};
@@ -88,18 +87,6 @@ pub struct DiarizeParams {
     /// clustering stage stops. Default 1.0, the best of 0.9-1.2 on dsp34, fsdd and
     /// synthetic conversations together (see the README).
     pub threshold: f64,
-    /// With [`CountRule::Bic`]: the cosine distance at which the tree is cut before
-    /// the BIC merges (below `threshold`: more clusters, for the BIC to merge).
-    /// Default 0.9 (0.8, 0.85, 0.9 and 1.0 tried on dsp34; see the README).
-    pub bic_start: f64,
-    /// With [`CountRule::Bic`]: the weight λ of the parameter penalty. Default 5
-    /// (λ 1 merged nothing; with diagonal covariances 4-6 tried on all three data
-    /// sets, 5 the best on dsp34 and FSDD together).
-    pub bic_lambda: f64,
-    /// With [`CountRule::Bic`]: full covariances (else diagonal). Default false
-    /// (full ones at λ 1-3 went from no merge at all to too many: dsp34 16.2 % at 1,
-    /// 14.4 % at 2, 21.1 % at 3).
-    pub bic_full: bool,
     /// With [`CountRule::Silhouette`]: the most speakers considered. Default 10.
     pub max_speakers: usize,
     /// With [`CountRule::Silhouette`]: below this best mean silhouette (over 2 to
@@ -147,9 +134,6 @@ impl Default for DiarizeParams {
             resegment_relevance: 16.0,
             count_rule: CountRule::Threshold,
             threshold: 1.0,
-            bic_start: 0.9,
-            bic_lambda: 5.0,
-            bic_full: false,
             max_speakers: 10,
             min_silhouette: 0.1,
             local_threshold: 0.3,
@@ -222,16 +206,9 @@ impl DiarizeParams {
                 "is longer than the window",
             ));
         }
-        if !(self.bic_lambda.is_finite() && self.bic_lambda >= 0.0) {
-            return Err(Error::param(
-                "bic_lambda",
-                format!("{} is not a finite number >= 0", self.bic_lambda),
-            ));
-        }
         for (n, v) in [
             ("threshold", self.threshold),
             ("local_threshold", self.local_threshold),
-            ("bic_start", self.bic_start),
         ] {
             if !(v.is_finite() && (0.0..=2.0).contains(&v)) {
                 return Err(Error::param(
@@ -299,16 +276,6 @@ pub enum CountRule {
     /// 19.2 % against 16.2 %, FSDD 20.7 % against 6.8 %, synthetic 18.5 % against
     /// 13.2 %).
     MergeGap,
-    /// Cut the tree at the cosine distance `bic_start`, then merge, pair by pair,
-    /// the clusters whose frames one Gaussian explains better by the Bayesian
-    /// information criterion ([`bic`](super::bic): penalty weight `bic_lambda`,
-    /// diagonal covariances unless `bic_full`) — the classic stopping rule of
-    /// agglomerative speaker clustering, on the frames rather than the embeddings'
-    /// cosine. Better than the threshold on real speech, worse on the synthetic
-    /// corpus, so not the default (pooled DER over 2-4 speakers, 5 seeds: dsp34
-    /// 11.3 % against 16.2 %, FSDD 3.4 % against 6.8 %, synthetic 14.5 % against
-    /// 13.2 %; see the README).
-    Bic,
 }
 
 /// What an enrolled-speaker model says about one cluster: the open-set verdict.
@@ -605,8 +572,6 @@ struct LocalCluster {
     /// Baum–Welch statistics of the cluster's frames: `n_k` and `Σ γ (x − μ_k)`.
     nk: Vec<f64>,
     fk: Vec<f64>,
-    /// One Gaussian's statistics of the same frames (for [`CountRule::Bic`]).
-    gauss: GaussStats,
 }
 
 /// Clusters of windows merged within consecutive blocks of `block` clusters down to
@@ -627,7 +592,6 @@ fn merge_blocks(locals: Vec<LocalCluster>, block: usize, level: f64) -> Vec<Loca
                     m.sum.iter_mut().zip(&c.sum).for_each(|(a, b)| *a += b);
                     m.nk.iter_mut().zip(&c.nk).for_each(|(a, b)| *a += b);
                     m.fk.iter_mut().zip(&c.fk).for_each(|(a, b)| *a += b);
-                    m.gauss.add(&c.gauss);
                     m.windows += c.windows;
                 }
             }
@@ -643,7 +607,6 @@ struct ChunkWindows {
     cnt: Vec<usize>,
     nks: Vec<Vec<f64>>,
     fks: Vec<Vec<f64>>,
-    gs: Vec<GaussStats>,
     emb: Vec<Vec<f32>>,
     first: Vec<usize>,
     centre: Vec<usize>,
@@ -665,11 +628,6 @@ fn chunk_windows(
     let mut cnt = vec![0usize; nb];
     let mut nks: Vec<Vec<f64>> = vec![Vec::new(); nb];
     let mut fks: Vec<Vec<f64>> = vec![Vec::new(); nb];
-    // Frame statistics for the BIC only when it will be used (full ones cost d²
-    // numbers a block).
-    let want_gauss = p.speakers.is_none() && p.count_rule == CountRule::Bic;
-    let gd = if want_gauss { d } else { 0 };
-    let mut gs: Vec<GaussStats> = vec![GaussStats::new(gd, p.bic_full); nb];
     for b in 0..nb {
         let rows: Vec<usize> = (b * bf..(b + 1) * bf).filter(|&i| speech[i]).collect();
         cnt[b] = rows.len();
@@ -677,14 +635,6 @@ fn chunk_windows(
             continue;
         }
         let xb = x.select(Axis(0), &rows);
-        if want_gauss {
-            for r in xb.rows() {
-                match r.as_slice() {
-                    Some(v) => gs[b].push(v),
-                    None => gs[b].push(&r.to_vec()),
-                }
-            }
-        }
         let st = g.stats(xb.view())?;
         let mut fk = vec![0.0; k * d];
         for j in 0..k {
@@ -738,7 +688,6 @@ fn chunk_windows(
         cnt,
         nks,
         fks,
-        gs,
         emb,
         first,
         centre,
@@ -756,7 +705,6 @@ fn embed_chunk(
         cnt,
         nks,
         fks,
-        gs,
         emb,
         centre,
         ..
@@ -777,7 +725,6 @@ fn embed_chunk(
             windows: 0,
             nk: vec![0.0; k],
             fk: vec![0.0; k * d],
-            gauss: GaussStats::new(gs.first().map_or(0, GaussStats::dim), p.bic_full),
         })
         .collect();
     for ((e, &l), &cb) in emb.iter().zip(&labels).zip(&centre) {
@@ -793,7 +740,6 @@ fn embed_chunk(
             for (a, y) in c.fk.iter_mut().zip(&fks[cb]) {
                 *a += y;
             }
-            c.gauss.add(&gs[cb]);
         }
     }
     Ok((out, n_windows))
@@ -1042,15 +988,8 @@ pub fn diarize_source(
         (None, CountRule::Threshold) => {
             sums.len() - merges.iter().filter(|m| m.2 < params.threshold).count()
         }
-        (None, CountRule::Bic) => {
-            sums.len() - merges.iter().filter(|m| m.2 < params.bic_start).count()
-        }
     };
     let (mut assign, mut nc) = cut(sums.len(), &merges, k);
-    if params.speakers.is_none() && params.count_rule == CountRule::Bic {
-        let g: Vec<GaussStats> = locals.iter().map(|c| c.gauss.clone()).collect();
-        (assign, nc) = bic_merge(&g, &assign, nc, params.bic_lambda);
-    }
     if params.speakers.is_none() {
         (assign, nc) = absorb_small(&sums, &locals, &assign, nc, params);
     }
