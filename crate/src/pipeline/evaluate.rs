@@ -225,14 +225,7 @@ fn evaluate_split(
         skipped: dropped,
         unusable: train_unusable,
         ..
-    } = robust::train_robust(
-        data,
-        &split.train,
-        params,
-        &counter,
-        params.calibrate,
-        on_progress,
-    )?;
+    } = robust::train_robust(data, &split.train, params, &counter, on_progress)?;
     let mut skipped = split.skipped.clone();
     skipped.extend(dropped);
     let speakers = trained.speakers.clone();

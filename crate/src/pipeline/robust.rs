@@ -157,11 +157,11 @@ pub(crate) fn train_robust(
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
-    calibrate: bool,
     on_progress: ProgressFn<'_>,
 ) -> Result<DatasetTraining> {
+    let calibrate = params.calibrate;
     if params.augment.is_empty() && params.narrowband.is_none() {
-        return train_streaming(data, clips, params, counter, calibrate, on_progress);
+        return train_streaming(data, clips, params, counter, on_progress);
     }
     let conditions: Vec<Condition> = params
         .augment
@@ -169,7 +169,7 @@ pub(crate) fn train_robust(
         .map(|c| Condition::parse(c))
         .collect::<Result<_>>()?;
     let mut training = if conditions.is_empty() {
-        train_streaming(data, clips, params, counter, calibrate, on_progress)?
+        train_streaming(data, clips, params, counter, on_progress)?
     } else {
         // Which clips and speakers are usable, as the streaming training decides.
         let first = first_pass(data, clips, params, counter, false)?;

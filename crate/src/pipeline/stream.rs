@@ -159,7 +159,7 @@ pub fn train_dataset(
 ) -> Result<DatasetTraining> {
     let params = params.checked()?;
     let counter = Counter::new(clips.len(), on_progress);
-    super::robust::train_robust(data, clips, &params, &counter, true, on_progress)
+    super::robust::train_robust(data, clips, &params, &counter, on_progress)
 }
 
 /// What the first pass over a set of clips found: every speaker of the clips
@@ -299,13 +299,12 @@ pub(crate) fn usable(data: &Dataset, clips: &[usize], first: FirstPass) -> Resul
 }
 
 /// The streaming training of [`train_dataset`], with the open-set calibration
-/// when `calibrate` (`evaluate` scores no verdict and skips it).
+/// when `params.calibrate` (the `evaluate` command turns it off).
 pub(crate) fn train_streaming(
     data: &Dataset,
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
-    calibrate: bool,
     on_progress: ProgressFn<'_>,
 ) -> Result<DatasetTraining> {
     let max_frames = params.settings.gmm_ubm.max_frames;
@@ -351,7 +350,7 @@ pub(crate) fn train_streaming(
         data.names.clone(),
         params,
         Vec::new(),
-        calibrate,
+        params.calibrate,
         on_progress,
     )?;
     drop(set);
