@@ -20,7 +20,7 @@
 # --keep DIR names the folder to work in and keep (an existing DIR/model is reused:
 # at 1,000 speakers the open-set calibration makes training take minutes).
 #
-# Build first: cargo build --workspace --release --examples
+# Build first: cargo build --workspace --release --bins --examples
 set -euo pipefail
 
 SPEAKERS=1000

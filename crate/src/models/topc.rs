@@ -11,7 +11,7 @@
 //!
 //! So one pass of the UBM over a query ([`TopFrames::select`]) finds each frame's
 //! `C` best components and keeps their log-densities and `v_k`; a speaker then
-//! costs `C` dot products of length `d` per frame (and its `h`, once per query)
+//! costs `C` dot products of length `d` per frame (and its `h_k`, once per used component)
 //! rather than a full `K`-component mixture: with `K = 128`, `C = 5`, about 25
 //! times fewer operations, and no per-speaker set-up of the mixture's matrices.
 //! The frame's log-likelihood ratio is
@@ -23,13 +23,19 @@
 //! the UBM's; adapted means sit close to the UBM's, so the `C` best UBM
 //! components hold nearly all of a speaker model's likelihood as well.
 
-use crate::models::fastmath::lse_rows;
+use crate::models::fastmath::{lse_columns, lse_rows};
 use crate::models::gmm::DiagGmm;
 use crate::simd::MulAdd;
 use ndarray::ArrayView2;
 
 /// Each frame's `C` best UBM components, what scoring a speaker on them needs,
 /// and the UBM's own top-C log-likelihood.
+///
+/// The kept (frame, component) pairs are stored grouped by component, so a
+/// speaker's offsets of one component are read and converted once and serve all
+/// the frames that kept it; each pair remembers where its log-density goes in the
+/// `c × n` matrix (row = the component's rank in its frame) whose columns
+/// [`lse_columns`] sums.
 #[derive(Debug, Clone)]
 pub(crate) struct TopFrames {
     /// Components kept per frame (`min(C, K)`).
@@ -38,11 +44,13 @@ pub(crate) struct TopFrames {
     d: usize,
     /// Frames.
     n: usize,
-    /// Per frame, its `c` components (n × c, row-major).
-    idx: Vec<u32>,
-    /// The UBM's weighted log-densities of those components (n × c).
+    /// The pairs of component `k` are `starts[k]..starts[k + 1]` (`K + 1` values).
+    starts: Vec<u32>,
+    /// Per pair, `rank · n + frame`: its place in the `c × n` matrix.
+    dest: Vec<u32>,
+    /// Per pair, the UBM's weighted log-density of the component on the frame.
     lp: Vec<f64>,
-    /// `(x − μ_k) / σ²_k` for those components (n × c × d).
+    /// Per pair, `(x − μ_k) / σ²_k` (pairs × d).
     v: Vec<f64>,
     /// Σ over frames of the UBM's log-sum-exp over the frame's `c` components.
     ubm_total: f64,
@@ -59,12 +67,10 @@ impl TopFrames {
         let n = x.nrows();
         let mut all = Vec::new();
         ubm.weighted_log_densities_unchecked(x, &mut all);
+        // Each frame's best components in rank order (n × c).
         let mut idx = Vec::with_capacity(n * c);
-        let mut lp = Vec::with_capacity(n * c);
-        let mut v = Vec::with_capacity(n * c * d);
-        let (means, vars) = (ubm.means(), ubm.variances());
         let mut best: Vec<u32> = Vec::with_capacity(c + 1);
-        for (t, row) in all.chunks_exact(k).enumerate() {
+        for row in all.chunks_exact(k) {
             best.clear();
             if c == k {
                 best.extend(0..k as u32);
@@ -82,23 +88,49 @@ impl TopFrames {
                     best.truncate(c);
                 }
             }
+            idx.extend_from_slice(&best);
+        }
+        let mut ubm_lp: Vec<f64> = idx
+            .chunks_exact(c)
+            .zip(all.chunks_exact(k))
+            .flat_map(|(b, row)| b.iter().map(|&j| row[j as usize]))
+            .collect();
+        // Group the pairs by component (a counting sort, stable in frame order).
+        let mut starts = vec![0u32; k + 1];
+        for &j in &idx {
+            starts[j as usize + 1] += 1;
+        }
+        for i in 0..k {
+            starts[i + 1] += starts[i];
+        }
+        let mut next: Vec<usize> = starts[..k].iter().map(|&s| s as usize).collect();
+        let mut dest = vec![0u32; n * c];
+        let mut lp = vec![0.0; n * c];
+        let mut v = vec![0.0; n * c * d];
+        let (means, vars) = (ubm.means(), ubm.variances());
+        for (pair, &j) in idx.iter().enumerate() {
+            let (t, rank, j) = (pair / c, pair % c, j as usize);
+            let p = next[j];
+            next[j] += 1;
+            dest[p] = (rank * n + t) as u32;
+            lp[p] = ubm_lp[pair];
             let frame = x.row(t);
-            for &j in &best {
-                let j_ = j as usize;
-                idx.push(j);
-                lp.push(row[j_]);
-                for ((&xv, &mu), &var) in frame.iter().zip(means.row(j_)).zip(vars.row(j_)) {
-                    v.push((f64::from(xv) - mu) / var);
-                }
+            for (((o, &xv), &mu), &var) in v[p * d..(p + 1) * d]
+                .iter_mut()
+                .zip(frame)
+                .zip(means.row(j))
+                .zip(vars.row(j))
+            {
+                *o = (f64::from(xv) - mu) / var;
             }
         }
-        let mut ubm_lp = lp.clone();
         let ubm_total = lse_rows(&mut ubm_lp, c, false, None);
         TopFrames {
             c,
             d,
             n,
-            idx,
+            starts,
+            dest,
             lp,
             v,
             ubm_total,
@@ -106,84 +138,107 @@ impl TopFrames {
     }
 
     /// Mean per-frame top-C log-likelihood ratio of the frames under the speaker
-    /// model with mean offsets `offsets` (`K × d`, standard layout) and
-    /// `half = h_k` of those offsets ([`half_norms`]), against the UBM. `buf` is
-    /// scratch space.
-    pub(crate) fn llr(&self, offsets: &[f32], half: &[f64], buf: &mut Vec<f64>) -> f64 {
-        buf.clear();
-        buf.resize(self.n * self.c, 0.0);
-        speaker_log_densities(&self.idx, &self.lp, &self.v, offsets, half, self.d, buf);
-        let total = lse_rows(buf, self.c, false, None);
+    /// model with mean offsets `offsets` (`K × d`, standard layout), against the
+    /// UBM; `half_prec` from [`half_precisions`]. `buf` is scratch space.
+    pub(crate) fn llr(&self, offsets: &[f32], half_prec: &[f64], buf: &mut Vec<f64>) -> f64 {
+        let nc = self.n * self.c;
+        let need = nc + self.n + self.d;
+        if buf.len() < need {
+            buf.resize(need, 0.0);
+        }
+        let (out, rest) = buf.split_at_mut(nc);
+        let (m, o64) = rest.split_at_mut(self.n);
+        speaker_log_densities(
+            &self.starts,
+            &self.dest,
+            &self.lp,
+            &self.v,
+            offsets,
+            half_prec,
+            &mut o64[..self.d],
+            out,
+        );
+        let total = lse_columns(out, self.n, m);
         (total - self.ubm_total) / self.n as f64
     }
 }
 
 /// `1 / (2σ²_kf)` of every component and feature of the UBM (`K × d`,
-/// row-major): what [`half_norms`] multiplies by.
+/// row-major): what a speaker's `h_k` is weighted by.
 pub(crate) fn half_precisions(ubm: &DiagGmm) -> Vec<f64> {
     ubm.variances().iter().map(|&s| 0.5 / s).collect()
 }
 
-/// `h_k = Σ_f o²_kf / (2σ²_kf)` of every component of a speaker's offsets
-/// (`K × d`, row-major) into `out`, with `half_prec` from [`half_precisions`].
-pub(crate) fn half_norms(half_prec: &[f64], offsets: &[f32], d: usize, out: &mut Vec<f64>) {
-    out.clear();
-    out.extend(
-        offsets
-            .chunks_exact(d)
-            .zip(half_prec.chunks_exact(d))
-            .map(|(o, p)| {
-                o.iter()
-                    .zip(p)
-                    .map(|(&o, &p)| {
-                        let o = f64::from(o);
-                        o * o * p
-                    })
-                    .sum::<f64>()
-            }),
-    );
-}
-
-/// `a · b` with eight running sums (so the loop vectorises; their order is
-/// fixed, so the result does not depend on the vector width).
+/// `Σ_f a_f · b_f · w_f` with eight running sums (so the loop vectorises; their
+/// order is fixed, so the result does not depend on the vector width). With
+/// `w = None`, `Σ_f a_f · b_f`.
 #[inline(always)]
-fn dot<const FMA: bool>(a: &[f32], b: &[f64]) -> f64 {
+fn dot<const FMA: bool>(a: &[f64], b: &[f64], w: Option<&[f64]>) -> f64 {
     let mut acc = [0.0f64; 8];
     let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for l in 0..8 {
-            acc[l] = f64::madd::<FMA>(f64::from(x[l]), y[l], acc[l]);
-        }
-    }
     let mut rest = 0.0;
-    for (&x, &y) in ra.iter().zip(rb) {
-        rest = f64::madd::<FMA>(f64::from(x), y, rest);
+    match w {
+        None => {
+            for (x, y) in ca.zip(cb) {
+                for l in 0..8 {
+                    acc[l] = f64::madd::<FMA>(x[l], y[l], acc[l]);
+                }
+            }
+            for (&x, &y) in ra.iter().zip(rb) {
+                rest = f64::madd::<FMA>(x, y, rest);
+            }
+        }
+        Some(w) => {
+            let cw = w.chunks_exact(8);
+            let rw = cw.remainder();
+            for ((x, y), z) in ca.zip(cb).zip(cw) {
+                for l in 0..8 {
+                    acc[l] = f64::madd::<FMA>(x[l] * y[l], z[l], acc[l]);
+                }
+            }
+            for ((&x, &y), &z) in ra.iter().zip(rb).zip(rw) {
+                rest = f64::madd::<FMA>(x * y, z, rest);
+            }
+        }
     }
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + rest
 }
 
-/// For every kept (frame, component) pair `j` with component `k = idx[j]`:
-/// `out[j] = lp[j] + offsets_k · v_j − half[k]`, the speaker model's weighted
-/// log-density.
+/// For every kept (frame, component) pair `p` of component `k`:
+/// `out[dest[p]] = lp[p] + o_k · v_p − h_k`, the speaker model's weighted
+/// log-density, with `h_k = Σ_f o²_kf / (2σ²_kf)`. Each component's offsets are
+/// converted (into `o64`, `d` long) and its `h_k` computed once, for all the
+/// frames that kept it; components no frame kept cost nothing.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // the kernel's slices, as its SIMD twin takes them
 fn speaker_log_densities_g<const FMA: bool>(
-    idx: &[u32],
+    starts: &[u32],
+    dest: &[u32],
     lp: &[f64],
     v: &[f64],
     offsets: &[f32],
-    half: &[f64],
-    d: usize,
+    half_prec: &[f64],
+    o64: &mut [f64],
     out: &mut [f64],
 ) {
-    for (((&k, &l), vj), o) in idx
-        .iter()
-        .zip(lp)
-        .zip(v.chunks_exact(d))
-        .zip(out.iter_mut())
-    {
-        let k = k as usize;
-        *o = l + dot::<FMA>(&offsets[k * d..(k + 1) * d], vj) - half[k];
+    let d = o64.len();
+    for (k, w) in starts.windows(2).enumerate() {
+        let (a, b) = (w[0] as usize, w[1] as usize);
+        if a == b {
+            continue;
+        }
+        for (x, &y) in o64.iter_mut().zip(&offsets[k * d..(k + 1) * d]) {
+            *x = f64::from(y);
+        }
+        let h = dot::<FMA>(o64, o64, Some(&half_prec[k * d..(k + 1) * d]));
+        for ((&to, &l), vp) in dest[a..b]
+            .iter()
+            .zip(&lp[a..b])
+            .zip(v[a * d..b * d].chunks_exact(d))
+        {
+            out[to as usize] = l + dot::<FMA>(o64, vp, None) - h;
+        }
     }
 }
 
@@ -191,12 +246,13 @@ crate::simd::kernel! {
     /// A speaker model's weighted log-densities of the kept (frame, component)
     /// pairs, see [`speaker_log_densities_g`].
     fn speaker_log_densities(
-        idx: &[u32],
+        starts: &[u32],
+        dest: &[u32],
         lp: &[f64],
         v: &[f64],
         offsets: &[f32],
-        half: &[f64],
-        d: usize,
+        half_prec: &[f64],
+        o64: &mut [f64],
         out: &mut [f64],
     ) {
         simd "avx2,fma" speaker_log_densities_simd => speaker_log_densities_g::<true>,
@@ -211,59 +267,117 @@ mod tests {
     use ndarray::{Array1, Array2};
 
     /// The AVX2 + FMA twin against the portable one on random inputs (d = 40
-    /// and 13, which leaves a remainder): within 1e-12 relative to max(1, |x|).
+    /// and 13, which leaves a remainder; one component kept by no frame):
+    /// within 1e-12 relative to max(1, |x|).
     #[test]
     fn simd_twin_matches_scalar_twin() {
         let mut rng = rng(5);
         for d in [40usize, 13] {
             let (k, pairs) = (16usize, 300usize);
-            let idx: Vec<u32> = (0..pairs).map(|j| ((j * 7) % k) as u32).collect();
-            let lp = uniform_f64(&mut rng, pairs, -80.0, -20.0);
-            let v = uniform_f64(&mut rng, pairs * d, -3.0, 3.0);
+            // Component j holds pairs j*20 .. j*20+20, except component 3 (none).
+            let mut starts = vec![0u32];
+            for j in 0..k {
+                let add = if j == 3 { 0 } else { pairs / (k - 1) };
+                starts.push(starts[j] + add as u32);
+            }
+            let used = *starts.last().unwrap() as usize;
+            let dest: Vec<u32> = (0..used as u32).rev().collect();
+            let lp = uniform_f64(&mut rng, used, -80.0, -20.0);
+            let v = uniform_f64(&mut rng, used * d, -3.0, 3.0);
             let offsets: Vec<f32> = uniform_f64(&mut rng, k * d, -1.0, 1.0)
                 .into_iter()
                 .map(|x| x as f32)
                 .collect();
-            let half = uniform_f64(&mut rng, k, 0.0, 2.0);
-            let mut a = vec![0.0; pairs];
-            let mut b = vec![0.0; pairs];
-            speaker_log_densities_scalar(&idx, &lp, &v, &offsets, &half, d, &mut b);
-            if speaker_log_densities_simd(&idx, &lp, &v, &offsets, &half, d, &mut a).is_none() {
+            let hp = uniform_f64(&mut rng, k * d, 0.1, 2.0);
+            let (mut a, mut b) = (vec![0.0; used], vec![0.0; used]);
+            let (mut oa, mut ob) = (vec![0.0; d], vec![0.0; d]);
+            speaker_log_densities_scalar(&starts, &dest, &lp, &v, &offsets, &hp, &mut ob, &mut b);
+            // The portable twin against the formula, term by term.
+            for j in 0..k {
+                for p in starts[j] as usize..starts[j + 1] as usize {
+                    let o = &offsets[j * d..(j + 1) * d];
+                    let want = lp[p] + (0..d).map(|f| f64::from(o[f]) * v[p * d + f]).sum::<f64>()
+                        - (0..d)
+                            .map(|f| f64::from(o[f]).powi(2) * hp[j * d + f])
+                            .sum::<f64>();
+                    let got = b[dest[p] as usize];
+                    assert!(
+                        (got - want).abs() <= 1e-12 * want.abs().max(1.0),
+                        "{got} vs {want}"
+                    );
+                }
+            }
+            let simd =
+                speaker_log_densities_simd(&starts, &dest, &lp, &v, &offsets, &hp, &mut oa, &mut a);
+            if simd.is_none() {
                 return; // no AVX2 + FMA here: only the portable twin exists
             }
             assert_close(&a, &b, 1e-12, 1.0, "speaker log-densities");
         }
     }
 
-    /// The kept components are each frame's best, in order, and the UBM's
-    /// top-C total is their log-sum-exp.
+    /// The kept components are each frame's best, in order; the UBM's top-C
+    /// total is their log-sum-exp; a speaker's top-C LLR is the mean over frames
+    /// of the log-sum-exp over those components of its own model against the
+    /// UBM's; and with C = K it is the exact mean LLR.
     #[test]
     fn select_keeps_the_best_components() {
         let means = Array2::from_shape_fn((6, 2), |(k, f)| k as f64 * 1.5 + f as f64 * 0.25);
-        let vars = Array2::from_elem((6, 2), 0.8);
-        let ubm = DiagGmm::from_parts(Array1::from_elem(6, 1.0), means, vars).unwrap();
+        let vars = Array2::from_shape_fn((6, 2), |(k, f)| 0.6 + 0.1 * (k + f) as f64);
+        let ubm = DiagGmm::from_parts(Array1::from_elem(6, 1.0), means.clone(), vars).unwrap();
         let x = Array2::from_shape_fn((9, 2), |(i, f)| (i as f32) * 0.9 - 0.3 * f as f32);
-        let top = TopFrames::select(&ubm, x.view(), 3);
-        let mut all = Vec::new();
+        let offsets = Array2::from_shape_fn((6, 2), |(k, f)| 0.2 * k as f32 - 0.35 * f as f32);
+        let moved = DiagGmm::from_parts(
+            Array1::from_elem(6, 1.0),
+            &means + &offsets.mapv(f64::from),
+            ubm.variances().to_owned(),
+        )
+        .unwrap();
+        let (mut all, mut all_s) = (Vec::new(), Vec::new());
         ubm.weighted_log_densities_unchecked(x.view(), &mut all);
-        let mut want_total = 0.0;
-        for (t, row) in all.chunks_exact(6).enumerate() {
-            let mut order: Vec<usize> = (0..6).collect();
-            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
-            let got: Vec<usize> = top.idx[t * 3..t * 3 + 3]
-                .iter()
-                .map(|&j| j as usize)
-                .collect();
-            assert_eq!(got, order[..3].to_vec(), "frame {t}");
-            want_total += order[..3].iter().map(|&j| row[j].exp()).sum::<f64>().ln();
-        }
-        assert!((top.ubm_total - want_total).abs() < 1e-10);
-        // Zero offsets: the speaker is the UBM, its LLR 0.
-        let zero = Array2::<f32>::zeros((6, 2));
-        let mut h = Vec::new();
-        half_norms(&half_precisions(&ubm), zero.as_slice().unwrap(), 2, &mut h);
+        moved.weighted_log_densities_unchecked(x.view(), &mut all_s);
+        let lse = |v: &mut dyn Iterator<Item = f64>| v.map(f64::exp).sum::<f64>().ln();
+        let hp = half_precisions(&ubm);
+        let o = offsets.as_slice().unwrap();
         let mut buf = Vec::new();
-        let z = top.llr(zero.as_slice().unwrap(), &h, &mut buf);
-        assert!(z.abs() < 1e-12, "{z}");
+        for c in [3usize, 6] {
+            let top = TopFrames::select(&ubm, x.view(), c);
+            // The kept components of each frame, in rank order, from the groups.
+            let mut kept = vec![usize::MAX; 9 * c];
+            for j in 0..6 {
+                for p in top.starts[j] as usize..top.starts[j + 1] as usize {
+                    let (rank, t) = (top.dest[p] as usize / 9, top.dest[p] as usize % 9);
+                    kept[t * c + rank] = j;
+                }
+            }
+            let (mut want_total, mut want_llr) = (0.0, 0.0);
+            for (t, row) in all.chunks_exact(6).enumerate() {
+                let mut order: Vec<usize> = (0..6).collect();
+                order.sort_by(|&a, &b| row[b].total_cmp(&row[a]).then(a.cmp(&b)));
+                let mut got = kept[t * c..(t + 1) * c].to_vec();
+                if c == 6 {
+                    got.sort(); // all components, kept in index order
+                    order.sort();
+                }
+                assert_eq!(got, order[..c].to_vec(), "c {c}, frame {t}");
+                let u = lse(&mut order[..c].iter().map(|&j| row[j]));
+                let s = lse(&mut order[..c].iter().map(|&j| all_s[t * 6 + j]));
+                want_total += u;
+                want_llr += (s - u) / 9.0;
+            }
+            assert!((top.ubm_total - want_total).abs() < 1e-10);
+            let got = top.llr(o, &hp, &mut buf);
+            assert!((got - want_llr).abs() < 1e-10, "c {c}: {got} vs {want_llr}");
+            // Zero offsets: the speaker is the UBM, its LLR 0.
+            let zero = vec![0.0f32; 12];
+            let z = top.llr(&zero, &hp, &mut buf);
+            assert!(z.abs() < 1e-12, "{z}");
+        }
+        // C = K: the exact mean log-likelihood ratio.
+        let exact = (moved.total_log_likelihoods_unchecked(&[x.view()])[0]
+            - ubm.total_log_likelihoods_unchecked(&[x.view()])[0])
+            / 9.0;
+        let got = TopFrames::select(&ubm, x.view(), 6).llr(o, &hp, &mut buf);
+        assert!((got - exact).abs() < 1e-10, "{got} vs {exact}");
     }
 }

@@ -37,7 +37,7 @@
 use crate::error::{Error, Result};
 use crate::models::classifier::{argmax_rows, check_names};
 use crate::models::gmm::{DiagGmm, GmmParams};
-use crate::models::topc::{half_norms, half_precisions, TopFrames};
+use crate::models::topc::{half_precisions, TopFrames};
 use ndarray::{Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -220,12 +220,11 @@ impl Ubm {
         if let Some(c) = top_c {
             let o = offsets.as_standard_layout();
             let o = o.as_slice().expect("a standard-layout array is contiguous");
-            let mut half = Vec::new();
-            half_norms(&half_precisions(&self.gmm), o, offsets.ncols(), &mut half);
+            let half_prec = half_precisions(&self.gmm);
             let mut buf = Vec::new();
             return clips
                 .iter()
-                .map(|x| TopFrames::select(&self.gmm, *x, c).llr(o, &half, &mut buf))
+                .map(|x| TopFrames::select(&self.gmm, *x, c).llr(o, &half_prec, &mut buf))
                 .collect();
         }
         let base = self.gmm.total_log_likelihoods_unchecked(clips);
@@ -547,19 +546,14 @@ impl GmmUbmClassifier {
             .map(|x| TopFrames::select(ubm, *x, c))
             .collect();
         let half_prec = half_precisions(ubm);
-        let d = ubm.n_features();
         let cols: Vec<Vec<f64>> = self
             .offsets
             .par_iter()
-            .map_init(
-                || (Vec::new(), Vec::new()),
-                |(buf, half), o| {
-                    let o = o.as_standard_layout();
-                    let o = o.as_slice().expect("a standard-layout array is contiguous");
-                    half_norms(&half_prec, o, d, half);
-                    tops.iter().map(|t| t.llr(o, half, buf)).collect()
-                },
-            )
+            .map_init(Vec::new, |buf, o| {
+                let o = o.as_standard_layout();
+                let o = o.as_slice().expect("a standard-layout array is contiguous");
+                tops.iter().map(|t| t.llr(o, &half_prec, buf)).collect()
+            })
             .collect();
         let mut out = Array2::zeros((clips.len(), cols.len()));
         for (j, col) in cols.iter().enumerate() {
