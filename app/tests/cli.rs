@@ -746,3 +746,61 @@ fn enroll_and_remove_change_one_speaker_and_bad_input_changes_nothing() {
     let e = fails(&["remove", "--model", m, "--speaker", "new"], 1);
     assert!(e.contains("not a speaker"), "{e}");
 }
+
+#[test]
+fn enroll_keeps_the_narrowband_models_with_the_new_voice_in_them() {
+    // Trained with bandwidth-matched models on three speakers; a fourth enrolled
+    // from files: the narrowband models get it too, and a telephone copy of one of
+    // its other clips is named by them.
+    let dir = tempfile::tempdir().unwrap();
+    let data = corpus(dir.path(), 4, 6);
+    let files = wavs(&data);
+    let newcomer = speaker_dir(&data, &files[files.len() - 1]);
+    let mine: Vec<&Path> = files
+        .iter()
+        .filter(|f| speaker_dir(&data, f) == newcomer)
+        .map(|p| p.as_path())
+        .collect();
+    assert_eq!(mine.len(), 6);
+    std::fs::rename(data.join(&newcomer), dir.path().join(&newcomer)).unwrap();
+    let moved: Vec<PathBuf> = mine
+        .iter()
+        .map(|f| dir.path().join(f.strip_prefix(&data).unwrap()))
+        .collect();
+    let model = dir.path().join("model");
+    let m = model.to_str().unwrap();
+    ok(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        m,
+        "--all",
+        "--models",
+        "gmm-ubm",
+        "--narrowband",
+        "on",
+    ]);
+    let mut args = vec!["enroll", "--model", m, "--speaker", "newcomer", "--json"];
+    args.extend(moved[..5].iter().map(|p| p.to_str().unwrap()));
+    let v = json(&args);
+    assert_eq!(v["speakers"], 4);
+    let nb = v["narrowband"].as_str().unwrap();
+    assert!(nb.contains("narrowband models too"), "{nb}");
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(model.join("models.json")).unwrap()).unwrap();
+    let nb_speakers = saved["model"]["narrowband"]["speakers"].as_array().unwrap();
+    assert_eq!(nb_speakers.len(), 4, "{nb_speakers:?}");
+    assert!(nb_speakers.iter().any(|s| s == "newcomer"));
+
+    let phone = dir.path().join("phone.wav");
+    ok(&[
+        "degrade",
+        moved[5].to_str().unwrap(),
+        phone.to_str().unwrap(),
+        "--condition",
+        "telephone",
+    ]);
+    let p = json(&["predict", "--model", m, phone.to_str().unwrap(), "--json"]);
+    assert_eq!(p["overall"]["gmm"]["speaker"], "newcomer", "{p}");
+}

@@ -185,3 +185,78 @@ fn augmented_training_rejects_clean_or_broken_conditions() {
     };
     assert!(p.validate().is_err());
 }
+
+#[test]
+fn an_enrolled_voice_joins_the_narrowband_models_when_given_their_features() {
+    // Speakers 0-2 trained with narrowband models; speaker 3 enrolled later from
+    // five clips, its sixth clip over the telephone as the query.
+    let data = synth(4, 6);
+    let (first, last): (Vec<usize>, Vec<usize>) = {
+        let labels = data.labels();
+        (0..data.len()).partition(|&i| labels[i] < 3)
+    };
+    let params = PipelineParams {
+        narrowband: Some(NarrowbandParams::default()),
+        ..gmm_params()
+    };
+    let m = train_dataset(&data, &first, &params, &|_| {})
+        .unwrap()
+        .models;
+    let audio: Vec<_> = last
+        .iter()
+        .map(|&i| data.clips[i].load().unwrap())
+        .collect();
+    let (enrol, query) = audio.split_at(5);
+    let wide: Vec<_> = enrol
+        .iter()
+        .map(|a| speaker_similarity::pipeline::extract(a, &m.params).unwrap())
+        .collect();
+    let narrow: Vec<_> = enrol
+        .iter()
+        .map(|a| {
+            m.narrowband_features(a)
+                .unwrap()
+                .expect("the set has narrowband models")
+        })
+        .collect();
+    let nb_params = &m.narrowband.as_ref().unwrap().params;
+    assert_eq!(narrow[0].frames.ncols(), wide[0].frames.ncols());
+    assert_eq!(nb_params.frames.fmax, Some(3400.0));
+    let new = data.speakers()[3].clone();
+
+    let mut with = m.clone();
+    let r = with.enroll_with(&new, None, &wide, Some(&narrow)).unwrap();
+    assert!(r
+        .narrowband
+        .as_deref()
+        .unwrap()
+        .contains("narrowband models too"));
+    let nb = with.narrowband.as_ref().expect("narrowband models kept");
+    assert_eq!(nb.speakers, with.speakers);
+    assert_eq!(nb.clip_counts, with.clip_counts);
+    // The other speakers' narrowband scores are untouched; the new voice's
+    // telephone query goes to the narrowband models and is named.
+    let phone = degrade::apply(&query[0], &Condition::parse("telephone").unwrap(), 3, &[]).unwrap();
+    assert!(std::ptr::eq(with.route(&phone).unwrap(), nb.as_ref()));
+    let p = with.predict_audio(&phone, 4).unwrap();
+    assert_eq!(p.by(ModelKind::GmmUbm).unwrap().speaker, new);
+    let old_nb = m.narrowband.as_ref().unwrap();
+    let q = m.narrowband_features(&phone).unwrap().unwrap();
+    let before = old_nb.predict(&q, 3).unwrap().similar;
+    let after = nb.predict(&q, 4).unwrap().similar;
+    for s in &before {
+        let a = after.iter().find(|a| a.speaker == s.speaker).unwrap();
+        assert_eq!(a.score, s.score, "speaker {}", s.speaker);
+    }
+    // Saved and loaded, the narrowband models keep the new voice.
+    let dir = tempfile::tempdir().unwrap();
+    with.save(dir.path().join("m")).unwrap();
+    let back = SpeakerModels::load(dir.path().join("m")).unwrap();
+    assert_eq!(back.narrowband.as_ref().unwrap().speakers, back.speakers);
+
+    // From wideband features alone the narrowband models are dropped, and said so.
+    let mut without = m.clone();
+    let r = without.enroll(&new, None, &wide).unwrap();
+    assert!(without.narrowband.is_none());
+    assert!(r.narrowband.as_deref().unwrap().contains("dropped"));
+}

@@ -50,18 +50,28 @@ pub struct RemoveArgs {
 /// Files left out of an enrolment, with the reason.
 type Skipped = Vec<(PathBuf, String)>;
 
-/// Features of the files; files without speech are skipped (listed), any other
-/// failure is an error naming the file.
-fn features(
-    models: &SpeakerModels,
-    files: &[PathBuf],
-) -> Result<(Vec<ClipFeatures>, Skipped), Error> {
+/// The usable clips' features, their narrowband models' features (when the set
+/// has such models), and the files left out.
+type Features = (Vec<ClipFeatures>, Option<Vec<ClipFeatures>>, Skipped);
+
+/// Features of the files (for the narrowband models too, when the set has them);
+/// files without speech are skipped (listed), any other failure is an error
+/// naming the file.
+fn features(models: &SpeakerModels, files: &[PathBuf]) -> Result<Features, Error> {
     let mut clips = Vec::new();
+    let mut narrow = Vec::new();
     let mut no_speech = Vec::new();
     for f in files {
         let audio = Audio::load(f)?;
         match pipeline::extract(&audio, &models.params) {
-            Ok(c) if c.frames.nrows() > 0 => clips.push(c),
+            Ok(c) if c.frames.nrows() > 0 => {
+                clips.push(c);
+                // The narrowband models' features of the same clip (none without
+                // such models; a clip they cannot use is left out of them only).
+                if let Ok(Some(n)) = models.narrowband_features(&audio) {
+                    narrow.push(n);
+                }
+            }
             Ok(_) => no_speech.push((f.clone(), "no voiced frame".to_string())),
             Err(
                 e @ (Error::NoSpeech { .. } | Error::NoSpeechFound { .. } | Error::TooShort { .. }),
@@ -83,7 +93,8 @@ fn features(
             ),
         });
     }
-    Ok((clips, no_speech))
+    let narrow = models.narrowband.is_some().then_some(narrow);
+    Ok((clips, narrow, no_speech))
 }
 
 /// The report as JSON (shared with the web app).
@@ -138,9 +149,9 @@ pub fn run_enroll(a: EnrollArgs) -> CmdResult {
     pipeline::check_speaker_id(&a.speaker)?;
     let mut models = SpeakerModels::load(&a.model)?;
     let t_load = t0.elapsed().as_secs_f64();
-    let (clips, no_speech) = features(&models, &a.files)?;
+    let (clips, narrow, no_speech) = features(&models, &a.files)?;
     let t_feat = t0.elapsed().as_secs_f64();
-    let r = models.enroll(&a.speaker, a.name.as_deref(), &clips)?;
+    let r = models.enroll_with(&a.speaker, a.name.as_deref(), &clips, narrow.as_deref())?;
     let t_fit = t0.elapsed().as_secs_f64();
     models.save(&a.model)?;
     let t_all = t0.elapsed().as_secs_f64();

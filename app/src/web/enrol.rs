@@ -118,8 +118,12 @@ pub async fn enrol(
                 reason: "the recording has no voiced frame".into(),
             }));
         }
+        // The narrowband models' features too (when the set has them), so they
+        // keep the new voice; a recording they cannot use leaves them out.
+        let narrow = models.narrowband_features(&rec.audio).ok().flatten();
+        let narrow = narrow.as_ref().map(std::slice::from_ref);
         let report = models
-            .enroll(&id, name.as_deref(), std::slice::from_ref(&clip))
+            .enroll_with(&id, name.as_deref(), std::slice::from_ref(&clip), narrow)
             .map_err(enrol_error)?;
         models.save(dir).map_err(enrol_error)?;
         let loaded = st2.swap(models);

@@ -19,13 +19,20 @@
 //! t-norm over the enrolled speakers of the moment), or switched, at no cost, to
 //! the best such normalisation fitted at training time when it needed statistics
 //! the new speaker does not have (s-norm). The report says which.
+//!
+//! Bandwidth-matched narrowband models ([`SpeakerModels::narrowband`]) are built
+//! from audio: [`SpeakerModels::enroll_with`], given the clips' narrowband
+//! features ([`SpeakerModels::narrowband_features`]), enrols the speaker in them
+//! too; [`SpeakerModels::enroll`], from wideband features alone, drops them and
+//! says so (narrowband queries then go to the main models).
 
 use ndarray::Array1;
 use serde::{Deserialize, Serialize};
 
-use super::extract::{clip_matrix, ClipFeatures};
+use super::extract::{clip_matrix, extract, ClipFeatures};
 use super::params::ModelKind;
 use super::train::SpeakerModels;
+use crate::audio::Audio;
 use crate::error::{Error, Result};
 use crate::models::speaker::{Enrolment, SpeakerModel};
 
@@ -110,11 +117,62 @@ impl SpeakerModels {
     /// display name of another speaker ([`Error::InvalidParameter`]); no clip
     /// ([`Error::InvalidParameter`]) or no voiced frame ([`Error::NoSpeech`]);
     /// clips that do not fit the models ([`Error::Shape`]).
+    ///
+    /// Narrowband models, when the set has them, are dropped (their features come
+    /// from audio: see [`SpeakerModels::enroll_with`]); the report says so.
     pub fn enroll(
         &mut self,
         speaker: &str,
         name: Option<&str>,
         clips: &[ClipFeatures],
+    ) -> Result<EnrolReport> {
+        self.enroll_with(speaker, name, clips, None)
+    }
+
+    /// Features of a recording for the narrowband models: resampled to their rate
+    /// (when higher) and extracted with their settings, as their training clips
+    /// were. `None` when the set has no narrowband models.
+    ///
+    /// ```
+    /// use speaker_similarity::pipeline::{NarrowbandParams, PipelineParams, SpeakerModels};
+    /// use speaker_similarity::synth::{SynthCorpus, SynthParams};
+    /// # fn main() -> speaker_similarity::Result<()> {
+    /// let data = SynthCorpus::generate(&SynthParams { speakers: 4, clips_per_speaker: 5, ..SynthParams::default() })?;
+    /// let (first, last): (Vec<usize>, Vec<usize>) = { let labels = data.labels(); (0..data.len()).partition(|&i| labels[i] < 3) };
+    /// let mut params = PipelineParams { narrowband: Some(NarrowbandParams::default()), ..PipelineParams::default() };
+    /// params.models = vec![speaker_similarity::pipeline::ModelKind::GmmUbm];
+    /// params.settings.gmm_ubm.ubm.n_components = 8;
+    /// let mut models = speaker_similarity::pipeline::train_dataset(&data, &first, &params, &|_| {})?.models;
+    /// // The fourth voice, enrolled in the wideband and the narrowband models.
+    /// let audio: Vec<_> = last.iter().map(|&i| data.clips[i].load()).collect::<Result<_, _>>()?;
+    /// let wide: Vec<_> = audio.iter().map(|a| speaker_similarity::pipeline::extract(a, &models.params)).collect::<Result<_, _>>()?;
+    /// let narrow: Option<Vec<_>> = audio.iter().map(|a| models.narrowband_features(a)).collect::<Result<_, _>>()?;
+    /// let report = models.enroll_with("newcomer", Some("New Voice"), &wide, narrow.as_deref())?;
+    /// assert_eq!(models.narrowband.as_ref().unwrap().speakers, models.speakers);
+    /// println!("{}", report.narrowband.unwrap());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn narrowband_features(&self, audio: &Audio) -> Result<Option<ClipFeatures>> {
+        let (Some(nb), Some(p)) = (&self.narrowband, &self.params.narrowband) else {
+            return Ok(None);
+        };
+        let a = audio.resample(p.sample_rate.min(audio.sample_rate))?;
+        extract(&a, &nb.params).map(Some)
+    }
+
+    /// [`SpeakerModels::enroll`], and, given `narrowband` (the same clips'
+    /// [`narrowband_features`](SpeakerModels::narrowband_features)), the speaker
+    /// enrolled in the narrowband models as well, so narrowband queries keep their
+    /// bandwidth-matched models. When that enrolment fails (no voiced frame in the
+    /// narrowband copies, say) the narrowband models are dropped and the report says
+    /// why; with `narrowband = None` they are dropped too.
+    pub fn enroll_with(
+        &mut self,
+        speaker: &str,
+        name: Option<&str>,
+        clips: &[ClipFeatures],
+        narrowband: Option<&[ClipFeatures]>,
     ) -> Result<EnrolReport> {
         check_speaker_id(speaker)?;
         if let Some(n) = name {
@@ -182,15 +240,33 @@ impl SpeakerModels {
             .calibration
             .as_mut()
             .map(|c| c.after_change(speaker, false));
-        // The narrowband set is built from audio, which an enrolment from features
-        // does not have: it is dropped (narrowband queries then go to the main
-        // models) until `train` runs again.
-        let narrowband = next.narrowband.take().map(|_| {
-            format!(
-                "narrowband models dropped: speaker {speaker:?} was {done} from features only; \
-                 narrowband queries use the main models until `speaker-similarity train` runs again"
-            )
-        });
+        // The narrowband set is built from audio: without the clips' narrowband
+        // features it is dropped (narrowband queries then go to the main models)
+        // until `train` runs again.
+        let narrowband = match (next.narrowband.as_mut(), narrowband) {
+            (None, _) => None,
+            (Some(nb), Some(c)) => match nb.enroll(speaker, name, c) {
+                Ok(_) => Some(format!(
+                    "speaker {speaker:?} {done} in the narrowband models too"
+                )),
+                Err(e) => {
+                    next.narrowband = None;
+                    Some(format!(
+                        "narrowband models dropped: speaker {speaker:?} could not be {done} in \
+                         them ({e}); narrowband queries use the main models until \
+                         `speaker-similarity train` runs again"
+                    ))
+                }
+            },
+            (Some(_), None) => {
+                next.narrowband = None;
+                Some(format!(
+                    "narrowband models dropped: speaker {speaker:?} was {done} from features \
+                     only; narrowband queries use the main models until `speaker-similarity \
+                     train` runs again"
+                ))
+            }
+        };
         next.validate()?;
         *self = next;
         Ok(EnrolReport {
