@@ -200,3 +200,45 @@ fn one_pass_eer_and_thinned_det_agree_with_the_full_curve() {
     }
     assert!(eer_and_det(vec![]).is_err());
 }
+
+#[test]
+fn streamed_narrowband_models_equal_the_ones_trained_on_resampled_clips_in_memory() {
+    use speaker_similarity::pipeline::{extract, NarrowbandParams};
+    let data = SynthCorpus::generate(&SynthParams {
+        speakers: 4,
+        clips_per_speaker: 8,
+        ..SynthParams::default()
+    })
+    .unwrap();
+    let p = PipelineParams {
+        narrowband: Some(NarrowbandParams::default()),
+        ..params()
+    };
+    let all: Vec<usize> = (0..data.len()).collect();
+    let t = train_dataset(&data, &all, &p, &|_| {}).unwrap();
+    let streamed = t.models.narrowband.as_ref().expect("narrowband models");
+
+    // In memory: every training clip resampled to 8 kHz and its features held.
+    let nbp = p.narrowband_params().unwrap();
+    let feats: Vec<_> = t
+        .train_clips
+        .iter()
+        .map(|&i| {
+            let a = data.clips[i].load().unwrap().resample(8000).unwrap();
+            extract(&a, &nbp).unwrap()
+        })
+        .collect();
+    let batch = SpeakerModels::train(
+        &feats,
+        &t.labels,
+        t.models.speakers.clone(),
+        data.names.clone(),
+        &nbp,
+        &|_| {},
+    )
+    .unwrap();
+    assert_eq!(models_json(streamed), models_json(&batch));
+    // The main models are the wideband ones, as without narrowband models.
+    let plain = train_dataset(&data, &all, &params(), &|_| {}).unwrap();
+    assert_eq!(models_json(&t.models), models_json(&plain.models));
+}

@@ -252,7 +252,7 @@ fn evaluate_split(
             .par_iter()
             .map(|&i| {
                 let r = if plain {
-                    read_clip(data, i, params).map(|main| Query { main, narrow: None })
+                    read_clip(data, i, params, None).map(|main| Query { main, narrow: None })
                 } else {
                     match speakers.binary_search(&data.clips[i].speaker) {
                         Ok(c) => {

@@ -85,7 +85,7 @@ pub fn extract_dataset(
     let results: Vec<(usize, Result<ClipFeatures>)> = indices
         .par_iter()
         .map(|&i| {
-            let r = super::stream::read_clip(data, i, params);
+            let r = super::stream::read_clip(data, i, params, None);
             on_progress(Progress::Items {
                 stage: Stage::Features,
                 done: done.fetch_add(1, Ordering::Relaxed) + 1,

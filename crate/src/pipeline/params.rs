@@ -90,8 +90,8 @@ pub struct PipelineParams {
     pub augment: Vec<String>,
     /// Bandwidth-matched models: also train the models on narrowband copies of the
     /// training clips and score narrowband queries with them. Default: `None`
-    /// (off): the narrowband set holds every training clip's features in memory
-    /// (training no longer streams) and doubles training time and model size.
+    /// (off): the narrowband set doubles training time and model size (it streams
+    /// its clips, so memory stays bounded, unless `augment` is set too).
     /// `Some(`[`NarrowbandParams::default`]`)` (`--narrowband on`) lifts dsp34
     /// telephone queries from 2.5 % to 70.1 % top-1 (README, "Channels").
     #[serde(default)]

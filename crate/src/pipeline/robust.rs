@@ -3,9 +3,11 @@
 //! trained on narrowband copies, used for narrowband queries), and the degraded
 //! test clips of `evaluate --query-condition`.
 //!
-//! Training with either method holds the frame features of every training clip
-//! (and copy) in memory, unlike the streaming [`train_dataset`](super::train_dataset)
-//! without them: a model of a few thousand clips needs a few hundred MB.
+//! Multi-condition training holds the frame features of every training clip and
+//! copy in memory, unlike the streaming [`train_dataset`](super::train_dataset)
+//! without it: a model of a few thousand clips needs a few hundred MB. The
+//! narrowband models alone stream: their clips are read again and resampled as
+//! they are read, so memory stays flat in the data set's size.
 
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -161,7 +163,7 @@ pub(crate) fn train_robust(
 ) -> Result<DatasetTraining> {
     let calibrate = params.calibrate;
     if params.augment.is_empty() && params.narrowband.is_none() {
-        return train_streaming(data, clips, params, counter, on_progress);
+        return train_streaming(data, clips, params, counter, on_progress, None);
     }
     let conditions: Vec<Condition> = params
         .augment
@@ -169,10 +171,10 @@ pub(crate) fn train_robust(
         .map(|c| Condition::parse(c))
         .collect::<Result<_>>()?;
     let mut training = if conditions.is_empty() {
-        train_streaming(data, clips, params, counter, on_progress)?
+        train_streaming(data, clips, params, counter, on_progress, None)?
     } else {
         // Which clips and speakers are usable, as the streaming training decides.
-        let first = first_pass(data, clips, params, counter, false)?;
+        let first = first_pass(data, clips, params, counter, false, None)?;
         let Usable {
             speakers,
             skipped,
@@ -236,19 +238,52 @@ pub(crate) fn train_robust(
         return Ok(training);
     };
     let nbp = nbp.check()?;
-    let audios = load_all(data, &training.train_clips)?;
     // Bandwidth matching matters only when the enrolment is wideband: when every
     // training clip is narrowband already (8 kHz corpora), the main models are
-    // narrowband models, and a second set would only drop their low band.
-    let all_narrow = audios
+    // narrowband models, and a second set would only drop their low band. (One
+    // decoding pass; no clip is held.)
+    let all_narrow = training
+        .train_clips
         .par_iter()
-        .map(|a| is_narrowband(a, nb))
+        .map(|&i| load(data, i).and_then(|a| is_narrowband(&a, nb)))
         .collect::<Result<Vec<bool>>>()?
         .into_iter()
         .all(|b| b);
     if all_narrow {
         return Ok(training);
     }
+    if conditions.is_empty() {
+        // No copies to make: the narrowband models stream their clips too, each
+        // resampled as it is read, so memory stays flat in the data set's size.
+        let counter = Counter::new(training.train_clips.len(), on_progress);
+        let sub = train_streaming(
+            data,
+            &training.train_clips,
+            &nbp,
+            &counter,
+            on_progress,
+            Some(nb.sample_rate),
+        )?;
+        if sub.models.speakers != training.models.speakers {
+            let lost: Vec<&String> = training
+                .models
+                .speakers
+                .iter()
+                .filter(|s| !sub.models.speakers.contains(s))
+                .collect();
+            return Err(Error::training(
+                "narrowband models",
+                format!(
+                    "speakers {lost:?} keep fewer than two usable clips once resampled to {} \
+                     Hz; train without --narrowband, or give them longer clips",
+                    nb.sample_rate
+                ),
+            ));
+        }
+        training.models.narrowband = Some(Box::new(sub.models));
+        return Ok(training);
+    }
+    let audios = load_all(data, &training.train_clips)?;
     let copies = augmented(
         &audios,
         &training.labels,

@@ -276,7 +276,7 @@ impl SharedUbm {
         let t = Instant::now();
         let clips: Vec<usize> = (0..data.len()).collect();
         let counter = Counter::new(clips.len(), on_progress);
-        let mut first = first_pass(data, &clips, &params, &counter, true)?;
+        let mut first = first_pass(data, &clips, &params, &counter, true, None)?;
         let sampler = first.sampler.take();
         let u = usable(data, &clips, first)?;
         let sample = match sampler {
@@ -373,7 +373,7 @@ impl ShardModels {
             .filter(|&i| kept.contains(&data.clips[i].speaker))
             .collect();
         let counter = Counter::new(clips.len(), on_progress);
-        let first = first_pass(data, &clips, &params, &counter, false)?;
+        let first = first_pass(data, &clips, &params, &counter, false, None)?;
         let u = usable(data, &clips, first)?;
         if u.speakers.is_empty() {
             return Err(Error::Dataset {
@@ -405,6 +405,7 @@ impl ShardModels {
             data,
             clips: &u.train_clips,
             params: &params,
+            rate: None,
         };
         let set = TrainingSet::streaming_shard(
             u.x.clone(),

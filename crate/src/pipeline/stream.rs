@@ -40,6 +40,7 @@ use rayon::prelude::*;
 use super::extract::{clip_matrix, extract_frames_valid, extract_valid, ClipFeatures};
 use super::params::{ModelKind, PipelineParams, ValidParams};
 use super::train::SpeakerModels;
+use crate::audio::Audio;
 use crate::dataset::{Dataset, SkipReason, SkippedSpeaker};
 use crate::error::{Error, Result};
 use crate::models::speaker::{FrameSampler, FrameSource, ParamGuard, TrainingSet};
@@ -78,12 +79,29 @@ pub(crate) fn name_clip(data: &Dataset, i: usize, e: Error) -> Error {
     e.within(data.clips[i].path.display())
 }
 
-/// Read clip `i` of `data` and extract its features.
-pub(crate) fn read_clip(data: &Dataset, i: usize, params: &ValidParams) -> Result<ClipFeatures> {
-    data.clips
+/// Decode clip `i` of `data`, resampled down to `rate` when given and lower than
+/// the clip's (the narrowband models' training clips).
+pub(crate) fn load_clip(data: &Dataset, i: usize, rate: Option<u32>) -> Result<Audio> {
+    let audio = data
+        .clips
         .get(i)
-        .ok_or_else(|| Error::param("indices", format!("no clip {i}")))
-        .and_then(|clip| clip.load())
+        .ok_or_else(|| Error::param("indices", format!("no clip {i}")))?
+        .load()?;
+    match rate {
+        Some(r) if r < audio.sample_rate => audio.resample(r).map_err(|e| name_clip(data, i, e)),
+        _ => Ok(audio),
+    }
+}
+
+/// Read clip `i` of `data` (resampled down to `rate`, see [`load_clip`]) and
+/// extract its features.
+pub(crate) fn read_clip(
+    data: &Dataset,
+    i: usize,
+    params: &ValidParams,
+    rate: Option<u32>,
+) -> Result<ClipFeatures> {
+    load_clip(data, i, rate)
         .and_then(|audio| extract_valid(&audio, params).map_err(|e| name_clip(data, i, e)))
 }
 
@@ -94,6 +112,8 @@ pub(crate) struct DatasetFrames<'d> {
     /// Data set index of every training clip.
     pub(crate) clips: &'d [usize],
     pub(crate) params: &'d ValidParams,
+    /// Clips resampled down to this rate first ([`load_clip`]).
+    pub(crate) rate: Option<u32>,
 }
 
 impl FrameSource for DatasetFrames<'_> {
@@ -105,12 +125,7 @@ impl FrameSource for DatasetFrames<'_> {
                     .clips
                     .get(p)
                     .ok_or_else(|| Error::param("clips", format!("no training clip {p}")))?;
-                let clip = self
-                    .data
-                    .clips
-                    .get(i)
-                    .ok_or_else(|| Error::param("indices", format!("no clip {i}")))?;
-                let audio = clip.load()?;
+                let audio = load_clip(self.data, i, self.rate)?;
                 extract_frames_valid(&audio, self.params).map_err(|e| name_clip(self.data, i, e))
             })
             .collect()
@@ -139,10 +154,11 @@ pub struct DatasetTraining {
 /// grows. The models equal those [`SpeakerModels::train`] makes from the same clips'
 /// features in memory (the UBM sample too, when no speaker is left out).
 ///
-/// With `params.augment` or `params.narrowband` (on by default), the robustness
-/// methods of the pipeline's `robust` module run as well (augmented copies and the
-/// narrowband model set, [`SpeakerModels::narrowband`]); those hold the frame
-/// features of the clips and copies they train on in memory.
+/// With `params.augment` or `params.narrowband`, the robustness methods of the
+/// pipeline's `robust` module run as well (augmented copies and the narrowband
+/// model set, [`SpeakerModels::narrowband`]). The narrowband set alone streams as
+/// well (its clips are read again and resampled as they are read); augmentation
+/// holds the frame features of the clips and copies it trains on in memory.
 ///
 /// Unusable clips (unreadable, too short, silent) are left out and listed; speakers
 /// with fewer than two usable clips are left out and listed. `on_progress` receives
@@ -176,12 +192,14 @@ pub(crate) struct FirstPass {
 
 /// First pass over `clips` (in parallel): each clip's clip vector is kept and, with
 /// `sample`, its frames are offered to a bounded, seeded UBM sample and dropped.
+/// With `rate`, every clip is resampled down to it first ([`load_clip`]).
 pub(crate) fn first_pass(
     data: &Dataset,
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
     sample: bool,
+    rate: Option<u32>,
 ) -> Result<FirstPass> {
     // Every speaker of these clips; those left with fewer than two usable clips are
     // dropped after the first pass.
@@ -200,7 +218,7 @@ pub(crate) fn first_pass(
     let results: Vec<Result<Vec<f32>>> = clips
         .par_iter()
         .map(|&i| {
-            let r = read_clip(data, i, params).and_then(|f| {
+            let r = read_clip(data, i, params, rate).and_then(|f| {
                 if let Some(s) = &sampler {
                     let spk = names
                         .binary_search(&data.clips[i].speaker)
@@ -299,13 +317,16 @@ pub(crate) fn usable(data: &Dataset, clips: &[usize], first: FirstPass) -> Resul
 }
 
 /// The streaming training of [`train_dataset`], with the open-set calibration
-/// when `params.calibrate` (the `evaluate` command turns it off).
+/// when `params.calibrate` (the `evaluate` command turns it off). With `rate`,
+/// every clip is resampled down to it before its features are taken (the
+/// narrowband models).
 pub(crate) fn train_streaming(
     data: &Dataset,
     clips: &[usize],
     params: &ValidParams,
     counter: &Counter<'_>,
     on_progress: ProgressFn<'_>,
+    rate: Option<u32>,
 ) -> Result<DatasetTraining> {
     let max_frames = params.settings.gmm_ubm.max_frames;
     // First pass: clip vectors kept, frames offered to the UBM sample and dropped.
@@ -315,6 +336,7 @@ pub(crate) fn train_streaming(
         params,
         counter,
         params.wants(ModelKind::GmmUbm),
+        rate,
     )?;
     let sampler = first.sampler.take();
     let Usable {
@@ -331,6 +353,7 @@ pub(crate) fn train_streaming(
         data,
         clips: &train_clips,
         params,
+        rate,
     };
     let mut set = TrainingSet::streaming(
         x,
