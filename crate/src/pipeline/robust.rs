@@ -240,17 +240,17 @@ pub(crate) fn train_robust(
     let nbp = nbp.check()?;
     // Bandwidth matching matters only when the enrolment is wideband: when every
     // training clip is narrowband already (8 kHz corpora), the main models are
-    // narrowband models, and a second set would only drop their low band. (One
-    // decoding pass; no clip is held.)
-    let all_narrow = training
+    // narrowband models, and a second set would only drop their low band. The
+    // search stops at the first wideband clip (or error); no clip is held.
+    let wideband = training
         .train_clips
         .par_iter()
         .map(|&i| load(data, i).and_then(|a| is_narrowband(&a, nb)))
-        .collect::<Result<Vec<bool>>>()?
-        .into_iter()
-        .all(|b| b);
-    if all_narrow {
-        return Ok(training);
+        .find_any(|r| !matches!(r, Ok(true)));
+    match wideband {
+        None => return Ok(training),
+        Some(Err(e)) => return Err(e),
+        Some(Ok(_)) => {}
     }
     if conditions.is_empty() {
         // No copies to make: the narrowband models stream their clips too, each
