@@ -305,6 +305,12 @@ fn evaluate_query_condition_tests_degraded_copies_and_bad_conditions_are_errors(
     }
     let e = fails(&["evaluate", "--data", d, "--narrowband", "maybe"], 1);
     assert!(e.contains("narrowband"), "{e}");
+    // A narrowband normalisation without narrowband models is an error, not ignored.
+    let e = fails(
+        &["evaluate", "--data", d, "--narrowband-norm", "floor:6"],
+        1,
+    );
+    assert!(e.contains("--narrowband on"), "{e}");
 }
 
 #[test]

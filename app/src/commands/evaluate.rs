@@ -98,6 +98,13 @@ impl SplitArgs {
                 other => return Err(Error::param("narrowband", format!("`{other}`: on or off"))),
             };
         }
+        if self.narrowband_norm.is_some() && params.narrowband.is_none() {
+            return Err(Error::param(
+                "narrowband_norm",
+                "--narrowband-norm sets the narrowband models' normalisation, and there are \
+                 none: add --narrowband on",
+            ));
+        }
         if let (Some(n), Some(nb)) = (&self.narrowband_norm, params.narrowband.as_mut()) {
             (nb.warp_window, nb.floor_db) = (None, None);
             for part in n.split('+').map(str::trim).filter(|p| *p != "off") {
