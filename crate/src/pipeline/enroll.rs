@@ -134,19 +134,30 @@ impl SpeakerModels {
     /// were. `None` when the set has no narrowband models.
     ///
     /// ```
-    /// use speaker_similarity::pipeline::{NarrowbandParams, PipelineParams, SpeakerModels};
+    /// use speaker_similarity::pipeline::{
+    ///     extract, train_dataset, ModelKind, NarrowbandParams, PipelineParams,
+    /// };
     /// use speaker_similarity::synth::{SynthCorpus, SynthParams};
     /// # fn main() -> speaker_similarity::Result<()> {
-    /// let data = SynthCorpus::generate(&SynthParams { speakers: 4, clips_per_speaker: 5, ..SynthParams::default() })?;
-    /// let (first, last): (Vec<usize>, Vec<usize>) = { let labels = data.labels(); (0..data.len()).partition(|&i| labels[i] < 3) };
-    /// let mut params = PipelineParams { narrowband: Some(NarrowbandParams::default()), ..PipelineParams::default() };
-    /// params.models = vec![speaker_similarity::pipeline::ModelKind::GmmUbm];
+    /// let data = SynthCorpus::generate(&SynthParams {
+    ///     speakers: 4,
+    ///     clips_per_speaker: 5,
+    ///     ..SynthParams::default()
+    /// })?;
+    /// let labels = data.labels();
+    /// let (first, last): (Vec<usize>, Vec<usize>) = (0..data.len()).partition(|&i| labels[i] < 3);
+    /// let mut params = PipelineParams {
+    ///     narrowband: Some(NarrowbandParams::default()),
+    ///     models: vec![ModelKind::GmmUbm],
+    ///     ..PipelineParams::default()
+    /// };
     /// params.settings.gmm_ubm.ubm.n_components = 8;
-    /// let mut models = speaker_similarity::pipeline::train_dataset(&data, &first, &params, &|_| {})?.models;
+    /// let mut models = train_dataset(&data, &first, &params, &|_| {})?.models;
     /// // The fourth voice, enrolled in the wideband and the narrowband models.
     /// let audio: Vec<_> = last.iter().map(|&i| data.clips[i].load()).collect::<Result<_, _>>()?;
-    /// let wide: Vec<_> = audio.iter().map(|a| speaker_similarity::pipeline::extract(a, &models.params)).collect::<Result<_, _>>()?;
-    /// let narrow: Option<Vec<_>> = audio.iter().map(|a| models.narrowband_features(a)).collect::<Result<_, _>>()?;
+    /// let wide: Vec<_> = audio.iter().map(|a| extract(a, &models.params)).collect::<Result<_, _>>()?;
+    /// let narrow: Option<Vec<_>> =
+    ///     audio.iter().map(|a| models.narrowband_features(a)).collect::<Result<_, _>>()?;
     /// let report = models.enroll_with("newcomer", Some("New Voice"), &wide, narrow.as_deref())?;
     /// assert_eq!(models.narrowband.as_ref().unwrap().speakers, models.speakers);
     /// println!("{}", report.narrowband.unwrap());
