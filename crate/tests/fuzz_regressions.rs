@@ -252,3 +252,24 @@ fn the_fuzzers_model_directory_with_a_knn_value_of_1e308_is_a_typed_error() {
         Ok(_) => panic!("the damaged model directory loaded"),
     }
 }
+
+#[test]
+fn the_fuzzers_model_directory_with_2_pow_53_mel_bands_is_a_typed_error() {
+    // Found by `make fuzz-smoke` (model-dir target): the frame features' n_mels
+    // set to 2^53. It loaded, and the first prediction asked for 72 PB; now the
+    // load refuses it (n_mels is bounded by MAX_N_MELS).
+    let _g = ONE.lock().unwrap();
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz/model_dir_n_mels_2e53");
+    let (r, big) = biggest(|| {
+        let m = speaker_similarity::pipeline::SpeakerModels::load(&dir)?;
+        let clip = Audio::new(vec![0.1; 16_000], 16_000)?;
+        m.predict_recording(&clip, 1.0, 3).map(|_| ())
+    });
+    assert!(big < BOUND, "a {big}-byte allocation");
+    match r {
+        Err(e @ Error::Model { .. }) => assert!(e.to_string().contains("n_mels"), "{e}"),
+        Err(e) => panic!("{e:?}"),
+        Ok(()) => panic!("the damaged model directory predicted"),
+    }
+}

@@ -46,6 +46,22 @@ pub fn mel_to_hz(mel: f64) -> f64 {
     }
 }
 
+/// The most mel bands a filterbank may have: far beyond any use (librosa's
+/// default is 128), and small enough that a damaged setting (a model file's, say)
+/// cannot ask for an allocation of petabytes.
+pub const MAX_N_MELS: usize = 4096;
+
+/// `n_mels` within `1..=MAX_N_MELS`.
+fn check_n_mels(n_mels: usize) -> Result<()> {
+    if !(1..=MAX_N_MELS).contains(&n_mels) {
+        return Err(Error::param(
+            "n_mels",
+            format!("{n_mels} is outside 1..={MAX_N_MELS}"),
+        ));
+    }
+    Ok(())
+}
+
 /// `n` frequencies evenly spaced on the Slaney mel scale from `fmin` to `fmax`
 /// inclusive (`librosa.mel_frequencies(n, fmin=fmin, fmax=fmax)`).
 pub fn mel_frequencies(n: usize, fmin: f64, fmax: f64) -> Vec<f64> {
@@ -130,9 +146,7 @@ impl MelFilterbank {
             ));
         }
         super::stft::check_fft_params(n_fft, 1)?;
-        if n_mels == 0 {
-            return Err(Error::param("n_mels", "must be at least 1"));
-        }
+        check_n_mels(n_mels)?;
         let fmax = fmax.unwrap_or(sample_rate / 2.0);
         check_band(fmin, fmax)?;
         let fftfreqs = fft_frequencies(sample_rate, n_fft);
@@ -290,9 +304,7 @@ impl MelSpectrogramParams {
     /// Check every field.
     pub fn validate(&self) -> Result<()> {
         super::stft::check_fft_params(self.n_fft, self.hop_length)?;
-        if self.n_mels == 0 {
-            return Err(Error::param("n_mels", "must be at least 1"));
-        }
+        check_n_mels(self.n_mels)?;
         if let Some(fmax) = self.fmax {
             check_band(self.fmin, fmax)?;
         } else if !(self.fmin.is_finite() && self.fmin >= 0.0) {
