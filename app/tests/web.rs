@@ -1599,25 +1599,36 @@ fn diarize_api_is_admitted_like_the_other_uploads() {
     // yet complete), the next gets 503 with Retry-After.
     let s = Server::start(&["--jobs", "1", "--queue", "1"]);
     let (wav, _) = conversation(&[("spk01", 2), ("spk02", 2)]);
-    let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
     let head = format!(
         "POST /api/diarize HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
          Content-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
         wav.len()
     );
-    slow.write_all(head.as_bytes()).unwrap();
-    slow.write_all(&wav[..wav.len() / 2]).unwrap();
-    let mut busy = None;
-    // The server admits the slow client as soon as its head arrives.
-    for _ in 0..100 {
+    // The server admits the slow client as soon as its head arrives. Nothing
+    // orders that against the next connection, so when the next upload is served
+    // first (it takes the place, and the slow client is the one refused), the
+    // slow client starts again. (Before, with no pause after the head, 2 runs in 3
+    // failed on a loaded machine: all 100 uploads were served.)
+    let mut found = None;
+    for _ in 0..20 {
+        let mut slow = TcpStream::connect(("127.0.0.1", s.port)).unwrap();
+        slow.set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        slow.write_all(head.as_bytes()).unwrap();
+        slow.write_all(&wav[..wav.len() / 2]).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
         let r = s.post("/api/diarize", "audio/wav", &wav);
         if r.status == 503 {
-            busy = Some(r);
+            found = Some((slow, r));
             break;
         }
-        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(r.status, 200, "{}", r.text());
+        // The slow client lost the race: it was refused and closed.
+        let mut raw = String::new();
+        let _ = slow.read_to_string(&mut raw);
     }
-    let busy = busy.expect("a second upload is refused while the first holds the place");
+    let (mut slow, busy) =
+        found.expect("a second upload is refused while the first holds the place");
     assert_eq!(busy.header("retry-after").as_deref(), Some("5"));
     assert!(busy.error().contains("busy"));
     slow.write_all(&wav[wav.len() / 2..]).unwrap();
