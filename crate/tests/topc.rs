@@ -170,8 +170,11 @@ fn top_c_equals_the_definition() {
         16.0,
     )
     .unwrap();
-    let clips: Vec<Array2<f32>> = (0..4)
-        .map(|i| Array2::from_shape_fn((37 + 50 * i, d), |_| rng.random_range(-4.0f32..4.0)))
+    // Short clips, and long ones cut into several blocks and batches of frames
+    // (scored in blocks of 2 000 frames, 8 000 at a time).
+    let clips: Vec<Array2<f32>> = [37, 87, 4_500, 9_100]
+        .into_iter()
+        .map(|n| Array2::from_shape_fn((n, d), |_| rng.random_range(-4.0f32..4.0)))
         .collect();
     let views: Vec<ArrayView2<f32>> = clips.iter().map(|a| a.view()).collect();
     for c in [1, 3, 7, k] {

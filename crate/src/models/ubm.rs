@@ -38,7 +38,14 @@ use crate::error::{Error, Result};
 use crate::models::classifier::{argmax_rows, check_names};
 use crate::models::gmm::{DiagGmm, GmmParams};
 use crate::models::topc::{half_precisions, TopFrames};
-use ndarray::{Array1, Array2, ArrayView2};
+
+/// Top-C scoring ([`GmmUbmClassifier::scores_clips`]) cuts clips into blocks of
+/// at most this many frames (20 s at 100 frames/s)...
+const TOP_C_BLOCK_FRAMES: usize = 2_000;
+/// ...and scores blocks of this many frames together (their kept components,
+/// about 1.6 KB per frame, are held at once: about 13 MB).
+const TOP_C_BATCH_FRAMES: usize = 8_000;
+use ndarray::{s, Array1, Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -538,28 +545,61 @@ impl GmmUbmClassifier {
 
     /// [`scores_clips`](Self::scores_clips) on each frame's `c` best UBM
     /// components (checked input): the UBM selects them once per clip, then every
-    /// speaker (in parallel) costs `c` dot products per frame.
+    /// speaker (in parallel) costs `c` dot products per frame. The kept components
+    /// take about 1.6 KB per frame, so the clips are cut into blocks of at most
+    /// [`TOP_C_BLOCK_FRAMES`] frames and scored [`TOP_C_BATCH_FRAMES`] frames at a
+    /// time: a 10-minute recording is never held whole. A clip's score is the
+    /// frame-weighted mean of its blocks' (the mean over its frames, as unblocked).
     fn scores_top_c(&self, clips: &[ArrayView2<f32>], c: usize) -> Array2<f64> {
         let ubm = self.ubm.gmm();
-        let tops: Vec<TopFrames> = clips
-            .par_iter()
-            .map(|x| TopFrames::select(ubm, *x, c))
-            .collect();
         let half_prec = half_precisions(ubm);
-        let cols: Vec<Vec<f64>> = self
-            .offsets
-            .par_iter()
-            .map_init(Vec::new, |buf, o| {
-                let o = o.as_standard_layout();
-                let o = o.as_slice().expect("a standard-layout array is contiguous");
-                tops.iter().map(|t| t.llr(o, &half_prec, buf)).collect()
+        let mut out = Array2::zeros((clips.len(), self.offsets.len()));
+        // (clip, first frame, frames) of every block, in order.
+        let blocks: Vec<(usize, usize, usize)> = clips
+            .iter()
+            .enumerate()
+            .flat_map(|(i, x)| {
+                let n = x.nrows();
+                (0..n)
+                    .step_by(TOP_C_BLOCK_FRAMES)
+                    .map(move |f| (i, f, TOP_C_BLOCK_FRAMES.min(n - f)))
             })
             .collect();
-        let mut out = Array2::zeros((clips.len(), cols.len()));
-        for (j, col) in cols.iter().enumerate() {
-            for (i, &v) in col.iter().enumerate() {
-                out[[i, j]] = v;
+        let mut start = 0;
+        while start < blocks.len() {
+            let mut end = start;
+            let mut frames = 0;
+            while end < blocks.len()
+                && (end == start || frames + blocks[end].2 <= TOP_C_BATCH_FRAMES)
+            {
+                frames += blocks[end].2;
+                end += 1;
             }
+            let batch = &blocks[start..end];
+            let tops: Vec<TopFrames> = batch
+                .par_iter()
+                .map(|&(i, f, n)| TopFrames::select(ubm, clips[i].slice(s![f..f + n, ..]), c))
+                .collect();
+            let cols: Vec<Vec<f64>> = self
+                .offsets
+                .par_iter()
+                .map_init(Vec::new, |buf, o| {
+                    let o = o.as_standard_layout();
+                    let o = o.as_slice().expect("a standard-layout array is contiguous");
+                    tops.iter().map(|t| t.llr(o, &half_prec, buf)).collect()
+                })
+                .collect();
+            for (j, col) in cols.iter().enumerate() {
+                for (&(i, _, n), &v) in batch.iter().zip(col) {
+                    let total = clips[i].nrows();
+                    out[[i, j]] += if n == total {
+                        v
+                    } else {
+                        v * n as f64 / total as f64
+                    };
+                }
+            }
+            start = end;
         }
         out
     }
